@@ -1,0 +1,189 @@
+"""The pipeline: photo → subject → facing → quality gate → measures → scores → `Analysis`.
+
+`analyze()` never raises for a bad photo or bad option: it returns a rejected `Analysis` with a stable
+code. Only a broken installation (missing or tampered model file) raises `ModelIntegrityError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import ErrorCode, PostureError
+from .facing import Facing, detect_facing
+from .geometry import to_canonical
+from .intake import IntakeLimits, Photo, PhotoSource, load_photo
+from .landmarks import NAMES
+from .measures import measure_all
+from .model import PoseModel, PoseModelOptions
+from .overlay import render_overlay
+from .pose import find_subject
+from .quality import check
+from .result import Analysis, ErrorInfo, ImageInfo, LandmarkPoint, Mode, Versions
+from .rules import rules_version
+from .scoring import score_all
+from .silhouette import subject_contour
+
+log = logging.getLogger(__name__)
+
+_MAX_ROLL_DEG = 45.0
+_default_model: PoseModel | None = None
+_default_lock = threading.Lock()
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("posture-profile")
+    except metadata.PackageNotFoundError:  # running from a source tree without install
+        return "0+unknown"
+
+
+def default_model() -> PoseModel:
+    """The process-wide model used by `analyze()` when none is passed (created on first use)."""
+    global _default_model
+    with _default_lock:
+        if _default_model is None:
+            _default_model = PoseModel(PoseModelOptions())
+        return _default_model
+
+
+def analyze(
+    source: PhotoSource,
+    *,
+    facing: Facing | None = None,
+    mode: Mode = "standing",
+    camera_roll_deg: float | None = None,
+    overlay: bool = False,
+    model: PoseModel | None = None,
+    source_name: str | None = None,
+    limits: IntakeLimits | None = None,
+) -> Analysis:
+    """Analyse one side-profile photo (a path, bytes or a PIL image)."""
+    model = model or default_model()
+    name = source_name if source_name is not None else _source_name(source)
+    base = {
+        "source": name,
+        "versions": Versions(package=package_version(), model_sha256=model.sha256, rules=rules_version()),
+        "mode": mode if mode in ("standing", "lunge") else "standing",
+        "camera_roll_deg": _roll_or_zero(camera_roll_deg),
+    }
+    photo: Photo | None = None
+    try:
+        _check_options(facing, mode, camera_roll_deg)
+        photo = load_photo(source, limits=limits)
+        return _analyze_photo(photo, model, facing, base, overlay)
+    except PostureError as exc:
+        return _rejected(base, exc.code.value, exc.message, photo)
+    except Exception:
+        log.exception("analysis of %s failed", name)
+        return _rejected(
+            base, ErrorCode.ANALYSIS_FAILED.value, "The analysis failed unexpectedly; this is a bug.", photo
+        )
+
+
+def _analyze_photo(
+    photo: Photo, model: PoseModel, facing: Facing | None, base: dict, overlay: bool
+) -> Analysis:
+    subject = find_subject(model, photo)
+    if subject is None:
+        raise PostureError(
+            ErrorCode.NO_PERSON, "No person was found in the photo. The whole body should be clearly visible."
+        )
+    lm = subject.landmarks
+    decision = detect_facing(lm, facing)
+    hip_centre = lm[[NAMES.index("left_hip"), NAMES.index("right_hip")], :2].mean(axis=0)
+    contour = subject_contour(subject.mask, subject.mask_origin, subject.mask_scale, hip_centre)
+    check(lm, contour, decision, photo.width, photo.height)
+
+    warnings: list[str] = []
+    if subject.n_people > 1:
+        warnings.append("multiple_people")
+    if not subject.fused:
+        warnings.append("mirror_pass_disagrees")
+    if decision.overridden and decision.facing != ("right" if decision.votes_score >= 0 else "left"):
+        warnings.append("facing_override_disagrees")
+    elif decision.confidence < 0.3:
+        warnings.append("facing_uncertain")
+
+    frame = {
+        "width": photo.width,
+        "height": photo.height,
+        "facing_left": decision.facing == "left",
+        "camera_roll_deg": base["camera_roll_deg"],
+    }
+    canon_lm = lm[:, :4].copy()
+    canon_lm[:, :2] = to_canonical(lm[:, :2], **frame)
+    canon_contour = to_canonical(contour, **frame) if contour is not None else None
+    measured = measure_all(canon_lm, canon_contour, decision.near_side, base["mode"])
+    scored = score_all(measured.values, base["mode"])
+    values = measured.values
+    result = Analysis(
+        **base,
+        status="ok",
+        facing=decision.facing,
+        side=decision.near_side,
+        image=ImageInfo(width=photo.width, height=photo.height, taken_at=photo.taken_at),
+        landmarks=_landmark_dict(lm),
+        warnings=warnings,
+        measures={k: None if m.value is None else round(m.value, 2) for k, m in values.items()},
+        confidence={k: round(m.confidence, 2) for k, m in values.items()},
+        not_measured={k: m.reason for k, m in values.items() if m.value is None and m.reason},
+        scores=scored.scores,
+        bands=scored.bands,
+        findings=scored.findings,
+    )
+    if overlay:
+        png = render_overlay(photo, result, measured.drawing, frame)
+        result = result.model_copy(update={"overlay_png": png})
+    return result
+
+
+def _landmark_dict(lm: np.ndarray) -> dict[str, LandmarkPoint]:
+    return {
+        name: LandmarkPoint(
+            x=round(float(lm[i, 0]), 2), y=round(float(lm[i, 1]), 2), visibility=round(float(lm[i, 3]), 3)
+        )
+        for i, name in enumerate(NAMES)
+    }
+
+
+def _rejected(base: dict, code: str, message: str, photo: Photo | None) -> Analysis:
+    image = (
+        ImageInfo(width=photo.width, height=photo.height, taken_at=photo.taken_at) if photo else ImageInfo()
+    )
+    return Analysis(**base, status="rejected", error=ErrorInfo(code=code, message=message), image=image)
+
+
+def _check_options(facing: object, mode: object, camera_roll_deg: float | None) -> None:
+    if facing not in (None, "left", "right"):
+        raise PostureError(ErrorCode.INVALID_OPTION, f"facing must be 'left' or 'right', not {facing!r}.")
+    if mode not in ("standing", "lunge"):
+        raise PostureError(ErrorCode.INVALID_OPTION, f"mode must be 'standing' or 'lunge', not {mode!r}.")
+    if camera_roll_deg is not None and not (
+        np.isfinite(camera_roll_deg) and abs(camera_roll_deg) <= _MAX_ROLL_DEG
+    ):
+        raise PostureError(
+            ErrorCode.INVALID_OPTION,
+            f"camera_roll_deg must be a number between −{_MAX_ROLL_DEG:.0f} and {_MAX_ROLL_DEG:.0f}.",
+        )
+
+
+def _roll_or_zero(value: float | None) -> float:
+    try:
+        v = float(value) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+    return v if np.isfinite(v) and abs(v) <= _MAX_ROLL_DEG else 0.0
+
+
+def _source_name(source: PhotoSource) -> str | None:
+    if isinstance(source, str | Path):
+        return str(source)
+    if isinstance(source, Image.Image):
+        return getattr(source, "filename", None) or None
+    return None

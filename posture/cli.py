@@ -1,0 +1,81 @@
+"""Command line: `posture analyze`, and the entry points of the service and batch tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import ModelIntegrityError
+
+# Silence MediaPipe/TFLite start-up chatter on stderr before they are imported.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="posture", description="Side-profile posture photo analyser.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="analyse side-profile photos")
+    p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    p.add_argument("--json", action="store_true", help="one JSON object per photo per line")
+    p.add_argument("--facing", choices=["left", "right"], help="override the detected facing side")
+    p.add_argument("--mode", choices=["standing", "lunge"], default="standing")
+    p.add_argument("--camera-roll", type=float, default=None, metavar="DEG", help="camera roll in degrees")
+    p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
+    p.set_defaults(func=_cmd_analyze)
+
+    # The batch tool and the service add their own commands (imported here so `posture` is one CLI).
+    from .batch import register as register_batch
+
+    register_batch(sub)
+    try:
+        from app.cli import register as register_service
+    except ImportError:  # library-only installs have no service
+        pass
+    else:
+        register_service(sub)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ModelIntegrityError as exc:
+        print(f"posture: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis import analyze
+    from .report import format_table_row, table_header
+
+    if args.overlay:
+        args.overlay.mkdir(parents=True, exist_ok=True)
+    if not args.json:
+        print(table_header())
+    n_rejected = 0
+    for path in args.photos:
+        result = analyze(
+            path,
+            facing=args.facing,
+            mode=args.mode,
+            camera_roll_deg=args.camera_roll,
+            overlay=bool(args.overlay),
+        )
+        n_rejected += not result.ok
+        if args.overlay and result.overlay_png:
+            (args.overlay / f"{path.stem}.overlay.png").write_bytes(result.overlay_png)
+        if args.json:
+            print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(format_table_row(result), flush=True)
+    return 0 if n_rejected == 0 else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Stable error codes for every way a photo can be refused.
+
+The codes are part of the public contract (JSON, API, CSV): never rename one.
+Each rejection pairs a code with a human message written for the person who took the photo.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    UNREADABLE_IMAGE = "unreadable_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    FILE_TOO_LARGE = "file_too_large"
+    IMAGE_TOO_LARGE = "image_too_large"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    NO_PERSON = "no_person"
+    NOT_SIDE_VIEW = "not_side_view"
+    BODY_CROPPED = "body_cropped"
+    TOO_SMALL = "too_small"
+    LOW_VISIBILITY = "low_visibility"
+    INVALID_OPTION = "invalid_option"
+    ANALYSIS_FAILED = "analysis_failed"
+
+
+class PostureError(Exception):
+    """A refusal with a stable `code` and a human `message`; raised inside, caught at the public API."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = ErrorCode(code)
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"PostureError({self.code.value!r}, {self.message!r})"
+
+
+class ModelIntegrityError(RuntimeError):
+    """The bundled model file is missing or not the pinned build: a deployment fault, not a photo fault."""

@@ -1,0 +1,121 @@
+"""Lumbar curve from the back silhouette: the silhouette analogue of the flexicurve method.
+
+The posterior edge of the silhouette is sampled from shoulder height to mid-thigh. Its posterior
+convex hull bridges the lumbar hollow with a chord from the thoracic high point to the sacral/gluteal
+high point (length L); the hollow's depth H is the largest distance of the edge in front of that chord.
+`lumbar_lordosis_deg` = 4·arctan(2H/L) and `lumbar_lordosis_index` = 100·H/L (flexicurve formulas;
+Rajabi 2025 reports 42.3 ± 13° with a real flexicurve, which measures the spine, not the skin and
+gluteal outline: the numbers are not interchangeable). Both are invariant to rotation and scale.
+Samples lying on a forearm or hand are dropped before the hull is taken.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..geometry import point_line_distance
+from .base import Body, Measurement, MeasureSet, arm_mask
+
+N_SAMPLES = 240
+
+
+@dataclass(frozen=True)
+class Hollow:
+    """The lumbar hollow: chord ends (thoracic and gluteal high points), deepest point, depth, length."""
+
+    top: np.ndarray
+    bottom: np.ndarray
+    deepest: np.ndarray
+    depth_px: float
+    chord_px: float
+    profile: np.ndarray  # the valid back-edge samples between the chord ends (N, 2)
+    coverage: float  # share of samples between the ends that were usable
+
+
+def back_edge(body: Body) -> tuple[np.ndarray, np.ndarray]:
+    """Back-edge samples (N, 2) from shoulder height to mid-thigh, and which are usable."""
+    y0 = float(body.p("shoulder")[1])
+    hip_y, knee_y = float(body.p("hip")[1]), float(body.p("knee")[1])
+    y1 = hip_y + 0.45 * (knee_y - hip_y)
+    ys = np.linspace(y0, y1, N_SAMPLES)
+    pts = np.column_stack([body.back(ys), ys])
+    usable = np.isfinite(pts[:, 0])
+    usable[usable] &= ~arm_mask(body, pts[usable])
+    return pts, usable
+
+
+def find_hollow(body: Body) -> Hollow | None:
+    """The deepest bridge of the back edge's posterior hull whose hollow lies in the lumbar region."""
+    if body.contour is None:
+        return None
+    pts, usable = back_edge(body)
+    idx = np.flatnonzero(usable)
+    if len(idx) < N_SAMPLES // 4:
+        return None
+    hull = _posterior_hull(pts[idx])
+    lo = float(body.p("shoulder")[1]) + 0.2 * body.torso_px
+    hi = float(body.p("hip")[1]) + 0.05 * body.torso_px
+    best: Hollow | None = None
+    for a, b in itertools.pairwise(hull):
+        if b - a < 2:
+            continue
+        inner = pts[idx[a : b + 1]]
+        top, bottom = inner[0], inner[-1]
+        depth = -point_line_distance(inner, top, bottom)  # + in front of the chord (top→bottom)
+        k = int(np.argmax(depth))
+        if not lo <= inner[k, 1] <= hi:
+            continue
+        if best is None or depth[k] > best.depth_px:
+            span = idx[b] - idx[a] + 1
+            best = Hollow(
+                top=top,
+                bottom=bottom,
+                deepest=inner[k],
+                depth_px=float(depth[k]),
+                chord_px=float(np.hypot(*(bottom - top))),
+                profile=inner,
+                coverage=(b - a + 1) / span,
+            )
+    return best
+
+
+def measure_lumbar(body: Body, out: MeasureSet) -> Hollow | None:
+    v = out.values
+    if body.contour is None:
+        v["lumbar_lordosis_deg"] = v["lumbar_lordosis_index"] = Measurement.missing("no_silhouette")
+        return None
+    hollow = find_hollow(body)
+    if hollow is None:
+        v["lumbar_lordosis_deg"] = v["lumbar_lordosis_index"] = Measurement.missing("back_not_visible")
+        return None
+    ratio = hollow.depth_px / hollow.chord_px
+    conf = body.vis("shoulder", "hip", "knee") * hollow.coverage
+    v["lumbar_lordosis_deg"] = Measurement(float(np.degrees(4.0 * np.arctan(2.0 * ratio))), conf)
+    v["lumbar_lordosis_index"] = Measurement(100.0 * ratio, conf)
+    out.drawing["back_profile"] = hollow.profile
+    out.drawing["lumbar_chord"] = np.array([hollow.top, hollow.bottom])
+    foot = _foot_on_chord(hollow)
+    out.drawing["lumbar_depth"] = np.array([foot, hollow.deepest])
+    return hollow
+
+
+def _foot_on_chord(h: Hollow) -> np.ndarray:
+    d = (h.bottom - h.top) / h.chord_px
+    return h.top + float((h.deepest - h.top) @ d) * d
+
+
+def _posterior_hull(pts: np.ndarray) -> list[int]:
+    """Indices of the convex hull's posterior chain of points ordered by height (monotone chain)."""
+    hull: list[int] = []
+    for i in range(len(pts)):
+        while len(hull) >= 2:
+            o, a, b = pts[hull[-2]], pts[hull[-1]], pts[i]
+            cross = (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+            if cross < 0:  # `a` bulges backwards: it stays on the posterior hull
+                break
+            hull.pop()
+        hull.append(i)
+    return hull

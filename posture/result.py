@@ -1,0 +1,75 @@
+"""The result type: one `Analysis` that the CLI, the API, the CSV export and the page all serialise.
+
+Field names here are the public contract; `Analysis.to_dict()` is the JSON form.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["ok", "rejected"]
+Mode = Literal["standing", "lunge"]
+Band = Literal["good", "mild", "marked"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorInfo(_Frozen):
+    code: str = Field(description="Stable machine-readable reason, e.g. `not_side_view`.")
+    message: str = Field(description="Human explanation and what to do about it.")
+
+
+class ImageInfo(_Frozen):
+    width: int | None = Field(None, description="Upright photo width in pixels (EXIF orientation applied).")
+    height: int | None = Field(None, description="Upright photo height in pixels.")
+    taken_at: datetime | None = Field(None, description="EXIF capture time, when the photo has one.")
+
+
+class LandmarkPoint(_Frozen):
+    x: float = Field(description="Pixels from the left edge of the upright photo.")
+    y: float = Field(description="Pixels from the top edge of the upright photo.")
+    visibility: float = Field(description="Model's visibility estimate, 0..1.")
+
+
+class Versions(_Frozen):
+    package: str
+    model_sha256: str | None
+    rules: str
+
+
+class Analysis(_Frozen):
+    """Everything known about one photo. Angles in degrees, canonical frame (person facing +x)."""
+
+    source: str | None = Field(None, description="File name or label of the photo.")
+    status: Status
+    error: ErrorInfo | None = None
+    facing: Literal["left", "right"] | None = Field(
+        None, description="Direction the person faces in the photo."
+    )
+    side: Literal["left", "right"] | None = Field(None, description="Body side nearer the camera (measured).")
+    image: ImageInfo = Field(default_factory=ImageInfo)
+    landmarks: dict[str, LandmarkPoint] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    versions: Versions
+    mode: Mode = "standing"
+    camera_roll_deg: float = 0.0
+    measures: dict[str, float | None] = Field(default_factory=dict)
+    confidence: dict[str, float] = Field(default_factory=dict)
+    not_measured: dict[str, str] = Field(default_factory=dict)
+    scores: dict[str, int] = Field(default_factory=dict)
+    bands: dict[str, Band] = Field(default_factory=dict)
+    findings: list[str] = Field(default_factory=list)
+    overlay_png: bytes | None = Field(None, exclude=True, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict:
+        """The JSON-ready form (datetimes as ISO 8601 strings)."""
+        return self.model_dump(mode="json")

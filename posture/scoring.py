@@ -1,0 +1,85 @@
+"""Scores 0–100, bands and findings from the measures, by the rules file.
+
+Per measure: 100 inside the `good` range, linearly down to 70 at the edge of the `mild` range and to
+40 one mild-width further out (never below 0). An area scores as its worst measure; `overall` is the
+weighted mean of the areas that could be scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .measures import Measurement
+from .rules import load_rules
+
+Band = Literal["good", "mild", "marked"]
+AREAS: tuple[str, ...] = ("pelvic_tilt", "lumbar_curve", "ankle_knee", "alignment")
+
+
+@dataclass(frozen=True)
+class MeasureScore:
+    score: float
+    band: Band
+    direction: Literal["high", "low"] | None  # which side of the good range, None inside it
+
+
+@dataclass(frozen=True)
+class Scores:
+    scores: dict[str, int]
+    bands: dict[str, Band]
+    findings: list[str]
+
+
+def score_value(value: float, good: tuple[float, float], mild: tuple[float, float]) -> MeasureScore:
+    """Score one value against its `good` and `mild` ranges."""
+    lo, hi = good
+    if lo <= value <= hi:
+        return MeasureScore(100.0, "good", None)
+    if value > hi:
+        excess, width, direction = value - hi, max(mild[1] - hi, 1e-9), "high"
+    else:
+        excess, width, direction = lo - value, max(lo - mild[0], 1e-9), "low"
+    score = max(0.0, 100.0 - 30.0 * excess / width)
+    band: Band = "mild" if excess <= width else "marked"
+    return MeasureScore(score, band, direction)  # type: ignore[arg-type]
+
+
+def score_all(measures: dict[str, Measurement], mode: str = "standing") -> Scores:
+    """Area scores, bands, `overall` and the findings text for one photo's measures."""
+    rules = load_rules()
+    table = rules["scores"][mode]
+    scores: dict[str, int] = {}
+    bands: dict[str, Band] = {}
+    findings: list[str] = []
+    weighted, weights = 0.0, 0.0
+    for area, per_measure in table.items():
+        worst: tuple[MeasureScore, float] | None = None
+        for name, rule in per_measure.items():
+            m = measures.get(name)
+            if m is None or m.value is None:
+                continue
+            s = score_value(m.value, tuple(rule["good"]), tuple(rule["mild"]))
+            if worst is None or s.score < worst[0].score:
+                worst = (s, m.value)
+        if worst is None:
+            continue
+        result, value = worst
+        scores[area] = round(result.score)
+        bands[area] = result.band
+        weight = float(rules["overall"].get(area, 1.0))
+        weighted += weight * result.score
+        weights += weight
+        if result.direction is not None:
+            key = area if mode == "standing" else f"{mode}_{area}"
+            template = rules["findings"].get(key, {}).get(result.direction)
+            if template:
+                findings.append(template.format(value=value))
+    if weights:
+        scores["overall"] = round(weighted / weights)
+        overall_band = min(bands.values(), key=["marked", "mild", "good"].index)
+        bands["overall"] = overall_band
+    if not findings and scores:
+        findings.append("All scored areas are within the usual ranges.")
+    findings.append(rules["findings"]["disclaimer"])
+    return Scores(scores, bands, findings)

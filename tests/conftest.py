@@ -1,0 +1,31 @@
+"""Shared fixtures: the real model (one per test session) and the committed sample photos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_images"
+SIDE_SAMPLES = [*sorted(SAMPLES.glob("walk_side_f*.jpg")), SAMPLES / "walk_side_crop_f0128.jpg"]
+BAD = SAMPLES / "bad"
+SHARED_DEV = ROOT.parent / "shared" / "data" / "dev"
+
+
+@pytest.fixture(scope="session")
+def model():
+    import posture
+
+    return posture.default_model()
+
+
+@pytest.fixture(scope="session")
+def side_results(model):
+    """Analyses of every side-view sample (computed once; many tests read them)."""
+    import posture
+
+    return {p.name: posture.analyze(p, model=model, overlay=True) for p in SIDE_SAMPLES}
