@@ -29,6 +29,7 @@ try:  # HEIC/HEIF (phones); optional at import so the rest keeps working without
 except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     pillow_heif = None
 
+DRAFT_FRACTION = 0.75
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "HEIF", "MPO"})
 PhotoSource = str | os.PathLike[str] | bytes | Image.Image
 
@@ -88,10 +89,12 @@ def load_photo(
         )
     _check_size(image.size, n_bytes, limits)
     stored_size = image.size
-    # Ask the JPEG decoder for the smallest DCT scale that still covers the working size.
+    # Ask the JPEG decoder for the smallest DCT scale (1/2, 1/4, 1/8) that still gives three quarters
+    # of the working size: the person is then still far larger than the model's 256 px crop, and a
+    # 12-megapixel photo decodes at a sixteenth of its pixels.
     long_side = max(image.size)
     if image.format == "JPEG" and long_side > working_long_side_px:
-        ratio = working_long_side_px / long_side
+        ratio = DRAFT_FRACTION * working_long_side_px / long_side
         image.draft("RGB", (int(image.size[0] * ratio) + 1, int(image.size[1] * ratio) + 1))
     try:
         # Decode before touching EXIF: some readers (PNG) load pixels to find it and a failure
@@ -108,7 +111,8 @@ def load_photo(
             ErrorCode.UNREADABLE_IMAGE, "The photo file is damaged or incomplete and cannot be read."
         ) from exc
 
-    scale = min(1.0, working_long_side_px / max(full_size))
+    # Never upscale what the DCT-scaled decode gave: it already covers 3/4 of the working size.
+    scale = min(1.0, working_long_side_px / max(full_size), max(rgb.shape[:2]) / max(full_size))
     target = (max(1, round(full_size[0] * scale)), max(1, round(full_size[1] * scale)))
     if (rgb.shape[1], rgb.shape[0]) != target:
         rgb = cv2.resize(rgb, target, interpolation=cv2.INTER_AREA)

@@ -29,7 +29,20 @@ _TRUNK = [INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "rig
 
 CROP_SIDE_PX = 640  # refine passes see the subject at this fixed size
 CROP_MARGIN = 1.3  # crop side as a multiple of the subject's landmark extent
+# Refine views: (zoom, shift x, shift y as fractions of the crop side); each runs direct and mirrored.
+# Averaging views whose crops differ slightly cancels most of the model's sensitivity to the exact
+# crop (docs/accuracy.md has the figures).
+RECENTRE = True  # place the final crops from a first fused view rather than from the search pass
+REFINE_VIEWS: tuple[tuple[float, float, float], ...] = (
+    (1.0, 0.0, 0.0),
+    (1.12, 0.0, 0.0),
+    (0.92, 0.0, 0.0),
+    (1.0, 0.03, -0.03),
+    (1.0, -0.03, -0.03),
+    (1.06, 0.0, 0.04),
+)
 WIDE_ASPECT = 1.4  # wider photos are also searched tile by tile
+SEARCH_SIDE_PX = 640  # the search passes see at most this many pixels on the long side
 
 
 @dataclass(frozen=True)
@@ -59,23 +72,39 @@ def find_subject(model: PoseModel, photo: Photo, *, fuse_mirror: bool = True) ->
     # Candidates in order of preference; a candidate the refine pass cannot confirm (a spurious
     # skeleton across background clutter) gives way to the next.
     for candidate in rank_candidates(people, width, height):
-        refined, n = _refine(model, rgb, candidate.detection, fuse_mirror)
+        detection = candidate.detection
+        if RECENTRE and fuse_mirror:
+            # One fused view first: its landmarks place the final crops far more steadily than the
+            # coarse search pass (whose box moves by several pixels when the photo is re-encoded).
+            first, n = _refine(model, rgb, detection, True, views=REFINE_VIEWS[:1])
+            passes += n
+            if first is None:
+                continue
+            detection = PoseDetection(first[0], detection.mask)
+        refined, n = _refine(model, rgb, detection, fuse_mirror)
         passes += n
         if refined is None:
             continue
-        landmarks, mask, box, scale, fused = refined
+        landmarks, mask, origin, scale, fused = refined
         full = landmarks.copy()
         full[:, :2] /= photo.scale
         return Subject(
             landmarks=full,
             mask=np.ascontiguousarray(mask, dtype=np.float32),
-            mask_origin=(box[0] / photo.scale, box[1] / photo.scale),
+            mask_origin=(origin[0] / photo.scale, origin[1] / photo.scale),
             mask_scale=scale * photo.scale,
             n_people=len(people),
             fused=fused,
             passes=passes,
         )
-    return None
+    if not people:
+        return None
+    # Nobody could be confirmed on a close crop (typically a person too small to refine): report the
+    # search pass' best guess without a silhouette, so the quality gate can say what is wrong.
+    best = rank_candidates(people, width, height)[0].detection
+    full = best.landmarks.copy()
+    full[:, :2] /= photo.scale
+    return Subject(full, np.zeros((1, 1), np.float32), (0.0, 0.0), 1.0, len(people), False, passes)
 
 
 @dataclass(frozen=True)
@@ -85,57 +114,101 @@ class _Candidate:
 
 
 def _refine(
-    model: PoseModel, rgb: np.ndarray, subject: PoseDetection, fuse_mirror: bool
-) -> tuple[tuple[np.ndarray, np.ndarray, tuple[int, int], float, bool] | None, int]:
-    """Direct and mirrored passes on a fixed-size crop around `subject`, fused; None if not confirmed."""
-    height, width = rgb.shape[:2]
-    x0, y0, x1, y1 = _crop_box(subject, width, height)
-    s = CROP_SIDE_PX / max(x1 - x0, y1 - y0)
-    size = (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s)))
-    crop = cv2.resize(rgb[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    sx, sy = size[0] / (x1 - x0), size[1] / (y1 - y0)  # exact scales after rounding
+    model: PoseModel,
+    rgb: np.ndarray,
+    subject: PoseDetection,
+    fuse_mirror: bool,
+    views: tuple[tuple[float, float, float], ...] | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray, tuple[float, float], float, bool] | None, int]:
+    """Passes on fixed-size crops around `subject` (each view direct and mirrored), averaged.
 
-    def to_working(lm: np.ndarray) -> np.ndarray:
-        out = lm.copy()
-        out[:, 0] = x0 + lm[:, 0] / sx
-        out[:, 1] = y0 + lm[:, 1] / sy
-        return out
-
-    direct = [PoseDetection(to_working(d.landmarks), d.mask) for d in model.detect(crop)]
-    target = _match(subject, direct)
-    if target is None:
-        return None, 1
-    if not fuse_mirror:
-        return (target.landmarks, target.mask, (x0, y0), sx, False), 1
-    mirrored = [
-        PoseDetection(to_working(mirror_landmarks(d.landmarks, size[0])), d.mask[:, ::-1])
-        for d in model.detect(np.ascontiguousarray(crop[:, ::-1]))
-    ]
-    twin = _match(target, mirrored)
-    if twin is None:
-        return (target.landmarks, target.mask, (x0, y0), sx, False), 2
-    landmarks = (target.landmarks + twin.landmarks) / 2.0
-    return (landmarks, (target.mask + twin.mask) / 2.0, (x0, y0), sx, True), 2
+    Returns landmarks in working pixels, the mean mask in the frame of the first view, that frame's
+    origin (working pixels) and scale (mask px per working px), and whether every pass agreed.
+    None when the first pass does not find the subject.
+    """
+    xy = subject.landmarks[:, :2]
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    centre0 = (lo + hi) / 2
+    side0 = CROP_MARGIN * float(max(hi - lo))
+    size = CROP_SIDE_PX
+    k0 = size / side0
+    landmarks: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    passes, agreed = 0, True
+    reference = subject
+    views = views or REFINE_VIEWS
+    for zoom, shift_x, shift_y in views if fuse_mirror else views[:1]:
+        centre = centre0 + side0 * np.array([shift_x, shift_y])
+        k = k0 / zoom
+        # Continuous coordinates (pixel edges at integers) → OpenCV's pixel-centre indices.
+        warp = np.array(
+            [[k, 0, k * (0.5 - centre[0]) + size / 2 - 0.5], [0, k, k * (0.5 - centre[1]) + size / 2 - 0.5]]
+        )
+        crop = cv2.warpAffine(
+            rgb, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        # This view's mask pixels → the first view's mask frame.
+        r = k0 / k
+        to_base = np.array(
+            [
+                [r, 0, r * (0.5 - size / 2) + k0 * (centre[0] - centre0[0]) + size / 2 - 0.5],
+                [0, r, r * (0.5 - size / 2) + k0 * (centre[1] - centre0[1]) + size / 2 - 0.5],
+            ]
+        )
+        for mirrored in (False, True) if fuse_mirror else (False,):
+            image = np.ascontiguousarray(crop[:, ::-1]) if mirrored else crop
+            found = []
+            for d in model.detect(image):
+                lm = mirror_landmarks(d.landmarks, size) if mirrored else d.landmarks.copy()
+                lm[:, :2] = (lm[:, :2] - size / 2) / k + centre
+                found.append(PoseDetection(lm, d.mask[:, ::-1] if mirrored else d.mask))
+            passes += 1
+            match = _match(reference, found)
+            if match is None:
+                if not landmarks:
+                    return None, passes
+                agreed = False
+                continue
+            reference = match if not landmarks else reference
+            landmarks.append(match.landmarks)
+            mask = np.ascontiguousarray(match.mask)
+            if r != 1.0 or centre is not centre0:
+                mask = cv2.warpAffine(mask, to_base, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)
+            masks.append(mask)
+    origin = (float(centre0[0] - size / (2 * k0)), float(centre0[1] - size / (2 * k0)))
+    return (np.mean(landmarks, axis=0), np.mean(masks, axis=0), origin, k0, agreed), passes
 
 
 def _find_people(model: PoseModel, rgb: np.ndarray) -> tuple[list[_Candidate], int]:
-    """Distinct people in the working image: a whole-frame pass, plus square tiles for wide photos."""
+    """Distinct people in the working image: a whole-frame pass, plus square tiles for wide photos.
+
+    Only the landmarks of these passes are used (to place the refine crops), so each pass runs on a
+    copy no larger than `SEARCH_SIDE_PX`: the model letterboxes to 224 px anyway, and a smaller input
+    saves the conversion and the full-size mask it would otherwise return.
+    """
     height, width = rgb.shape[:2]
-    people = list(model.detect(rgb))
-    passes = 1
+    windows = [(0, width)]
     if width > WIDE_ASPECT * height:
         n = math.ceil((width - height) / (height / 2)) + 1
-        for x0 in np.linspace(0, width - height, n).round().astype(int):
-            tile = np.ascontiguousarray(rgb[:, x0 : x0 + height])
-            for d in model.detect(tile):
-                lm = d.landmarks.copy()
-                lm[:, 0] += x0
-                if _inside(
-                    lm, x0, x0 + height, height
-                ):  # a person cut by the tile edge is seen whole elsewhere
-                    people.append(PoseDetection(lm, d.mask))
-            passes += 1
-    return _cluster(people), passes
+        windows += [(int(x0), int(x0) + height) for x0 in np.linspace(0, width - height, n).round()]
+    people: list[PoseDetection] = []
+    for x0, x1 in windows:
+        window = rgb[:, x0:x1]
+        f = min(1.0, SEARCH_SIDE_PX / max(window.shape[:2]))
+        if f < 1.0:
+            size = (max(1, round(window.shape[1] * f)), max(1, round(window.shape[0] * f)))
+            window = cv2.resize(window, size, interpolation=cv2.INTER_AREA)
+            fx, fy = size[0] / (x1 - x0), size[1] / height
+        else:
+            fx = fy = 1.0
+        for d in model.detect(np.ascontiguousarray(window)):
+            lm = d.landmarks.copy()
+            lm[:, 0] = x0 + lm[:, 0] / fx
+            lm[:, 1] = lm[:, 1] / fy
+            # In a tile, a person cut by the tile's edge is seen whole in a neighbouring tile.
+            if (x0, x1) == (0, width) or _inside(lm, x0, x1, height):
+                people.append(PoseDetection(lm, d.mask))
+    return _cluster(people), len(windows)
 
 
 def rank_candidates(people: list[_Candidate], width: float, height: float) -> list[_Candidate]:

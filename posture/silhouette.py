@@ -45,18 +45,34 @@ def profile(contour: np.ndarray, ys: np.ndarray, side: str) -> np.ndarray:
     """Posterior (`side="back"`, smallest x) or anterior (`"front"`, largest x) edge at each height.
 
     `contour` is closed, in the canonical frame (facing +x). Returns x for each y in `ys` (NaN where the
-    horizontal line misses the contour).
+    horizontal line misses the contour). Vectorised over edges: each edge contributes to the samples
+    whose height it spans.
     """
-    a = contour
-    b = np.roll(contour, -1, axis=0)
-    y0, y1 = a[:, 1], b[:, 1]
-    out = np.full(len(ys), np.nan)
-    for i, y in enumerate(ys):
-        crossing = (y0 - y) * (y1 - y) <= 0
-        crossing &= y0 != y1
-        if not crossing.any():
-            continue
-        t = (y - y0[crossing]) / (y1[crossing] - y0[crossing])
-        xs = a[crossing, 0] + t * (b[crossing, 0] - a[crossing, 0])
-        out[i] = xs.min() if side == "back" else xs.max()
+    ys = np.asarray(ys, dtype=np.float64)
+    order = np.argsort(ys)
+    ys_sorted = ys[order]
+    a = np.asarray(contour, dtype=np.float64)
+    b = np.roll(a, -1, axis=0)
+    keep = a[:, 1] != b[:, 1]  # horizontal edges cross no sample line transversally
+    a, b = a[keep], b[keep]
+    lo = np.minimum(a[:, 1], b[:, 1])
+    hi = np.maximum(a[:, 1], b[:, 1])
+    start = np.searchsorted(ys_sorted, lo, side="left")
+    stop = np.searchsorted(ys_sorted, hi, side="right")
+    counts = np.clip(stop - start, 0, None)
+    edge = np.repeat(np.arange(len(a)), counts)
+    first = np.repeat(start, counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    sample = first + offsets
+    t = (ys_sorted[sample] - a[edge, 1]) / (b[edge, 1] - a[edge, 1])
+    xs = a[edge, 0] + t * (b[edge, 0] - a[edge, 0])
+    if side == "back":
+        best = np.full(len(ys), np.inf)
+        np.minimum.at(best, sample, xs)
+    else:
+        best = np.full(len(ys), -np.inf)
+        np.maximum.at(best, sample, xs)
+    best[~np.isfinite(best)] = np.nan
+    out = np.empty(len(ys))
+    out[order] = best
     return out

@@ -1,0 +1,86 @@
+"""Speed of `analyze()` on a 12-megapixel JPEG against the raw landmarker calls it makes.
+
+Prints the median time of one raw `PoseModel.detect` on a model-ready 640×640 crop, the median
+end-to-end `analyze()` of the file (decode, subject search, refine passes, silhouette, measures,
+scores), the number of model passes per analysis and the ratio
+
+    end-to-end / (passes × raw pass)
+
+Target: ≤ 1.3 (everything around the model costs under 30 % of the model's own time). Single process,
+warm (the model is loaded and each timing repeated). Run: `python benchmarks/analyze_speed.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import posture
+from posture.intake import load_photo
+from posture.pose import CROP_SIDE_PX, find_subject
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "sample_images" / "walk_side_crop_f0128.jpg"
+
+
+def twelve_megapixel_jpeg() -> bytes:
+    """The sample crop enlarged to a phone's 3024×4032 portrait frame, saved as a quality-90 JPEG."""
+    image = Image.open(SOURCE).convert("RGB")
+    big = image.resize((3024, 4032), Image.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    big.save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def median_ms(fn, repeat: int) -> float:
+    fn()  # warm
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+
+    model = posture.default_model()
+    data = twelve_megapixel_jpeg()
+    photo = load_photo(data)
+    subject = find_subject(model, photo)
+    assert subject is not None
+    passes = subject.passes
+
+    # A model-ready crop: what each refine pass gets.
+    crop = np.ascontiguousarray(
+        np.asarray(Image.fromarray(photo.rgb).resize((CROP_SIDE_PX, CROP_SIDE_PX)), dtype=np.uint8)
+    )
+    raw = median_ms(lambda: model.detect(crop), args.repeat)
+    decode = median_ms(lambda: load_photo(data), args.repeat)
+    e2e = median_ms(lambda: posture.analyze(data, model=model), args.repeat)
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    work = f"{photo.rgb.shape[1]}×{photo.rgb.shape[0]}"
+    print(f"photo: 3024×4032 JPEG, {len(data) / 1e6:.1f} MB; working image {work}")
+    print(f"raw landmarker pass (640×640 crop), median: {raw:7.1f} ms")
+    print(f"decode + orient + downscale, median:        {decode:7.1f} ms")
+    print(f"end-to-end analyze(), median:               {e2e:7.1f} ms")
+    print(f"model passes per analysis:                  {passes:7d}")
+    print(f"ratio end-to-end / (passes × raw):          {e2e / (passes * raw):7.2f}  (target ≤ 1.3)")
+
+
+if __name__ == "__main__":
+    main()
