@@ -2,7 +2,7 @@
 
 Per measure: 100 inside the `good` range, linearly down to 70 at the edge of the `mild` range and to
 40 one mild-width further out (never below 0). An area scores as its worst measure; `overall` is the
-weighted mean of the areas that could be scored.
+weighted mean of the areas that could be scored, and its band follows from that score.
 """
 
 from __future__ import annotations
@@ -76,9 +76,12 @@ def score_all(measures: dict[str, Measurement], mode: str = "standing") -> Score
             if template:
                 findings.append(template.format(value=value))
     if weights:
-        scores["overall"] = round(weighted / weights)
-        overall_band = min(bands.values(), key=["marked", "mild", "good"].index)
-        bands["overall"] = overall_band
+        overall = weighted / weights
+        scores["overall"] = round(overall)
+        cut = rules["overall_band"]
+        bands["overall"] = (
+            "good" if overall >= cut["good_from"] else "mild" if overall >= cut["mild_from"] else "marked"
+        )
     if not findings and scores:
         findings.append("All scored areas are within the usual ranges.")
     findings.append(rules["findings"]["disclaimer"])

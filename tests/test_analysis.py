@@ -136,3 +136,27 @@ def test_cli_table_and_overlay(tmp_path, capsys):
     assert code == 0 and "walk_side_crop_f0128.jpg" in out and " ok " in out
     png = tmp_path / "walk_side_crop_f0128.overlay.png"
     assert Image.open(png).size == (720, 1280)
+
+
+def test_camera_roll_shifts_every_vertical_reference_equally(side_results, model):
+    """A 5° roll turns true vertical by 5°: every inclination moves by the same 5°, joint angles not."""
+    level = side_results["walk_side_crop_f0128.jpg"]
+    rolled = posture.analyze(SAMPLES / "walk_side_crop_f0128.jpg", model=model, camera_roll_deg=5.0)
+    assert rolled.camera_roll_deg == 5.0
+    shifts = [
+        rolled.measures[k] - level.measures[k]
+        for k in ("trunk_lean_deg", "head_forward_deg", "shank_angle_deg", "body_line_deg")
+    ]
+    assert all(abs(abs(s) - 5.0) < 0.02 for s in shifts), shifts
+    assert len({round(s) for s in shifts}) == 1  # same direction for all
+    assert rolled.measures["knee_angle_deg"] == pytest.approx(level.measures["knee_angle_deg"], abs=0.02)
+
+
+def test_lunge_mode_measures_the_front_shin(model):
+    """The mid-stride frame stands in for a lunge: the front leg's shin is measured and scored."""
+    result = posture.analyze(SAMPLES / "walk_side_f0110.jpg", model=model, mode="lunge")
+    assert result.ok and result.mode == "lunge"
+    assert result.measures["lunge_tibia_deg"] is not None and result.measures["heel_lift"] in (0.0, 1.0)
+    assert set(result.scores) == {"ankle_knee", "overall"}
+    standing = posture.analyze(SAMPLES / "walk_side_f0110.jpg", model=model)
+    assert standing.not_measured["lunge_tibia_deg"] == "not_lunge_mode"
