@@ -9,9 +9,8 @@ development photos in ../shared/data/dev when that folder exists (never committe
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import argparse
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
