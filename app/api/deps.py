@@ -1,0 +1,86 @@
+"""Request dependencies: settings, database session, file store, analyzer and the current user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from .. import repository
+from ..errors import ApiError
+from ..inference import Analyzer
+from ..models import User
+from ..settings import Settings
+from ..storage import FileStore
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key from `posture users create NAME`, sent as `Authorization: Bearer KEY`.",
+)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with request.app.state.db.session() as session:
+        yield session
+
+
+def get_store(request: Request) -> FileStore:
+    return request.app.state.store
+
+
+def get_analyzer(request: Request) -> Analyzer:
+    return request.app.state.analyzer
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+Store = Annotated[FileStore, Depends(get_store)]
+AnalyzerDep = Annotated[Analyzer, Depends(get_analyzer)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_current_user(
+    request: Request,
+    db: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        if "authorization" in request.headers:
+            raise ApiError(401, "invalid_api_key", "Send the key as `Authorization: Bearer KEY`.", _CHALLENGE)
+        raise ApiError(401, "missing_api_key", "Send an API key: `Authorization: Bearer KEY`.", _CHALLENGE)
+    user = repository.authenticate(db, credentials.credentials)
+    if user is None:
+        raise ApiError(401, "invalid_api_key", "The API key is not valid.", _CHALLENGE)
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require_json(request: Request, _user: CurrentUser) -> None:
+    """415 for a body that is not JSON (after authentication, so anonymous callers only learn 401)."""
+    media_type = _media_type(request)
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(
+            415, "unsupported_media_type", "Send the body as JSON (`Content-Type: application/json`)."
+        )
+
+
+def require_multipart(request: Request, _user: CurrentUser) -> None:
+    if _media_type(request) != "multipart/form-data":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Upload the photo as multipart/form-data with a file field named `photo`.",
+        )

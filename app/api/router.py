@@ -1,0 +1,13 @@
+"""All API routes under `/api/v1`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from .routes import analyses, health, history, subjects
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(health.router)
+api_router.include_router(subjects.router)
+api_router.include_router(analyses.router)
+api_router.include_router(history.router)

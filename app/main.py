@@ -1,0 +1,106 @@
+"""The application factory: `create_app(settings)`; `uvicorn --factory app.main:create_app` also works."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from posture.analysis import package_version
+
+from . import errors
+from .api.router import api_router
+from .db import Database
+from .inference import Analyzer, InferencePool
+from .middleware import BodySizeLimit
+from .settings import Settings
+from .storage import FileStore
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+DESCRIPTION = """Side-profile posture analysis with a per-subject history.
+
+Authenticate with `Authorization: Bearer KEY` (create a key with `posture users create NAME`).
+Every error is JSON `{"code", "message"}`; photo refusals use the quality gate's codes.
+"""
+
+
+def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = None) -> FastAPI:
+    """Build the service. Without `analyzer`, the app owns an `InferencePool` sized by the settings;
+    a given analyzer (tests, embedding) is used as is and not closed by the app."""
+    settings = settings or Settings()
+    db = Database(settings.sqlalchemy_url)
+    owns_analyzer = analyzer is None
+    if analyzer is None:
+        analyzer = InferencePool(
+            settings.inference_workers,
+            kind=settings.inference_pool,
+            max_queued=settings.max_queued_analyses,
+            model_path=settings.model_path,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(db.migrate)
+        settings.files_dir.mkdir(parents=True, exist_ok=True)
+        analyzer.start()  # models load in the background; /health says "starting" meanwhile
+        try:
+            yield
+        finally:
+            if owns_analyzer:
+                await run_in_threadpool(analyzer.close)
+            db.dispose()
+
+    app = FastAPI(
+        title="posture-profile",
+        version=package_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.store = FileStore(settings.files_dir)
+    app.state.analyzer = analyzer
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.include_router(api_router)
+    _mount_page(app)
+    return app
+
+
+# The page's own policy: everything from this origin, overlays as blob: URLs, nothing else.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class _RevalidatedStatic(StaticFiles):
+    """Static files that browsers revalidate: asset URLs carry no version, so after an upgrade a
+    cached old script must not keep running against a new API."""
+
+    def file_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def _mount_page(app: FastAPI) -> None:
+    """The web page lives in app/static (index.html at `/`, assets under `/static`)."""
+    if not STATIC_DIR.is_dir():
+        return
+    app.mount("/static", _RevalidatedStatic(directory=STATIC_DIR), name="static")
+    index = STATIC_DIR / "index.html"
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        headers = {"Cache-Control": "no-cache", "Content-Security-Policy": PAGE_CSP}
+        return FileResponse(index, media_type="text/html", headers=headers)

@@ -1,0 +1,114 @@
+"""Database tables (SQLAlchemy 2). The schema is owned by the Alembic migrations in `app/migrations`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, TypeDecorator, Uuid
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend. SQLite has no time zones: values are stored as naive UTC
+    (so they sort as text) and come back aware; naive input is taken to be UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
+
+
+class User(Base):
+    """An account: owns subjects; authenticates with API keys."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A key is `pp_<lookup>_<secret>`: `lookup` finds the row, only the SHA-256 of the whole key is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    lookup: Mapped[str] = mapped_column(String(32), unique=True)
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Subject(Base):
+    """A person being tracked, under a name or pseudonym."""
+
+    __tablename__ = "subjects"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnalysisRecord(Base):
+    """One accepted photo's analysis: what history and trends scan, kept small. The full analysis object
+    lives in `AnalysisDocument`; `series` packs the tracked values (see `app.series`) so a trend over
+    thousands of analyses never parses a document."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (Index("ix_analyses_subject_taken", "subject_id", "taken_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    taken_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    mode: Mapped[str] = mapped_column(String(16))
+    photo_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    overlay_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    series_layout: Mapped[str] = mapped_column(String(16))
+    series: Mapped[bytes] = mapped_column(LargeBinary)
+
+    document: Mapped[AnalysisDocument] = relationship(lazy="joined", cascade="all, delete-orphan")
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return self.document.result
+
+
+class AnalysisDocument(Base):
+    """`Analysis.to_dict()` verbatim (landmarks, measures, scores, versions...)."""
+
+    __tablename__ = "analysis_documents"
+
+    analysis_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("analyses.id", ondelete="CASCADE"), primary_key=True
+    )
+    result: Mapped[dict[str, Any]]

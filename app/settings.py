@@ -1,0 +1,63 @@
+"""Service settings, read from the environment (prefix `POSTURE_`) in this one place.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| `POSTURE_DATA_DIR` | `./data` | stored photos, overlays and the default SQLite database |
+| `POSTURE_DATABASE_URL` | `<data dir>/posture.db` | SQLAlchemy URL (`postgresql+psycopg://…`) |
+| `POSTURE_STORE_PHOTOS` | `true` | keep the (metadata-stripped) photo and its overlay |
+| `POSTURE_MAX_UPLOAD_BYTES` | 20 MiB | largest request body accepted (413 beyond) |
+| `POSTURE_INFERENCE_WORKERS` | CPU count (≤ 8) | photos analysed in parallel, one model per worker |
+| `POSTURE_INFERENCE_POOL` | `process` | `process` or `thread` workers (see docs/benchmarks.md) |
+| `POSTURE_MAX_QUEUED_ANALYSES` | 32 | analyses waiting for a worker before uploads get 503 `busy` |
+| `POSTURE_MODEL_PATH` | bundled model | pose model file (also read by the library) |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_workers() -> int:
+    """CPUs this process may use (container limits included), at most 8: one inference per core."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POSTURE_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
+    store_photos: bool = True
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    inference_workers: int = Field(default_factory=default_workers, ge=1, le=64)
+    inference_pool: Literal["process", "thread"] = "process"
+    max_queued_analyses: int = Field(32, ge=0)
+    model_path: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, url: str) -> str:
+        # A bare postgresql:// URL would select psycopg2, which is not a dependency.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'posture.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"

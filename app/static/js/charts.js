@@ -1,0 +1,253 @@
+// Hand-written SVG charts: the trend of one measure over time with its noise band, and the score ring.
+//
+// The noise band is the API's: `noise` (the measure's minimal detectable change) on each side of the
+// robust (Theil–Sen) fit at the first photo, `fit_start`. The fitted line ends outside the band exactly
+// when the API calls the change `beyond_noise` (|fit_end − fit_start| ≥ noise), so a change that stays
+// inside the shading is not progress. The y-axis never zooms in below 5 × noise, so photo-to-photo
+// noise cannot be blown up to look like a trend.
+
+import { DAY_MS, formatDate, formatDayMonth, formatMonthYear, s } from "./dom.js";
+
+const MIN_SPAN_IN_NOISE = 5;
+
+// One observer for every chart on the page: a chart redraws when its box changes width (phone
+// rotation, a <details> opening). `resetCharts()` forgets the charts of the previous view.
+const drawers = new Map();
+const observer = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const draw = drawers.get(entry.target);
+    if (draw) draw();
+  }
+});
+
+export function resetCharts() {
+  for (const element of drawers.keys()) observer.unobserve(element);
+  drawers.clear();
+}
+
+/** Draw `build(width)` into `container` now and whenever its width changes. */
+export function mountChart(container, build) {
+  let drawnWidth = 0;
+  const draw = () => {
+    const width = Math.floor(container.clientWidth);
+    if (width < 40 || Math.abs(width - drawnWidth) < 2) return;
+    drawnWidth = width;
+    container.replaceChildren(build(width));
+  };
+  drawers.set(container, draw);
+  observer.observe(container);
+  draw();
+}
+
+function niceStep(span, count) {
+  const raw = span / Math.max(count, 1);
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  for (const factor of [1, 2, 2.5, 5, 10]) {
+    if (factor * magnitude >= raw) return factor * magnitude;
+  }
+  return 10 * magnitude;
+}
+
+function decimalsOf(step) {
+  return Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+}
+
+/** The y-domain: values, band and fit, at least MIN_SPAN_IN_NOISE × noise tall, on nice ticks. */
+function yDomain(spec, centre, plotHeight) {
+  const ys = spec.values.filter((v) => v !== null && v !== undefined);
+  if (centre !== null && spec.noise) ys.push(centre - spec.noise, centre + spec.noise);
+  if (spec.fitEnd !== null && spec.fitEnd !== undefined) ys.push(spec.fitEnd);
+  let lo = Math.min(...ys);
+  let hi = Math.max(...ys);
+  const minSpan = spec.noise ? MIN_SPAN_IN_NOISE * spec.noise : Math.max(1, Math.abs(hi) * 0.2);
+  if (hi - lo < minSpan) {
+    const mid = (hi + lo) / 2;
+    lo = mid - minSpan / 2;
+    hi = mid + minSpan / 2;
+  }
+  if (spec.bounds) {
+    const [bLo, bHi] = spec.bounds;
+    if (lo < bLo) [lo, hi] = [bLo, Math.min(bHi, hi + (bLo - lo))];
+    if (hi > bHi) [lo, hi] = [Math.max(bLo, lo - (hi - bHi)), bHi];
+  }
+  const step = niceStep(hi - lo, Math.max(2, Math.floor(plotHeight / 38)));
+  lo = Math.floor(lo / step + 1e-9) * step;
+  hi = Math.ceil(hi / step - 1e-9) * step;
+  if (spec.bounds) {
+    lo = Math.max(lo, spec.bounds[0]);
+    hi = Math.min(hi, spec.bounds[1]);
+  }
+  const ticks = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-6; v += step) ticks.push(v);
+  return { lo, hi, ticks, decimals: decimalsOf(step) };
+}
+
+/** x labels: the photos' own dates when they fit (few photos), else evenly spaced dates. */
+function timeTicks(times, plotWidth, x) {
+  const first = times[0];
+  const last = times[times.length - 1];
+  const span = last - first;
+  if (span < DAY_MS / 2) return [first];
+  const minGap = 64;
+  if (times.length <= 8) {
+    const picked = [];
+    for (const t of times) {
+      if (picked.length === 0 || x(t) - x(picked[picked.length - 1]) >= minGap) picked.push(t);
+    }
+    if (picked[picked.length - 1] !== last) {
+      if (picked.length > 1 && x(last) - x(picked[picked.length - 1]) < minGap) picked.pop();
+      picked.push(last);
+    }
+    if (picked.length === times.length || picked.length >= 3) return picked;
+  }
+  const count = Math.max(2, Math.min(5, Math.floor(plotWidth / 92)));
+  return Array.from({ length: count }, (_, i) => first + (span * i) / (count - 1));
+}
+
+function tickLabel(t, span) {
+  return span > 300 * DAY_MS ? formatMonthYear(t) : formatDayMonth(t);
+}
+
+/**
+ * The trend of one measure.
+ * spec: {times: Date[], values: (number|null)[], noise, fitStart, fitEnd, beyond, height, label,
+ *        format(value) → text, noiseText, bounds?: [lo, hi], zeroLine?: bool}
+ */
+export function trendChart(spec, width) {
+  const height = spec.height || 180;
+  const margin = { left: 46, right: 16, top: 14, bottom: 30 };
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const times = spec.times.map((t) => +t);
+  const points = times
+    .map((t, i) => ({ t, v: spec.values[i] }))
+    .filter((p) => p.v !== null && p.v !== undefined);
+  const hasFit = spec.fitStart !== null && spec.fitStart !== undefined && spec.fitEnd !== null;
+  const centre = hasFit ? spec.fitStart : points.length ? points[0].v : null;
+
+  // x: the photos' time span, padded so points do not sit on the plot's edge.
+  let t0 = times[0];
+  let t1 = times[times.length - 1];
+  const span = t1 - t0;
+  if (span < DAY_MS) {
+    t0 -= 3 * DAY_MS;
+    t1 += 3 * DAY_MS;
+  } else {
+    t0 -= span * 0.06;
+    t1 += span * 0.06;
+  }
+  const x = (t) => margin.left + ((t - t0) / (t1 - t0)) * plotW;
+  const y0 = yDomain(spec, centre, plotH);
+  const y = (v) => margin.top + (1 - (v - y0.lo) / (y0.hi - y0.lo)) * plotH;
+  const clampY = (v) => Math.min(margin.top + plotH, Math.max(margin.top, y(v)));
+
+  const svg = s("svg", {
+    class: "chart",
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": spec.ariaLabel || spec.label,
+  });
+
+  // grid and y labels
+  const grid = s("g", { class: "grid" });
+  for (const tick of y0.ticks) {
+    const ty = y(tick);
+    grid.append(s("line", { x1: margin.left, x2: margin.left + plotW, y1: ty, y2: ty }));
+    grid.append(
+      s("text", { class: "tick", x: margin.left - 8, y: ty, "text-anchor": "end", "dominant-baseline": "middle" },
+        tick.toFixed(y0.decimals).replace("-", "\u2212")),
+    );
+  }
+  if (spec.zeroLine && y0.lo < 0 && y0.hi > 0) {
+    grid.append(s("line", { class: "zero", x1: margin.left, x2: margin.left + plotW, y1: y(0), y2: y(0) }));
+  }
+  svg.append(grid);
+
+  // x labels at the photos' dates
+  const xTicks = timeTicks(times, plotW, x);
+  const xAxis = s("g", { class: "x-axis" });
+  xTicks.forEach((t, i) => {
+    let anchor = "middle";
+    if (xTicks.length > 1 && i === 0 && x(t) - margin.left < 30) anchor = "start";
+    if (xTicks.length > 1 && i === xTicks.length - 1 && margin.left + plotW - x(t) < 30) anchor = "end";
+    xAxis.append(s("text", { class: "tick", x: x(t), y: height - 8, "text-anchor": anchor }, tickLabel(t, span)));
+  });
+  svg.append(xAxis);
+
+  // the noise band around the fit's start (or the only photo)
+  if (centre !== null && spec.noise) {
+    const top = clampY(centre + spec.noise);
+    const bottom = clampY(centre - spec.noise);
+    const band = s("g", { class: "band" });
+    band.append(s("rect", { x: margin.left, y: top, width: plotW, height: Math.max(0, bottom - top) }));
+    band.append(s("line", { x1: margin.left, x2: margin.left + plotW, y1: top, y2: top }));
+    band.append(s("line", { x1: margin.left, x2: margin.left + plotW, y1: bottom, y2: bottom }));
+    // the label sits just outside the band where there is room, so it does not cover the points in it
+    let labelY = top + 13;
+    if (top - margin.top >= 15) labelY = top - 5;
+    else if (margin.top + plotH - bottom >= 15) labelY = bottom + 13;
+    band.append(
+      s("text", { class: "band-label", x: margin.left + plotW - 4, y: labelY, "text-anchor": "end" },
+        `noise ${spec.noiseText}`),
+    );
+    svg.append(band);
+  }
+
+  // photo-to-photo line, fitted trend, points
+  if (points.length > 1) {
+    const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join("");
+    svg.append(s("path", { class: "series", d }));
+  }
+  if (hasFit && points.length > 1) {
+    svg.append(
+      s("line", {
+        class: spec.beyond ? "fit fit-beyond" : "fit",
+        x1: x(times[0]),
+        y1: y(spec.fitStart),
+        x2: x(times[times.length - 1]),
+        y2: y(spec.fitEnd),
+      }),
+    );
+  }
+  const dots = s("g", { class: "points" });
+  const radius = points.length > 60 ? 2.5 : points.length > 25 ? 3.5 : 4.5;
+  points.forEach((p, i) => {
+    const last = i === points.length - 1;
+    dots.append(
+      s("circle", { class: last ? "pt pt-last" : "pt", cx: x(p.t), cy: y(p.v), r: last ? radius + 1 : radius },
+        s("title", {}, `${formatDate(p.t)}: ${spec.format(p.v)}`)),
+    );
+  });
+  svg.append(dots);
+  return svg;
+}
+
+const BAND_COLOURS = { good: "var(--good-strong)", mild: "var(--mild-strong)", marked: "var(--marked-strong)" };
+
+/** The overall score as a ring (0–100), coloured by band; the number is in the middle. */
+export function scoreRing(score, band, size = 120) {
+  const stroke = 11;
+  const r = (size - stroke) / 2;
+  const c = 2 * Math.PI * r;
+  const value = Math.max(0, Math.min(100, score ?? 0));
+  return s(
+    "svg",
+    { class: "ring", width: size, height: size, viewBox: `0 0 ${size} ${size}`, "aria-hidden": "true" },
+    s("circle", { class: "ring-track", cx: size / 2, cy: size / 2, r, "stroke-width": stroke }),
+    s("circle", {
+      class: "ring-value",
+      cx: size / 2,
+      cy: size / 2,
+      r,
+      "stroke-width": stroke,
+      style: `stroke: ${BAND_COLOURS[band] || "var(--muted)"}`,
+      "stroke-dasharray": `${(c * value) / 100} ${c}`,
+      transform: `rotate(-90 ${size / 2} ${size / 2})`,
+    }),
+    s("text", { class: "ring-score", x: size / 2, y: size / 2 - 3, "text-anchor": "middle", "dominant-baseline": "middle" },
+      score === null || score === undefined ? "\u2013" : String(score)),
+    s("text", { class: "ring-of", x: size / 2, y: size / 2 + 22, "text-anchor": "middle" }, "of 100"),
+  );
+}

@@ -1,0 +1,201 @@
+// Words for the API's names and codes: measures (label, unit, sign), areas, bands, warnings, reasons
+// and refusal codes. The meaning of every number is in docs/measures.md; the hints here are its
+// one-line summaries. Sign convention: + = forward / anterior, person seen as facing right.
+
+import { plain, signed } from "./dom.js";
+
+/**
+ * unit: shown after the value; signed: + and − are meaningful (show an explicit +);
+ * estimate: a silhouette estimate (pelvic tilt, lumbar curve), always labelled so.
+ */
+export const MEASURES = {
+  overall_score: { label: "Overall score", unit: "", decimals: 0, hint: "0–100, higher is closer to the usual ranges" },
+  pelvic_tilt_deg: {
+    label: "Pelvic tilt",
+    estimate: true,
+    unit: "°",
+    decimals: 1,
+    signed: true,
+    hint: "+ = tilted forward (anterior), from the back outline",
+  },
+  lumbar_lordosis_deg: {
+    label: "Lumbar curve",
+    estimate: true,
+    unit: "°",
+    decimals: 1,
+    hint: "depth of the lower-back hollow; larger = deeper",
+  },
+  lumbar_lordosis_index: {
+    label: "Lumbar curve index",
+    estimate: true,
+    unit: "",
+    decimals: 1,
+    hint: "hollow depth as a share of its length (×100)",
+  },
+  shank_angle_deg: { label: "Shin angle", unit: "°", decimals: 1, signed: true, hint: "+ = knee ahead of the ankle" },
+  knee_angle_deg: {
+    label: "Knee angle",
+    unit: "°",
+    decimals: 1,
+    signed: true,
+    hint: "0 = straight, + = bent, − = locked back",
+  },
+  knee_over_foot_pct: {
+    label: "Knee over foot",
+    unit: "%",
+    decimals: 0,
+    signed: true,
+    hint: "knee ahead of the ankle, in % of foot length",
+  },
+  lunge_tibia_deg: {
+    label: "Lunge shin angle",
+    unit: "°",
+    decimals: 1,
+    hint: "knee-to-wall lunge; below 36.5° counts as restricted",
+  },
+  heel_lift: { label: "Heel lift", unit: "", decimals: 0, hint: "the heel must stay down in the lunge" },
+  trunk_lean_deg: { label: "Trunk lean", unit: "°", decimals: 1, signed: true, hint: "+ = shoulder ahead of the hip" },
+  head_forward_deg: {
+    label: "Head forward",
+    unit: "°",
+    decimals: 1,
+    signed: true,
+    hint: "+ = ear ahead of the shoulder (not a CVA)",
+  },
+  body_line_deg: { label: "Body line", unit: "°", decimals: 1, signed: true, hint: "+ = shoulder ahead of the ankle" },
+  hip_angle_deg: {
+    label: "Hip angle",
+    unit: "°",
+    decimals: 1,
+    signed: true,
+    hint: "+ = trunk inclined forward of the thigh",
+  },
+  plumb_ear_pct: { label: "Ear to plumb line", unit: "%", decimals: 1, signed: true, hint: "% of height; + = in front" },
+  plumb_shoulder_pct: {
+    label: "Shoulder to plumb line",
+    unit: "%",
+    decimals: 1,
+    signed: true,
+    hint: "% of height; + = in front",
+  },
+  plumb_hip_pct: { label: "Hip to plumb line", unit: "%", decimals: 1, signed: true, hint: "% of height; + = in front" },
+  plumb_knee_pct: { label: "Knee to plumb line", unit: "%", decimals: 1, signed: true, hint: "% of height; + = in front" },
+};
+
+/** Measures grouped as in docs/measures.md, for the analysis panel. */
+export const MEASURE_GROUPS = [
+  { title: "Pelvis and lower back", names: ["pelvic_tilt_deg", "lumbar_lordosis_deg", "lumbar_lordosis_index"] },
+  {
+    title: "Ankle and knee",
+    names: ["shank_angle_deg", "knee_angle_deg", "knee_over_foot_pct", "lunge_tibia_deg", "heel_lift"],
+  },
+  { title: "Standing alignment", names: ["trunk_lean_deg", "head_forward_deg", "body_line_deg", "hip_angle_deg"] },
+  { title: "Plumb line (ankle vertical)", names: ["plumb_ear_pct", "plumb_shoulder_pct", "plumb_hip_pct", "plumb_knee_pct"] },
+];
+
+/** Trend charts shown first (the scored measures), the rest under "More measures". */
+export const KEY_TRENDS = [
+  "pelvic_tilt_deg",
+  "lumbar_lordosis_deg",
+  "shank_angle_deg",
+  "knee_angle_deg",
+  "lunge_tibia_deg",
+  "trunk_lean_deg",
+  "head_forward_deg",
+  "body_line_deg",
+];
+
+export const AREAS = {
+  pelvic_tilt: { label: "Pelvic tilt", estimate: true },
+  lumbar_curve: { label: "Lumbar curve", estimate: true },
+  ankle_knee: { label: "Ankle and knee" },
+  alignment: { label: "Alignment" },
+};
+
+export const BANDS = {
+  good: "Good",
+  mild: "Mild",
+  marked: "Marked",
+};
+
+export const WARNINGS = {
+  multiple_people: "More than one person is in the photo; the most prominent one was measured.",
+  mirror_pass_disagrees:
+    "The model's passes on the photo and its mirror image disagreed: read this photo's numbers with care.",
+  facing_override_disagrees: "The facing you chose disagrees with the direction the model detected.",
+  facing_uncertain: "The facing direction was uncertain: if the numbers look odd, upload again with the facing set.",
+  mode_differs: "One photo is standing and the other a lunge: most measures cannot be compared.",
+  rules_version_differs: "The two photos were scored with different rules versions: scores may differ for that reason.",
+  model_differs: "The two photos were analysed with different pose models: differences may come from the model.",
+};
+
+export const NOT_MEASURED = {
+  no_silhouette: "no body outline found",
+  back_not_visible: "back outline hidden (arms, hair or clothing)",
+  foot_not_visible: "foot not visible",
+  not_lunge_mode: "lunge photos only",
+};
+
+/** Short titles for refusal codes; the API's message says what to do. */
+export const ERROR_TITLES = {
+  not_side_view: "Not a side view",
+  no_person: "No person found",
+  body_cropped: "Part of the body is cut off",
+  too_small: "The person is too small in the photo",
+  low_visibility: "The body is not clearly visible",
+  unreadable_image: "The file cannot be read",
+  unsupported_format: "Unsupported file type",
+  unsupported_media_type: "Unsupported upload",
+  file_too_large: "The file is too large",
+  request_too_large: "The file is too large",
+  image_too_large: "The image is too large",
+  decompression_bomb: "The image is too large",
+  invalid_option: "Invalid option",
+  invalid_request: "Invalid request",
+  analysis_failed: "The analysis failed",
+  busy: "The server is busy",
+  model_unavailable: "The analysis is unavailable",
+  analysis_unavailable: "The analysis is unavailable",
+  network_error: "No connection",
+  subject_not_found: "Subject not found",
+  analysis_not_found: "Photo not found",
+  cancelled: "Upload cancelled",
+};
+
+export function measureLabel(name) {
+  return (MEASURES[name] && MEASURES[name].label) || name;
+}
+
+function unitText(meta) {
+  return meta.unit === "%" ? "\u202f%" : meta.unit;
+}
+
+/** A measure's value with its unit: "+10.7°", "43.9°", "+38 %", "heel down". */
+export function formatMeasure(name, value) {
+  if (value === null || value === undefined) return "\u2014";
+  const meta = MEASURES[name] || { unit: "", decimals: 1 };
+  if (name === "heel_lift") return value ? "heel lifted" : "heel down";
+  const number = meta.signed ? signed(value, meta.decimals) : plain(value, meta.decimals);
+  return number + unitText(meta);
+}
+
+/** A change with explicit sign: "+0.4°", "−6 points". */
+export function formatChange(name, value) {
+  if (value === null || value === undefined) return "\u2014";
+  const meta = MEASURES[name] || { unit: "", decimals: 1 };
+  if (name === "overall_score") {
+    const n = Math.round(value);
+    return `${signed(n, 0)} ${Math.abs(n) === 1 ? "point" : "points"}`;
+  }
+  const decimals = Math.max(meta.decimals, 1);
+  return signed(value, decimals) + unitText(meta);
+}
+
+/** The noise half-width: "±4°", "±8 points". */
+export function formatNoise(name, noise) {
+  if (noise === null || noise === undefined) return "";
+  const meta = MEASURES[name] || { unit: "", decimals: 1 };
+  const number = Number.isInteger(noise) ? String(noise) : noise.toFixed(1);
+  if (name === "overall_score") return `\u00b1${number} points`;
+  return `\u00b1${number}${unitText(meta)}`;
+}

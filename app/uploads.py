@@ -1,0 +1,90 @@
+"""The upload pipeline between the route and the worker pool: read the photo part, analyse it off the
+event loop, turn a refusal into its 422, and decide `taken_at`."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from fastapi import UploadFile
+
+from .errors import ApiError
+from .inference import Analyzer, Job, Outcome
+from .settings import Settings
+
+# Declared part types we accept; anything else (text/plain, application/json...) is 415. The bytes
+# themselves decide the image format, so a mislabelled image still works.
+_ACCEPTED_PART_TYPES = ("image/", "application/octet-stream")
+_EARLIEST, _LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_taken_at(value: datetime | None) -> datetime | None:
+    """Form validator: a plausible time, naive read as UTC."""
+    if value is None:
+        return None
+    value = as_utc(value)
+    if value is None:
+        raise ValueError("taken_at must lie between 1900 and 2200")
+    return value
+
+
+def as_utc(value: datetime) -> datetime | None:
+    """`value` in UTC (naive means UTC), or None when outside 1900–2200 (EXIF clocks can be absurd)."""
+    try:
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return utc if _EARLIEST <= utc < _LATEST else None
+
+
+def source_name(filename: str | None) -> str | None:
+    """The client's file name without directories or control characters (it is stored and echoed)."""
+    if not filename:
+        return None
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_NAME_CHARS.sub("", name).encode("utf-8", "replace").decode("utf-8")[:255]
+    return name or None
+
+
+async def read_photo(photo: UploadFile) -> bytes:
+    declared = (photo.content_type or "").lower()
+    if declared and not declared.startswith(_ACCEPTED_PART_TYPES):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"The photo part is declared as {declared[:80]!r}; send a JPEG, PNG, WebP or HEIC image.",
+        )
+    return await photo.read()
+
+
+async def analyze_photo(analyzer: Analyzer, job: Job) -> Outcome:
+    """Run the analysis in the pool; a refused photo raises 422 with the quality gate's code."""
+    outcome = await analyzer.run(job)
+    analysis = outcome.analysis
+    if not analysis.ok:
+        assert analysis.error is not None
+        raise ApiError(422, analysis.error.code, analysis.error.message)
+    return outcome
+
+
+def make_job(
+    settings: Settings, data: bytes, filename: str | None, *, keep_files: bool, **options: object
+) -> Job:
+    return Job(
+        photo=data,
+        source_name=source_name(filename),
+        keep_files=keep_files and settings.store_photos,
+        max_file_bytes=settings.max_upload_bytes,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def resolve_taken_at(form_value: datetime | None, outcome: Outcome, now: datetime) -> datetime:
+    """The form's value, else the photo's EXIF capture time, else the upload time."""
+    if form_value is not None:
+        return form_value
+    exif = outcome.analysis.image.taken_at
+    if exif is not None and (utc := as_utc(exif)) is not None:
+        return utc
+    return now

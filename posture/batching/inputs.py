@@ -1,0 +1,203 @@
+"""What a batch run scores: photo files, folders searched recursively, and CSV manifests.
+
+Discovery only lists paths (cheap, so the progress bar knows its total); the photos are read later,
+one at a time, by `read_job`, which also takes each file's content hash for resuming.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..intake import IntakeLimits
+
+# Extensions of the formats `posture.intake` reads; a folder search picks only these.
+PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
+MANIFEST_EXTENSIONS = frozenset({".csv"})
+
+
+class BatchInputError(ValueError):
+    """An input the run cannot start with (bad manifest, bad subject rule): a usage error, not a photo's."""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One photo to score.
+
+    `source` is the path as the user wrote it (or the manifest's path joined to the manifest's folder);
+    it names the photo in every output row. `subject` and `taken_at` come from a manifest or the
+    subject rule; None when unknown.
+    """
+
+    path: Path
+    source: str
+    subject: str | None = None
+    taken_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A photo read by the driver, ready to send to a worker.
+
+    `data` is None when the driver could not or would not read the file (missing, unreadable, larger
+    than the intake limit); the worker then analyses `source` as a path, so the rejection carries the
+    intake's own code and message.
+    """
+
+    index: int
+    source: str
+    data: bytes | None
+    sha256: str | None
+
+
+SubjectRule = Callable[[BatchItem], str | None]
+
+
+def subject_rule(spec: str | None) -> SubjectRule | None:
+    """Parse `--subject-from`: `folder` (the photo's folder name) or `regex:PATTERN`.
+
+    With a regex, the subject is the named group `subject`, else group 1, else the whole match,
+    searched in the photo's path as written (with `/` separators); no match gives no subject.
+    """
+    if spec is None:
+        return None
+    if spec == "folder":
+        return lambda item: item.path.absolute().parent.name or None
+    if spec.startswith("regex:"):
+        try:
+            pattern = re.compile(spec.removeprefix("regex:"))
+        except re.error as exc:
+            raise BatchInputError(f"--subject-from: invalid regular expression: {exc}") from exc
+        return lambda item: _regex_subject(pattern, item.source.replace(os.sep, "/"))
+    raise BatchInputError(f"--subject-from must be 'folder' or 'regex:PATTERN', not {spec!r}")
+
+
+def _regex_subject(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text)
+    if match is None:
+        return None
+    if "subject" in pattern.groupindex:
+        value = match.group("subject")
+    elif pattern.groups:
+        value = match.group(1)
+    else:
+        value = match.group(0)
+    return value or None
+
+
+def discover(
+    inputs: Iterable[str | os.PathLike[str]], subject_from: SubjectRule | None = None
+) -> list[BatchItem]:
+    """Every photo named by `inputs`, in order, each file once.
+
+    Folders are searched recursively in sorted order for photo extensions, skipping hidden files and
+    folders (`.DS_Store`, `._photo.jpg` resource forks). A `.csv` file is a manifest. Any other path is
+    a photo, even one that does not exist: it gets a rejected row rather than stopping the run.
+    """
+    items: list[BatchItem] = []
+    seen: set[Path] = set()
+
+    def add(item: BatchItem) -> None:
+        key = _identity(item.path)
+        if key in seen:
+            return
+        seen.add(key)
+        if item.subject is None and subject_from is not None:
+            item = BatchItem(item.path, item.source, subject_from(item), item.taken_at)
+        items.append(item)
+
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            for photo in _walk(path):
+                add(BatchItem(photo, str(photo)))
+        elif path.suffix.lower() in MANIFEST_EXTENSIONS and path.is_file():
+            for item in read_manifest(path):
+                add(item)
+        else:
+            add(BatchItem(path, str(path)))
+    return items
+
+
+def read_manifest(manifest: Path) -> Iterator[BatchItem]:
+    """Rows of a CSV manifest: `path` (required; relative to the manifest's folder), `subject` and
+    `taken_at` (ISO 8601 date or date-time) optional; other columns are ignored. A row naming a folder
+    stands for every photo in it, with the row's subject and time."""
+    try:
+        # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
+        with manifest.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            fields = [name.strip().lower() for name in reader.fieldnames or []]
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise BatchInputError(f"cannot read manifest {manifest}: {exc}") from exc
+    if "path" not in fields:
+        raise BatchInputError(f"manifest {manifest} has no 'path' column (columns: path, subject, taken_at)")
+    base = manifest.parent
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        cells = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
+        if not cells.get("path"):
+            raise BatchInputError(f"{manifest}:{line}: empty path")
+        path = Path(cells["path"])
+        if not path.is_absolute():
+            path = base / path
+        subject = cells.get("subject") or None
+        taken_at = _parse_time(cells.get("taken_at", ""), f"{manifest}:{line}")
+        if path.is_dir():
+            for photo in _walk(path):
+                yield BatchItem(photo, str(photo), subject, taken_at)
+        else:
+            yield BatchItem(path, str(path), subject, taken_at)
+
+
+def _parse_time(text: str, where: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise BatchInputError(
+            f"{where}: taken_at {text!r} is not an ISO 8601 date or time (e.g. 2024-03-01 or "
+            "2024-03-01T08:30:00+01:00)"
+        ) from None
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS:
+                yield Path(root) / name
+
+
+def _identity(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def read_job(index: int, item: BatchItem, limits: IntakeLimits | None = None) -> Job:
+    """Read one photo and hash its content. Never raises: an unreadable file becomes a path-only job."""
+    max_bytes = (limits or IntakeLimits()).max_file_bytes
+    try:
+        with item.path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > max_bytes:
+                # Hash without holding it in memory; the worker rejects it by size from the path.
+                return Job(index, item.source, None, hashlib.file_digest(f, "sha256").hexdigest())
+            data = f.read()
+    except OSError:
+        return Job(index, item.source, None, None)
+    return Job(index, item.source, data, hashlib.sha256(data).hexdigest())
+
+
+def resume_key(sha256: str | None, source: str) -> str:
+    """What identifies a row across runs: the content hash, or for unreadable files the path."""
+    return sha256 if sha256 else f"source:{source}"

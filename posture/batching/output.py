@@ -1,0 +1,142 @@
+"""Result files that survive interruption: CSV or JSON Lines, appended one whole row at a time.
+
+Every row is written with a single `write` and flushed, so Ctrl-C (or a crash) leaves a file whose
+rows are all complete; a row cut short by a hard kill is trimmed on the next open. Opening an
+existing file collects the keys of the rows already in it (content hashes), which is what makes a
+re-run resume instead of starting over.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from .inputs import BatchInputError, resume_key
+from .rows import CSV_COLUMNS, csv_cell, csv_text
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+class Writable(Protocol):
+    """A scored photo as the writers need it (`posture.batch.BatchResult`)."""
+
+    def row(self) -> Mapping[str, Any]: ...
+
+    def record(self) -> Mapping[str, Any]: ...
+
+
+class ResultWriter(Protocol):
+    path: Path
+    done: set[str]
+    """Resume keys of the rows already in the file when it was opened."""
+
+    def write(self, result: Writable) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_writer(path: Path) -> ResultWriter:
+    """Open `path` for appending (CSV or JSONL by its suffix), creating it and its folder if needed."""
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise BatchInputError(f"--out must end in .csv or .jsonl, not {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _trim_partial_row(path)
+    return CsvWriter(path) if kind == "csv" else JsonlWriter(path)
+
+
+class CsvWriter:
+    """`CSV_COLUMNS`, header written once; refuses a file with other columns rather than mixing them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done: set[str] = set()
+        has_rows = path.exists() and path.stat().st_size > 0
+        if has_rows:
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.reader(f)
+                header = next(reader, [])
+                if tuple(header) != CSV_COLUMNS:
+                    raise BatchInputError(
+                        f"{path} exists with different columns (written by another version?); "
+                        "write to a new file or move it away"
+                    )
+                i_sha, i_src = header.index("sha256"), header.index("source")
+                for row in reader:
+                    if len(row) == len(header):
+                        self.done.add(resume_key(row[i_sha], csv_text(row[i_src])))
+        self._file = path.open("a", newline="", encoding="utf-8")
+        if not has_rows:
+            self._emit(CSV_COLUMNS)
+
+    def write(self, result: Writable) -> None:
+        row = result.row()
+        self._emit([csv_cell(row[c]) for c in CSV_COLUMNS])
+
+    def _emit(self, cells: Any) -> None:
+        buf = io.StringIO()
+        csv.writer(buf).writerow(cells)
+        self._file.write(buf.getvalue())
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class JsonlWriter:
+    """One `Analysis.to_dict()` (plus `sha256`, `subject`, `taken_at`) per line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done: set[str] = set()
+        if path.exists():
+            with path.open(encoding="utf-8") as f:
+                for n, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:
+                        raise BatchInputError(
+                            f"{path}:{n} is not a JSON line; is this a batch output file?"
+                        ) from None
+                    self.done.add(resume_key(row.get("sha256"), row.get("source") or ""))
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, result: Writable) -> None:
+        self._file.write(json.dumps(result.record(), ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _trim_partial_row(path: Path) -> None:
+    """Cut a last row left without its newline by a hard kill; it is scored again on this run."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with path.open("rb+") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+        # Walk back to the last newline (rows are short: read the tail in blocks).
+        pos = size
+        while pos > 0:
+            step = min(65536, pos)
+            f.seek(pos - step)
+            block = f.read(step)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                f.truncate(pos - step + cut + 1)
+                return
+            pos -= step
+        f.truncate(0)

@@ -1,0 +1,286 @@
+"""Fixtures of the API tests: both databases, a fake and the real analyzer, apps and accounts.
+
+Every test runs on SQLite and on PostgreSQL (`database_url` is parametrized). PostgreSQL is reached at
+`POSTURE_TEST_POSTGRES_URL` (default: the development and CI server on 127.0.0.1:5432); each test run
+creates its own uniquely named database there and drops it at the end, so parallel runs never meet.
+Set `POSTURE_TEST_POSTGRES=0` to skip the PostgreSQL half explicitly.
+
+Each test gets its own account (accounts cannot see each other) and its own data dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import repository
+from app.db import Database
+from app.inference import InferencePool, Job, Outcome
+from app.main import create_app
+from app.photos import strip_metadata
+from app.settings import Settings
+from posture.analysis import package_version
+from posture.errors import PostureError
+from posture.intake import IntakeLimits, load_photo
+from posture.measures import Measurement
+from posture.measures.run import MEASURE_NAMES
+from posture.model import MODEL_SHA256
+from posture.result import Analysis, ErrorInfo, ImageInfo, Versions
+from posture.rules import rules_version
+from posture.scoring import score_all
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_images"
+PG_ADMIN_URL = os.environ.get(
+    "POSTURE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+# --- databases ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if os.environ.get("POSTURE_TEST_POSTGRES", "1") == "0":
+        pytest.skip("PostgreSQL tests turned off (POSTURE_TEST_POSTGRES=0)")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"posture_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({type(exc).__name__}). Start one (docs/api.md), "
+            "point POSTURE_TEST_POSTGRES_URL at it, or set POSTURE_TEST_POSTGRES=0 to skip those tests."
+        )
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'posture.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[dict[str, Database]]:
+    """One `Database` per URL for direct access from tests (accounts, row counts)."""
+    opened: dict[str, Database] = {}
+    yield opened
+    for db in opened.values():
+        db.dispose()
+
+
+@pytest.fixture
+def database(database_url: str, databases: dict[str, Database]) -> Database:
+    if database_url not in databases:
+        db = Database(database_url)
+        db.migrate()
+        databases[database_url] = db
+    return databases[database_url]
+
+
+# --- photos ---------------------------------------------------------------------------------------
+
+
+def make_jpeg(seed: int, size: tuple[int, int] = (48, 80), exif: Image.Exif | None = None) -> bytes:
+    """A small JPEG of random pixels: unique content (so unique stored files) for each seed."""
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90, exif=exif if exif is not None else Image.Exif())
+    return out.getvalue()
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+# --- analyzers ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeAnalyzer:
+    """Stands in for the worker pool in fast tests: real photo intake (so bad files are refused with
+    the library's own codes) and real scoring, but measures chosen by the test instead of a model.
+
+    `script(photo, measures=..., error=(code, message))` fixes the result for one photo; other photos
+    get measures derived from their hash."""
+
+    state: str = "ok"
+    detail: str | None = None
+    calls: int = 0
+    scripted: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def script(self, photo: bytes, **result: Any) -> bytes:
+        self.scripted[hashlib.sha256(photo).hexdigest()] = result
+        return photo
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    async def run(self, job: Job) -> Outcome:
+        self.calls += 1
+        base = {
+            "source": job.source_name,
+            "versions": Versions(package=package_version(), model_sha256=MODEL_SHA256, rules=rules_version()),
+            "mode": job.mode,
+            "camera_roll_deg": job.camera_roll_deg or 0.0,
+        }
+        try:
+            photo = load_photo(job.photo, limits=IntakeLimits(max_file_bytes=job.max_file_bytes))
+        except PostureError as exc:
+            return Outcome(
+                Analysis(**base, status="rejected", error=ErrorInfo(code=exc.code, message=exc.message))
+            )
+        image = ImageInfo(width=photo.width, height=photo.height, taken_at=photo.taken_at)
+        plan = self.scripted.get(hashlib.sha256(job.photo).hexdigest(), {})
+        if "error" in plan:
+            code, message = plan["error"]
+            error = ErrorInfo(code=code, message=message)
+            return Outcome(Analysis(**base, status="rejected", error=error, image=image))
+        measures = plan.get("measures") or _measures_from_hash(job.photo)
+        scored = score_all({k: Measurement(v, 0.9) for k, v in measures.items()}, job.mode)
+        analysis = Analysis(
+            **base,
+            status="ok",
+            facing=job.facing or "left",
+            side="left",
+            image=image,
+            measures={name: measures.get(name) for name in MEASURE_NAMES},
+            confidence={name: 0.9 for name in measures},
+            scores=scored.scores,
+            bands=scored.bands,
+            findings=scored.findings,
+        )
+        if not job.keep_files:
+            return Outcome(analysis)
+        return Outcome(analysis, photo_jpeg=strip_metadata(job.photo), overlay_png=_overlay_png(job.photo))
+
+
+def _measures_from_hash(photo: bytes) -> dict[str, float | None]:
+    digest = hashlib.sha256(photo).digest()
+    return {name: round(digest[i] / 255 * 20 - 5, 2) for i, name in enumerate(MEASURE_NAMES)}
+
+
+def _overlay_png(photo: bytes) -> bytes:
+    shade = hashlib.sha256(photo).digest()[0]
+    out = io.BytesIO()
+    Image.new("RGB", (36, 64), (shade, 90, 160)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def fake() -> FakeAnalyzer:
+    return FakeAnalyzer()
+
+
+@pytest.fixture(scope="session")
+def real_pool() -> Iterator[InferencePool]:
+    """The service's own worker pool (2 processes, real MediaPipe), shared by the end-to-end tests."""
+    pool = InferencePool(2, kind="process")
+    pool.start()
+    deadline = time.monotonic() + 120
+    while pool.state == "starting" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pool.state == "ok", pool.detail
+    yield pool
+    pool.close()
+
+
+# --- apps and accounts ----------------------------------------------------------------------------
+
+
+@dataclass
+class Api:
+    """A running app (TestClient) and one account's key, with shortcuts for the common calls."""
+
+    client: TestClient
+    key: str
+    data_dir: Path
+    database: Database
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        return self.client.request(method, path, headers={**self.auth, **(headers or {})}, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def subject(self, name: str = "Test Person", notes: str | None = None) -> str:
+        response = self.post("/api/v1/subjects", json={"name": name, "notes": notes})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def upload(self, subject_id: str, photo: bytes, filename: str = "photo.jpg", **form: Any) -> Any:
+        return self.post(
+            f"/api/v1/subjects/{subject_id}/analyses",
+            files={"photo": (filename, photo, "image/jpeg")},
+            data={k: str(v) for k, v in form.items()},
+        )
+
+    def stored_files(self) -> list[Path]:
+        return sorted(p for p in (self.data_dir / "files").rglob("*") if p.is_file())
+
+
+def new_account(database: Database) -> str:
+    with database.session() as session:
+        _, key = repository.create_user(session, f"user-{uuid.uuid4().hex[:12]}")
+    return key
+
+
+@contextmanager
+def running_api(database: Database, data_dir: Path, analyzer: Any, **settings: Any) -> Iterator[Api]:
+    config = Settings(data_dir=data_dir, database_url=database.url, **settings)
+    app = create_app(config, analyzer=analyzer)
+    with TestClient(app) as client:
+        yield Api(client, new_account(database), data_dir, database)
+
+
+@pytest.fixture
+def api(database: Database, tmp_path: Path, fake: FakeAnalyzer) -> Iterator[Api]:
+    with running_api(database, tmp_path / "data", fake) as running:
+        yield running
+
+
+@pytest.fixture
+def real_api(database: Database, tmp_path: Path, real_pool: InferencePool) -> Iterator[Api]:
+    with running_api(database, tmp_path / "data", real_pool) as running:
+        yield running
