@@ -72,10 +72,12 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     data = f" --data-dir {settings.data_dir}" if args.data_dir else ""
+    # As the user ran it: `.venv/bin/posture` under `make serve`.
+    command = sys.argv[0] if Path(sys.argv[0]).name == "posture" else "posture"
     print(
         f"posture-profile on http://{shown}:{args.port}/ (API docs at /docs)\n"
         f"Data in {settings.data_dir.resolve()}\n"
-        f"Create an API key with:  posture users create NAME{data}",
+        f"Create an API key with:  {command} users create NAME{data}",
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

@@ -16,6 +16,7 @@ from posture.analysis import package_version
 
 from . import errors
 from .api.router import api_router
+from .cache import VersionedCache
 from .db import Database
 from .inference import Analyzer, InferencePool
 from .middleware import BodySizeLimit
@@ -25,6 +26,7 @@ from .storage import FileStore
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+TRENDS_CACHE_BYTES = 64 * 1024 * 1024  # ~80 subjects of 5,000 analyses, thousands of ordinary ones
 
 DESCRIPTION = """Side-profile posture analysis with a per-subject history.
 
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
     app.state.db = db
     app.state.store = FileStore(settings.files_dir)
     app.state.analyzer = analyzer
+    app.state.trends_cache = VersionedCache(TRENDS_CACHE_BYTES)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(api_router)

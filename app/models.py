@@ -76,6 +76,8 @@ class Subject(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped with every analysis added or deleted: validates cached trends (app.cache).
+    history_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class AnalysisRecord(Base):

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, String, delete, func, select, text, type_coerce
+from sqlalchemy import Row, String, delete, func, select, text, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -177,9 +177,9 @@ def add_analysis(
         files.append((FileKind.OVERLAY, outcome.overlay_png))
     digests = {kind: sha256_hex(data) for kind, data in files}
     _begin_write(session, digests.values())
-    # FOR SHARE: a concurrent subject delete waits for this insert instead of failing it.
-    exists = session.scalar(select(Subject.id).where(Subject.id == subject_id).with_for_update(read=True))
-    if exists is None:
+    # Bumping the version also locks the subject row: a concurrent subject delete waits for this
+    # insert instead of failing it, and concurrent uploads to one subject commit one after the other.
+    if not _bump_history(session, subject_id):
         session.rollback()
         return None
     try:
@@ -301,9 +301,22 @@ def series(
 
 def delete_analysis(session: Session, store: FileStore, record: AnalysisRecord) -> None:
     files = _files_of([(record.photo_sha256, record.overlay_sha256)])
+    _begin_write(session)
     session.execute(delete(AnalysisRecord).where(AnalysisRecord.id == record.id))
+    _bump_history(session, record.subject_id)
     session.commit()
     _remove_unreferenced(session, store, files)
+
+
+def _bump_history(session: Session, subject_id: uuid.UUID) -> bool:
+    """Increment the subject's history version; False if the subject no longer exists."""
+    result = session.execute(
+        update(Subject)
+        .where(Subject.id == subject_id)
+        .values(history_version=Subject.history_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
 
 
 # --- file references --------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ an account, then:
 2. memory: `--memory-requests` more uploads (of the small cropped sample, concurrency 4) after a
    warm-up, and the memory growth over them;
 3. history: a subject seeded directly in the database with `--history-rows` analyses (copies of a
-   real one with varied measures and dates); latency of its history page and of its trends.
+   real one with varied measures and dates); latency of its history pages and of its trends, both
+   computed (as after a change) and unchanged (served from the trends cache).
 
 Every phase is bounded by `--max-seconds`. Targets (2 cores): concurrency 4 ≥ 1.6 × concurrency 1
 throughput, no errors, memory growth < 50 MB over 1,000 requests, history and trends < 50 ms.
@@ -279,15 +280,16 @@ def seed_history(server: Server, key: str, rows: int) -> str:
     return subject
 
 
-def time_gets(server: Server, key: str, path: str, n: int) -> tuple[float, float, int]:
-    """(p50 ms, p99 ms, response bytes) of `n` sequential GETs after 3 warm-ups."""
+def time_gets(server: Server, key: str, paths: list[str], n: int) -> tuple[float, float, int]:
+    """(p50 ms, p99 ms, response bytes) of `n` sequential GETs (cycling through `paths`) after 3
+    warm-ups."""
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
-        for _ in range(3):
-            c.get(path).raise_for_status()
+        for k in range(3):
+            c.get(paths[k % len(paths)]).raise_for_status()
         times, size = [], 0
-        for _ in range(n):
+        for k in range(n):
             start = time.perf_counter()
-            r = c.get(path)
+            r = c.get(paths[(k + 3) % len(paths)])
             times.append(time.perf_counter() - start)
             r.raise_for_status()
             size = len(r.content)
@@ -372,16 +374,20 @@ def main() -> int:
                 )
             if "history" in phases:
                 subject = seed_history(server, key, args.history_rows)
+                base = f"/api/v1/subjects/{subject}"
                 print(f"\nsubject with {args.history_rows} analyses (50 sequential requests each):")
-                for label, path in (
-                    ("history (first page, 50 items)", f"/api/v1/subjects/{subject}/analyses"),
+                for label, paths in (
+                    ("history (first page, 50 items)", [f"{base}/analyses"]),
+                    ("history (last page, 50 items)", [f"{base}/analyses?offset={args.history_rows - 50}"]),
+                    # A distinct (always inclusive) `since` per request: each one computed afresh, as
+                    # the first request after an upload is.
                     (
-                        "history (last page, 50 items)",
-                        f"/api/v1/subjects/{subject}/analyses?offset={args.history_rows - 50}",
+                        "trends, computed",
+                        [f"{base}/trends?since=2019-12-31T00:00:{i:02d}Z" for i in range(53)],
                     ),
-                    ("trends (all analyses)", f"/api/v1/subjects/{subject}/trends"),
+                    ("trends, unchanged history", [f"{base}/trends"]),
                 ):
-                    p50, p99, size = time_gets(server, key, path, 50)
+                    p50, p99, size = time_gets(server, key, paths, 50)
                     print(f"  {label:<32} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  ({size / 1024:.0f} KiB)")
             print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
         finally:

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from .. import repository
+from ..cache import VersionedCache
 from ..errors import ApiError
 from ..inference import Analyzer
 from ..models import User
@@ -40,10 +41,15 @@ def get_analyzer(request: Request) -> Analyzer:
     return request.app.state.analyzer
 
 
+def get_trends_cache(request: Request) -> VersionedCache:
+    return request.app.state.trends_cache
+
+
 DbSession = Annotated[Session, Depends(get_db)]
 Store = Annotated[FileStore, Depends(get_store)]
 AnalyzerDep = Annotated[Analyzer, Depends(get_analyzer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+TrendsCache = Annotated[VersionedCache, Depends(get_trends_cache)]
 
 
 def get_current_user(

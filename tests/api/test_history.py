@@ -12,6 +12,7 @@ import pytest
 from app.api.routes.history import CSV_COLUMNS
 from app.models import AnalysisRecord
 from app.stats import noise_levels
+from posture.batch import CSV_COLUMNS as ROW_COLUMNS
 from posture.measures.run import MEASURE_NAMES
 
 from .conftest import Api, FakeAnalyzer, make_jpeg
@@ -155,8 +156,12 @@ def test_export_csv_has_the_analysis_object_names(api: Api, fake: FakeAnalyzer):
     assert f"subject-{sid}.csv" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert tuple(rows[0]) == CSV_COLUMNS
+    assert CSV_COLUMNS[2:] == ROW_COLUMNS  # the layout of `posture batch`, after the ids
     assert set(MEASURE_NAMES) <= set(CSV_COLUMNS)
     assert [r["id"] for r in rows] == [second["id"], first["id"]]  # taken_at order
+    assert [r["taken_at"] for r in rows] == [second["taken_at"], first["taken_at"]]  # as in the API
+    assert rows[0]["subject_id"] == sid and rows[0]["subject"] == "History"
+    assert rows[0]["sha256"] == ""  # the service keeps no hash of the original file
     assert float(rows[1]["pelvic_tilt_deg"]) == 12.5 and rows[1]["knee_angle_deg"] == ""
     assert rows[0]["score_overall"] == str(second["scores"]["overall"])
     assert rows[0]["rules"] == second["versions"]["rules"]
@@ -196,3 +201,17 @@ def test_trends_read_rows_packed_with_an_older_measure_list_from_their_documents
     assert body["measures"]["pelvic_tilt_deg"]["slope_per_30d"] == pytest.approx(3.0)
     assert body["measures"]["knee_angle_deg"]["values"] == [None, 10.0]  # missing is null
     assert body["measures"]["knee_angle_deg"]["n"] == 1
+
+
+def test_trends_follow_every_change_to_the_history(api: Api, fake: FakeAnalyzer):
+    """Trends are cached per history version: an upload or a deletion is seen by the next request."""
+    first = _add(api, fake, 220, T0, pelvic_tilt_deg=5.0)
+    url = f"/api/v1/subjects/{api_subject(api)}/trends"
+    assert api.get(url).json()["n"] == 1
+    assert api.get(url).json()["n"] == 1  # served again (from the cache)
+    second = _add(api, fake, 221, T0 + timedelta(days=30), pelvic_tilt_deg=8.0)
+    body = api.get(url).json()
+    assert body["n"] == 2 and body["measures"]["pelvic_tilt_deg"]["values"] == [5.0, 8.0]
+    assert api.delete(f"/api/v1/analyses/{first['id']}").status_code == 204
+    body = api.get(url).json()
+    assert body["analysis_ids"] == [second["id"]]

@@ -65,7 +65,7 @@ def test_processes_starting_together_migrate_once(database_url: str, tmp_path):
             assert proc.returncode == 0, err.decode()
         engine = create_engine(url)
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
         engine.dispose()
     finally:
         _drop(url)
@@ -92,3 +92,29 @@ def _drop(url_text: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
     admin.dispose()
+
+
+def test_a_database_of_the_first_revision_upgrades_with_its_data(database_url: str, tmp_path):
+    url = _fresh_database(database_url, tmp_path)
+    engine = create_engine(url)
+    try:
+        migrate(engine, "0001")
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO users (id, name, created_at) VALUES (:id, 'old', :now)"),
+                {"id": uuid.uuid4().hex, "now": "2026-01-01 00:00:00"},
+            )
+            user_id = conn.execute(text("SELECT id FROM users")).scalar()
+            conn.execute(
+                text(
+                    "INSERT INTO subjects (id, user_id, name, created_at, updated_at) "
+                    "VALUES (:id, :user, 'Kept', :now, :now)"
+                ),
+                {"id": uuid.uuid4().hex, "user": user_id, "now": "2026-01-01 00:00:00"},
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT name, history_version FROM subjects")).all() == [("Kept", 0)]
+    finally:
+        engine.dispose()
+        _drop(url)

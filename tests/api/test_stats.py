@@ -67,3 +67,18 @@ def test_tracked_values_takes_numbers_only():
     assert values["pelvic_tilt_deg"] == 3.0 and values["knee_angle_deg"] is None
     assert values[stats.OVERALL] == 80.0
     assert stats.tracked_values({"pelvic_tilt_deg": True}, {})["pelvic_tilt_deg"] is None
+
+
+def test_versioned_cache_serves_only_the_current_version_and_stays_bounded():
+    from app.cache import VersionedCache
+
+    cache = VersionedCache(max_bytes=10)
+    cache.put("a", 1, b"aaaa")
+    assert cache.get("a", 1) == b"aaaa"
+    assert cache.get("a", 2) is None  # the data changed since
+    cache.put("b", 1, b"bbbb")
+    cache.get("a", 1)  # a is now the most recently used
+    cache.put("c", 1, b"cccc")  # 12 bytes > 10: the least recently used (b) goes
+    assert cache.get("b", 1) is None and cache.get("a", 1) == b"aaaa" and cache.get("c", 1) == b"cccc"
+    cache.put("big", 1, b"x" * 11)  # larger than the whole cache: not kept
+    assert cache.get("big", 1) is None and len(cache) == 2

@@ -11,14 +11,14 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import APIRouter, Query, Response
 
-from posture.batching.rows import CSV_COLUMNS as ANALYSIS_COLUMNS
+from posture.batching.rows import CSV_COLUMNS as ROW_COLUMNS
 from posture.batching.rows import csv_cell, flatten_analysis
 
 from ... import repository, stats
 from ...errors import ApiError, responses
 from ...schemas import AnalysisRef, Comparison, MeasureDifference, MeasureTrend, SubjectExport, Trends
 from ...uploads import as_utc
-from ..deps import CurrentUser, DbSession
+from ..deps import CurrentUser, DbSession, TrendsCache
 from .common import SubjectId, analysis_or_404, stored_analysis, subject_or_404, subject_out
 
 router = APIRouter(tags=["history"], responses=responses(401, 404, 422))
@@ -74,13 +74,19 @@ def trends(
     subject_id: SubjectId,
     user: CurrentUser,
     db: DbSession,
+    cache: TrendsCache,
     mode: ModeQuery = "standing",
     since: Annotated[datetime | None, Query(description="Only photos taken at or after this time.")] = None,
     until: Annotated[datetime | None, Query(description="Only photos taken at or before this time.")] = None,
 ) -> Response:
     """Per measure: the time series, a Theil–Sen slope per 30 days, the fitted change and the noise band."""
-    subject_or_404(db, user, subject_id)
-    series = repository.series(db, subject_id, mode, _utc_or_none(since), _utc_or_none(until))
+    subject = subject_or_404(db, user, subject_id)
+    since, until = _utc_or_none(since), _utc_or_none(until)
+    key = (subject_id, mode, since, until)
+    cached = cache.get(key, subject.history_version)
+    if cached is not None:
+        return Response(cached, media_type="application/json")
+    series = repository.series(db, subject_id, mode, since, until)
     table = stats.trend_table(series.taken_at, series.values)
     trends = Trends(
         subject_id=subject_id,
@@ -91,7 +97,9 @@ def trends(
         measures={name: MeasureTrend(**entry) for name, entry in table.items()},  # type: ignore[arg-type]
     )
     # Serialised here in one pass: thousands of values would otherwise be validated and encoded twice.
-    return Response(trends.model_dump_json(), media_type="application/json")
+    body = trends.model_dump_json().encode()
+    cache.put(key, subject.history_version, body)
+    return Response(body, media_type="application/json")
 
 
 def _utc_or_none(value: datetime | None) -> datetime | None:
@@ -105,8 +113,10 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
 
 # --- export ---------------------------------------------------------------------------------------
 
-# One CSV layout for every export: the batch tool's (posture.batching.rows), plus the stored ids.
-CSV_COLUMNS: tuple[str, ...] = ("id", "subject_id", *ANALYSIS_COLUMNS)
+# The row layout of `posture batch` (docs/batch.md), so every CSV of analyses the project writes reads
+# the same, preceded by the ids that link a row to the API. `sha256` (the original file's hash) stays
+# empty: the service keeps only the metadata-free copy of a photo.
+CSV_COLUMNS: tuple[str, ...] = ("id", "subject_id", *ROW_COLUMNS)
 
 
 @router.get(
@@ -115,24 +125,21 @@ CSV_COLUMNS: tuple[str, ...] = ("id", "subject_id", *ANALYSIS_COLUMNS)
     responses={200: {"content": {"text/csv": {}}, "description": "One row per analysis."}},
 )
 def export_csv(subject_id: SubjectId, user: CurrentUser, db: DbSession) -> Response:
-    """The history as CSV: one row per analysis in `taken_at` order; measures are columns named as in
-    the analysis object's `measures`, other nested fields are dotted (`scores.overall`)."""
+    """The history as CSV, one row per analysis in `taken_at` order, in the layout of `posture batch`:
+    every measure is a column named as in the analysis object's `measures`."""
     subject = subject_or_404(db, user, subject_id)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for record in repository.all_analyses(db, subject.id):
-        writer.writerow(_csv_row(record))
+        taken_at = stored_analysis(record).model_dump(mode="json", include={"taken_at"})["taken_at"]
+        row = flatten_analysis(record.result, subject=subject.name, taken_at=taken_at)
+        writer.writerow([csv_cell(v) for v in (str(record.id), str(record.subject_id), *row.values())])
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="subject-{subject.id}.csv"'},
     )
-
-
-def _csv_row(record: Any) -> list[object]:
-    flat = flatten_analysis(record.result, taken_at=as_utc(record.taken_at))
-    return [record.id, record.subject_id, *(csv_cell(v) for v in flat.values())]
 
 
 @router.get("/subjects/{subject_id}/export.json")
