@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import ErrorCode, PostureError
+from .errors import ErrorCode, PostureError, WarningCode
 from .facing import Facing, detect_facing
 from .geometry import to_canonical
 from .intake import IntakeLimits, Photo, PhotoSource, load_photo
@@ -102,13 +102,13 @@ def _analyze_photo(
 
     warnings: list[str] = []
     if subject.n_people > 1:
-        warnings.append("multiple_people")
+        warnings.append(WarningCode.MULTIPLE_PEOPLE)
     if not subject.fused:
-        warnings.append("mirror_pass_disagrees")
+        warnings.append(WarningCode.MIRROR_PASS_DISAGREES)
     if decision.overridden and decision.facing != ("right" if decision.votes_score >= 0 else "left"):
-        warnings.append("facing_override_disagrees")
+        warnings.append(WarningCode.FACING_OVERRIDE_DISAGREES)
     elif decision.confidence < 0.3:
-        warnings.append("facing_uncertain")
+        warnings.append(WarningCode.FACING_UNCERTAIN)
 
     frame = {
         "width": photo.width,

@@ -1,4 +1,4 @@
-"""Stable error codes for every way a photo can be refused.
+"""Stable error codes for every way a photo can be refused, and the codes of warnings.
 
 The codes are part of the public contract (JSON, API, CSV): never rename one.
 Each rejection pairs a code with a human message written for the person who took the photo.
@@ -22,6 +22,20 @@ class ErrorCode(StrEnum):
     LOW_VISIBILITY = "low_visibility"
     INVALID_OPTION = "invalid_option"
     ANALYSIS_FAILED = "analysis_failed"
+
+
+class WarningCode(StrEnum):
+    """Stable codes of the warnings an accepted result can carry (`Analysis.warnings`, comparisons)."""
+
+    # On one analysis.
+    MULTIPLE_PEOPLE = "multiple_people"
+    MIRROR_PASS_DISAGREES = "mirror_pass_disagrees"
+    FACING_OVERRIDE_DISAGREES = "facing_override_disagrees"
+    FACING_UNCERTAIN = "facing_uncertain"
+    # On a comparison or trend of several analyses.
+    MODE_DIFFERS = "mode_differs"
+    RULES_VERSION_DIFFERS = "rules_version_differs"
+    MODEL_DIFFERS = "model_differs"
 
 
 class PostureError(Exception):

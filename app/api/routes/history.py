@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Response
 
 from posture.batching.rows import CSV_COLUMNS as ROW_COLUMNS
 from posture.batching.rows import csv_cell, flatten_analysis
+from posture.errors import WarningCode
 
 from ... import repository, stats
 from ...errors import ApiError, responses
@@ -60,12 +61,12 @@ def compare(
 def _comparison_warnings(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     warnings = []
     if a.get("mode") != b.get("mode"):
-        warnings.append("mode_differs")
+        warnings.append(WarningCode.MODE_DIFFERS)
     va, vb = a.get("versions") or {}, b.get("versions") or {}
     if va.get("rules") != vb.get("rules"):
-        warnings.append("rules_version_differs")
+        warnings.append(WarningCode.RULES_VERSION_DIFFERS)
     if va.get("model_sha256") != vb.get("model_sha256"):
-        warnings.append("model_differs")
+        warnings.append(WarningCode.MODEL_DIFFERS)
     return warnings
 
 
