@@ -1,5 +1,5 @@
-"""posture-profile HTTP service: the FastAPI app, history storage, `posture serve` and `posture users`.
+"""posture-profile HTTP service, in layers: core, storage, services and the HTTP api (docs/architecture.md).
 
 `app.main.create_app(settings)` builds the application; settings come from the environment
-(`app.settings.Settings`, prefix `POSTURE_`).
+(`app.core.settings.Settings`, prefix `POSTURE_`).
 """

@@ -1,14 +1,40 @@
-"""`posture serve` and `posture users`, added to the `posture` command by `posture.cli`."""
+"""The installed `posture` command: the library's commands (`analyze`, `batch`) and the service's
+(`serve`, `users`), assembled here, where both the library and the service are visible.
+
+The batch command gets the service's history store as its `--store` sink (`app.services.batch_store`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from posture import cli as library_cli
+from posture.batch.output import ResultSink
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return library_cli.main(argv, build_parser())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return library_cli.build_parser(register, store=_open_store)
+
+
+def _open_store(data_dir: Path | None, user: str | None) -> ResultSink:
+    from app.services.batch_store import HistoryStore
+
+    return HistoryStore(data_dir, user)
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `serve` and `users` to the `posture` command."""
     serve = sub.add_parser(
         "serve",
         help="run the HTTP API (and the page) with uvicorn",
@@ -34,21 +60,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     users = sub.add_parser("users", help="manage accounts and API keys")
     users_sub = users.add_subparsers(dest="users_command", required=True)
-    create = users_sub.add_parser("create", help="create an account; prints its API key on the last line")
-    create.add_argument("name")
-    create.add_argument("--data-dir", type=Path, help="as for `posture serve` (POSTURE_DATA_DIR)")
-    create.set_defaults(func=_users_create)
-    key = users_sub.add_parser("key", help="issue another API key for an existing account")
-    key.add_argument("name")
-    key.add_argument("--data-dir", type=Path)
-    key.set_defaults(func=_users_key)
-    listing = users_sub.add_parser("list", help="list accounts")
-    listing.add_argument("--data-dir", type=Path)
-    listing.set_defaults(func=_users_list)
+    commands: tuple[tuple[str, str, Callable[[argparse.Namespace, Session], int], bool], ...] = (
+        ("create", "create an account; prints its API key on the last line", _users_create, True),
+        ("key", "issue another API key for an existing account", _users_key, True),
+        ("list", "list accounts", _users_list, False),
+    )
+    for name, text, handler, takes_name in commands:
+        command = users_sub.add_parser(name, help=text)
+        if takes_name:
+            command.add_argument("name")
+        command.add_argument("--data-dir", type=Path, help="as for `posture serve` (POSTURE_DATA_DIR)")
+        command.set_defaults(func=_with_session(handler))
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
-    from .settings import Settings
+    from app.core.settings import Settings
 
     if getattr(args, "data_dir", None) is not None:
         overrides["data_dir"] = args.data_dir
@@ -59,7 +85,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    from .main import create_app
+    from app.main import create_app
 
     try:
         settings = _settings(args, inference_workers=args.workers)
@@ -84,28 +110,42 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_db(args: argparse.Namespace) -> Any:
-    from .db import Database
+def _with_session(
+    handler: Callable[[argparse.Namespace, Session], int],
+) -> Callable[[argparse.Namespace], int]:
+    """A `users` handler run in one session of the migrated database the settings name."""
 
-    settings = _settings(args)
-    db = Database(settings.sqlalchemy_url)
-    db.migrate()
-    return db
+    def run(args: argparse.Namespace) -> int:
+        with _session(args) as session:
+            return handler(args, session)
+
+    return run
 
 
-def _users_create(args: argparse.Namespace) -> int:
-    from . import repository
-    from .schemas import SubjectCreate
+@contextmanager
+def _session(args: argparse.Namespace) -> Iterator[Session]:
+    from app.core.db import Database
+
+    db = Database(_settings(args).sqlalchemy_url)
+    try:
+        db.migrate()
+        with db.session() as session:
+            yield session
+    finally:
+        db.dispose()
+
+
+def _users_create(args: argparse.Namespace, session: Session) -> int:
+    from app.schemas import SubjectCreate
+    from app.storage import repository
 
     try:  # the same rules as a subject's name: printable, at most 200 characters
         name = SubjectCreate(name=args.name).name
     except ValueError:
         print("posture users create: the name must be 1–200 printable characters.", file=sys.stderr)
         return 2
-    db = _open_db(args)
     try:
-        with db.session() as session:
-            user, key = repository.create_user(session, name)
+        user, key = repository.create_user(session, name)
     except repository.UserExists:
         print(
             f"posture users create: an account named {name!r} exists; "
@@ -113,40 +153,31 @@ def _users_create(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    finally:
-        db.dispose()
     print(f"Created account {user.name!r} ({user.id}). Its API key (shown once, keep it secret):")
     print(key)
     return 0
 
 
-def _users_key(args: argparse.Namespace) -> int:
-    from . import repository
+def _users_key(args: argparse.Namespace, session: Session) -> int:
+    from app.storage import repository
 
-    db = _open_db(args)
-    try:
-        with db.session() as session:
-            user = repository.user_by_name(session, args.name)
-            if user is None:
-                print(f"posture users key: no account named {args.name!r}.", file=sys.stderr)
-                return 1
-            key = repository.issue_key(session, user)
-    finally:
-        db.dispose()
+    user = repository.user_by_name(session, args.name)
+    if user is None:
+        print(f"posture users key: no account named {args.name!r}.", file=sys.stderr)
+        return 1
+    key = repository.issue_key(session, user)
     print(f"New API key for {user.name!r} (shown once, keep it secret; older keys stay valid):")
     print(key)
     return 0
 
 
-def _users_list(args: argparse.Namespace) -> int:
-    from . import repository
+def _users_list(args: argparse.Namespace, session: Session) -> int:
+    from app.storage import repository
 
-    db = _open_db(args)
-    try:
-        with db.session() as session:
-            rows = repository.list_users(session)
-    finally:
-        db.dispose()
-    for user, n_keys in rows:
+    for user, n_keys in repository.list_users(session):
         print(f"{user.name}\t{n_keys} key{'s' if n_keys != 1 else ''}\tcreated {user.created_at:%Y-%m-%d}")
     return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

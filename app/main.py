@@ -12,16 +12,16 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from app.api.docs import install_docs
+from app.api.middleware import BodySizeLimit
+from app.api.router import api_router
+from app.core import errors
+from app.core.db import Database
+from app.core.settings import Settings
+from app.services.cache import VersionedCache
+from app.services.inference import Analyzer, InferencePool
+from app.storage.files import FileStore
 from posture.analysis import package_version
-
-from . import errors
-from .api.router import api_router
-from .cache import VersionedCache
-from .db import Database
-from .inference import Analyzer, InferencePool
-from .middleware import BodySizeLimit
-from .settings import Settings
-from .storage import FileStore
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
             settings.inference_workers,
             kind=settings.inference_pool,
             max_queued=settings.max_queued_analyses,
-            model_path=settings.model_path,
+            model_options=settings.model_options,
         )
 
     @asynccontextmanager
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
         version=package_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN: app/api/docs.py serves /docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(api_router)
+    install_docs(app)
     _mount_page(app)
     return app
 

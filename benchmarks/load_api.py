@@ -65,7 +65,7 @@ def start_server(data_dir: Path, workers: int | None, pool: str, database_url: s
     env.pop("POSTURE_DATABASE_URL", None)
     if database_url:
         env["POSTURE_DATABASE_URL"] = database_url
-    entry = "import sys; from posture.cli import main; sys.exit(main())"
+    entry = "import sys; from app.cli import main; sys.exit(main())"
     command = [sys.executable, "-c", entry, "serve", "--port", str(port), "--data-dir", str(data_dir)]
     if workers:
         command += ["--workers", str(workers)]
@@ -114,7 +114,7 @@ def tree_rss_mb(pid: int) -> float:
 
 def create_key(server: Server) -> str:
     code = (
-        "import sys, uuid; from app.db import Database; from app import repository;"
+        "import sys, uuid; from app.core.db import Database; from app.storage import repository;"
         "db = Database(sys.argv[1]); s = db.session();"
         "print(repository.create_user(s, 'bench-' + uuid.uuid4().hex[:8])[1])"
     )
@@ -235,9 +235,9 @@ def seed_history(server: Server, key: str, rows: int) -> str:
     with varied measures, one every 12 hours."""
     from sqlalchemy import insert
 
-    from app.db import Database
-    from app.models import AnalysisDocument, AnalysisRecord
-    from app.series import LAYOUT, pack
+    from app.core.db import Database
+    from app.storage.models import AnalysisDocument, AnalysisRecord
+    from app.storage.series import LAYOUT, pack
 
     subject = new_subject(server, key, "History bench")
     photo = (SAMPLES / "walk_side_crop_f0128.jpg").read_bytes()

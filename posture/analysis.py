@@ -21,6 +21,7 @@ from .intake import IntakeLimits, Photo, PhotoSource, load_photo
 from .landmarks import NAMES
 from .measures import measure_all
 from .model import PoseModel, PoseModelOptions
+from .options import AnalysisOptions
 from .overlay import render_overlay
 from .pose import find_subject
 from .quality import check
@@ -31,7 +32,6 @@ from .silhouette import subject_contour
 
 log = logging.getLogger(__name__)
 
-_MAX_ROLL_DEG = 45.0
 _default_model: PoseModel | None = None
 _default_lock = threading.Lock()
 
@@ -54,48 +54,53 @@ def default_model() -> PoseModel:
 
 def analyze(
     source: PhotoSource,
+    options: AnalysisOptions | None = None,
     *,
+    model: PoseModel | None = None,
+    source_name: str | None = None,
+    limits: IntakeLimits | None = None,
     facing: Facing | None = None,
     mode: Mode = "standing",
     camera_roll_deg: float | None = None,
     overlay: bool = False,
-    model: PoseModel | None = None,
-    source_name: str | None = None,
-    limits: IntakeLimits | None = None,
 ) -> Analysis:
-    """Analyse one side-profile photo (a path, bytes or a PIL image)."""
+    """Analyse one side-profile photo (a path, bytes or a PIL image).
+
+    Options come as one `AnalysisOptions` or, for convenience, as the keywords `facing`, `mode`,
+    `camera_roll_deg` and `overlay` (ignored when `options` is given).
+    """
+    if options is None:
+        options = AnalysisOptions(facing=facing, mode=mode, camera_roll_deg=camera_roll_deg, overlay=overlay)
     model = model or default_model()
     name = source_name if source_name is not None else _source_name(source)
     base = {
         "source": name,
         "versions": Versions(package=package_version(), model_sha256=model.sha256, rules=rules_version()),
-        "mode": mode if mode in ("standing", "lunge") else "standing",
-        "camera_roll_deg": _roll_or_zero(camera_roll_deg),
+        "mode": options.safe_mode,
+        "camera_roll_deg": options.applied_roll_deg,
     }
     photo: Photo | None = None
     try:
-        _check_options(facing, mode, camera_roll_deg)
+        options.check()
         photo = load_photo(source, limits=limits)
-        return _analyze_photo(photo, model, facing, base, overlay)
+        return _analyze_photo(photo, model, options, base)
     except PostureError as exc:
-        return _rejected(base, exc.code.value, exc.message, photo)
+        return rejected(base, exc.code, exc.message, photo)
     except Exception:
         log.exception("analysis of %s failed", name)
-        return _rejected(
-            base, ErrorCode.ANALYSIS_FAILED.value, "The analysis failed unexpectedly; this is a bug.", photo
+        return rejected(
+            base, ErrorCode.ANALYSIS_FAILED, "The analysis failed unexpectedly; this is a bug.", photo
         )
 
 
-def _analyze_photo(
-    photo: Photo, model: PoseModel, facing: Facing | None, base: dict, overlay: bool
-) -> Analysis:
+def _analyze_photo(photo: Photo, model: PoseModel, options: AnalysisOptions, base: dict) -> Analysis:
     subject = find_subject(model, photo)
     if subject is None:
         raise PostureError(
             ErrorCode.NO_PERSON, "No person was found in the photo. The whole body should be clearly visible."
         )
     lm = subject.landmarks
-    decision = detect_facing(lm, facing)
+    decision = detect_facing(lm, options.facing)
     hip_centre = lm[[NAMES.index("left_hip"), NAMES.index("right_hip")], :2].mean(axis=0)
     contour = subject_contour(subject.mask, subject.mask_origin, subject.mask_scale, hip_centre)
     check(lm, contour, decision, photo.width, photo.height)
@@ -137,7 +142,7 @@ def _analyze_photo(
         bands=scored.bands,
         findings=scored.findings,
     )
-    if overlay:
+    if options.overlay:
         png = render_overlay(photo, result, measured.drawing, frame)
         result = result.model_copy(update={"overlay_png": png})
     return result
@@ -152,33 +157,12 @@ def _landmark_dict(lm: np.ndarray) -> dict[str, LandmarkPoint]:
     }
 
 
-def _rejected(base: dict, code: str, message: str, photo: Photo | None) -> Analysis:
+def rejected(base: dict, code: ErrorCode, message: str, photo: Photo | None = None) -> Analysis:
+    """A refused result: `base` holds `source`, `versions`, `mode` and `camera_roll_deg`."""
     image = (
         ImageInfo(width=photo.width, height=photo.height, taken_at=photo.taken_at) if photo else ImageInfo()
     )
-    return Analysis(**base, status="rejected", error=ErrorInfo(code=code, message=message), image=image)
-
-
-def _check_options(facing: object, mode: object, camera_roll_deg: float | None) -> None:
-    if facing not in (None, "left", "right"):
-        raise PostureError(ErrorCode.INVALID_OPTION, f"facing must be 'left' or 'right', not {facing!r}.")
-    if mode not in ("standing", "lunge"):
-        raise PostureError(ErrorCode.INVALID_OPTION, f"mode must be 'standing' or 'lunge', not {mode!r}.")
-    if camera_roll_deg is not None and not (
-        np.isfinite(camera_roll_deg) and abs(camera_roll_deg) <= _MAX_ROLL_DEG
-    ):
-        raise PostureError(
-            ErrorCode.INVALID_OPTION,
-            f"camera_roll_deg must be a number between −{_MAX_ROLL_DEG:.0f} and {_MAX_ROLL_DEG:.0f}.",
-        )
-
-
-def _roll_or_zero(value: float | None) -> float:
-    try:
-        v = float(value) if value is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-    return v if np.isfinite(v) and abs(v) <= _MAX_ROLL_DEG else 0.0
+    return Analysis(**base, status="rejected", error=ErrorInfo(code=code.value, message=message), image=image)
 
 
 def _source_name(source: PhotoSource) -> str | None:

@@ -1,4 +1,8 @@
-"""Command line: `posture analyze`, and the entry points of the service and batch tools."""
+"""The library's command line: `posture analyze` and `posture batch`.
+
+The installed `posture` command is assembled by the service (`app.cli`), which adds its own commands
+(`serve`, `users`) and the batch run's history store; `python -m posture` runs the library's alone.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +10,46 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .batch.cli import StoreOpener
+from .batch.cli import register as register_batch
 from .errors import ModelIntegrityError
+from .options import FACINGS, MODES, AnalysisOptions
 
 # Silence MediaPipe/TFLite start-up chatter on stderr before they are imported.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
+"""Adds commands to the `posture` command (`sub.add_parser(...)`, with `func` set to the handler)."""
+
+
+def build_parser(*registers: Register, store: StoreOpener | None = None) -> argparse.ArgumentParser:
+    """The `posture` command: the library's own commands (`analyze`, `batch`, with `--store` when a
+    history `store` is given) and those that `registers` add."""
+
     parser = argparse.ArgumentParser(prog="posture", description="Side-profile posture photo analyser.")
     sub = parser.add_subparsers(dest="command", required=True)
-
     p = sub.add_parser("analyze", help="analyse side-profile photos")
     p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     p.add_argument("--json", action="store_true", help="one JSON object per photo per line")
-    p.add_argument("--facing", choices=["left", "right"], help="override the detected facing side")
-    p.add_argument("--mode", choices=["standing", "lunge"], default="standing")
+    p.add_argument("--facing", choices=FACINGS, help="override the detected facing side")
+    p.add_argument("--mode", choices=MODES, default="standing")
     p.add_argument("--camera-roll", type=float, default=None, metavar="DEG", help="camera roll in degrees")
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
     p.set_defaults(func=_cmd_analyze)
+    register_batch(sub, store)
+    for register in registers:
+        register(sub)
+    return parser
 
-    # The batch tool and the service add their own commands (imported here so `posture` is one CLI).
-    from .batch import register as register_batch
 
-    register_batch(sub)
-    try:
-        from app.cli import register as register_service
-    except ImportError:  # library-only installs have no service
-        pass
-    else:
-        register_service(sub)
-
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run the `posture` command (the library's commands only, unless `parser` brings more)."""
+    args = (parser or build_parser()).parse_args(argv)
     try:
         return int(args.func(args))
     except ModelIntegrityError as exc:
@@ -52,21 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
-    from .report import format_table_row, table_header
+    from .table import format_table_row, table_header
 
     if args.overlay:
         args.overlay.mkdir(parents=True, exist_ok=True)
     if not args.json:
         print(table_header())
+    options = AnalysisOptions(
+        facing=args.facing, mode=args.mode, camera_roll_deg=args.camera_roll, overlay=bool(args.overlay)
+    )
     n_rejected = 0
     for path in args.photos:
-        result = analyze(
-            path,
-            facing=args.facing,
-            mode=args.mode,
-            camera_roll_deg=args.camera_roll,
-            overlay=bool(args.overlay),
-        )
+        result = analyze(path, options)
         n_rejected += not result.ok
         if args.overlay and result.overlay_png:
             (args.overlay / f"{path.stem}.overlay.png").write_bytes(result.overlay_png)

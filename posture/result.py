@@ -10,6 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .facing import Facing
+from .landmarks import Side
+
 Status = Literal["ok", "rejected"]
 Mode = Literal["standing", "lunge"]
 Band = Literal["good", "mild", "marked"]
@@ -48,10 +51,8 @@ class Analysis(_Frozen):
     source: str | None = Field(None, description="File name or label of the photo.")
     status: Status
     error: ErrorInfo | None = None
-    facing: Literal["left", "right"] | None = Field(
-        None, description="Direction the person faces in the photo."
-    )
-    side: Literal["left", "right"] | None = Field(None, description="Body side nearer the camera (measured).")
+    facing: Facing | None = Field(None, description="Direction the person faces in the photo.")
+    side: Side | None = Field(None, description="Body side nearer the camera (measured).")
     image: ImageInfo = Field(default_factory=ImageInfo)
     landmarks: dict[str, LandmarkPoint] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)

@@ -2,7 +2,8 @@
 
 Per measure: 100 inside the `good` range, linearly down to 70 at the edge of the `mild` range and to
 40 one mild-width further out (never below 0). An area scores as its worst measure; `overall` is the
-weighted mean of the areas that could be scored, and its band follows from that score.
+weighted mean of the areas that could be scored, and its band follows from that score. An area outside
+its good range gets the finding of its worst measure and direction, which names that measure's value.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .measures import Measurement
+from .result import Band
 from .rules import load_rules
 
-Band = Literal["good", "mild", "marked"]
 AREAS: tuple[str, ...] = ("pelvic_tilt", "lumbar_curve", "ankle_knee", "alignment")
 
 
@@ -54,27 +55,24 @@ def score_all(measures: dict[str, Measurement], mode: str = "standing") -> Score
     findings: list[str] = []
     weighted, weights = 0.0, 0.0
     for area, per_measure in table.items():
-        worst: tuple[MeasureScore, float] | None = None
+        worst: tuple[MeasureScore, str, float] | None = None
         for name, rule in per_measure.items():
             m = measures.get(name)
             if m is None or m.value is None:
                 continue
             s = score_value(m.value, tuple(rule["good"]), tuple(rule["mild"]))
             if worst is None or s.score < worst[0].score:
-                worst = (s, m.value)
+                worst = (s, name, m.value)
         if worst is None:
             continue
-        result, value = worst
+        result, name, value = worst
         scores[area] = round(result.score)
         bands[area] = result.band
         weight = float(rules["overall"].get(area, 1.0))
         weighted += weight * result.score
         weights += weight
         if result.direction is not None:
-            key = area if mode == "standing" else f"{mode}_{area}"
-            template = rules["findings"].get(key, {}).get(result.direction)
-            if template:
-                findings.append(template.format(value=value))
+            findings.append(finding_text(mode, name, result.direction, value))
     if weights:
         overall = weighted / weights
         scores["overall"] = round(overall)
@@ -83,6 +81,14 @@ def score_all(measures: dict[str, Measurement], mode: str = "standing") -> Score
             "good" if overall >= cut["good_from"] else "mild" if overall >= cut["mild_from"] else "marked"
         )
     if not findings and scores:
-        findings.append("All scored areas are within the usual ranges.")
+        findings.append(rules["findings"]["all_good"])
     findings.append(rules["findings"]["disclaimer"])
     return Scores(scores, bands, findings)
+
+
+def finding_text(mode: str, measure: str, direction: Literal["high", "low"], value: float) -> str:
+    """The findings sentence for one measure outside its good range, naming its value.
+
+    Every scored measure has a sentence for both directions (checked by the rules tests), so a
+    missing one is a broken rules file, not a photo without findings."""
+    return load_rules()["findings"][mode][measure][direction].format(value=value)

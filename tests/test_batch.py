@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 import posture
+from app.cli import main
 from posture.batch import CSV_COLUMNS, BatchItem, RunStats, discover, flatten_analysis, score
-from posture.batching.inputs import BatchInputError, read_manifest, subject_rule
-from posture.batching.local import ProcessPool
-from posture.batching.output import open_writer
-from posture.batching.progress import Progress
-from posture.cli import main
+from posture.batch.inputs import BatchInputError, read_manifest, subject_rule
+from posture.batch.local import ProcessPool
+from posture.batch.output import open_writer
+from posture.batch.progress import Progress
 from posture.measures import MEASURE_NAMES
 
 from . import batch_helpers
@@ -446,13 +446,13 @@ class _NoAnalyzer:
 
 
 def test_store_adds_accepted_photos_to_the_history_the_api_shows(tmp_path, monkeypatch):
-    pytest.importorskip("app.repository")
+    pytest.importorskip("app.storage.repository")
     from fastapi.testclient import TestClient
 
-    from app import repository
-    from app.db import Database
+    from app.core.db import Database
+    from app.core.settings import Settings
     from app.main import create_app
-    from app.settings import Settings
+    from app.storage import repository
 
     monkeypatch.delenv("POSTURE_DATABASE_URL", raising=False)
     monkeypatch.delenv("POSTURE_DATA_DIR", raising=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from posture.measures import Measurement
@@ -44,8 +46,7 @@ def test_good_posture_scores_100_with_only_the_disclaimer_finding():
         "overall": 100,
     }
     assert set(result.bands.values()) == {"good"}
-    assert result.findings[-1] == load_rules()["findings"]["disclaimer"]
-    assert len(result.findings) == 2
+    assert result.findings == [load_rules()["findings"]["all_good"], load_rules()["findings"]["disclaimer"]]
 
 
 def test_an_area_outside_its_range_gets_a_band_and_an_association_finding():
@@ -80,3 +81,75 @@ def test_every_scored_measure_has_a_source_and_a_noise_level():
             for name, rule in area.items():
                 assert rule["source"] and rule["good"][0] <= rule["good"][1]
                 assert name in rules["noise"]
+
+
+def _templates() -> list[tuple[str, str, str]]:
+    """(mode, measure, direction) of every scored measure, both sides of its good range."""
+    rules = load_rules()
+    return [
+        (mode, name, direction)
+        for mode, areas in rules["scores"].items()
+        for area in areas.values()
+        for name in area
+        for direction in ("high", "low")
+    ]
+
+
+def test_every_scored_measure_has_a_finding_for_each_direction_naming_its_value():
+    rules = load_rules()
+    for mode, areas in rules["scores"].items():
+        scored = {name for area in areas.values() for name in area}
+        assert set(rules["findings"][mode]) == scored, mode  # no measure without text, no stale text
+    for mode, name, direction in _templates():
+        entry = rules["findings"][mode][name]
+        template = entry[direction]
+        # The measure's label right before its value: the sentence says which number it quotes.
+        assert template.count("{value") == 1, (name, direction)
+        named = re.search(re.escape(entry["label"]) + r" \(?\{value", template, re.IGNORECASE)
+        assert named, (name, direction)
+        text = template.lower()
+        assert not re.search(r"\bcause|diagnos", text), (name, direction)  # associations, not causes
+        if name in ("pelvic_tilt_deg", "lumbar_lordosis_deg"):  # silhouette estimates, called so
+            assert "estimate" in text, name
+
+
+def _outside(rule: dict, direction: str) -> float:
+    """A distinctive value beyond the mild range on one side (a fraction that rounds away from .5)."""
+    lo, hi = rule["good"]
+    if direction == "high":
+        return hi + 1.37 * max(rule["mild"][1] - hi, 5.0) + 0.21
+    return lo - 1.37 * max(lo - rule["mild"][0], 5.0) - 0.21
+
+
+@pytest.mark.parametrize(("mode", "name", "direction"), _templates())
+def test_each_finding_shows_its_own_measure_and_value(mode, name, direction):
+    rules = load_rules()
+    rule = next(area[name] for area in rules["scores"][mode].values() if name in area)
+    value = _outside(rule, direction)
+    measures = _standing() if mode == "standing" else {}
+    measures[name] = Measurement(value, 1.0)
+    result = score_all(measures, mode=mode)
+    assert len(result.findings) == 2 and result.findings[-1] == rules["findings"]["disclaimer"]
+    sentence = result.findings[0]
+    entry = rules["findings"][mode][name]
+    assert sentence == entry[direction].format(value=value)
+    shown = re.search(re.escape(entry["label"]) + r" \(?([-+]?\d+)°", sentence, re.IGNORECASE)
+    assert shown and int(shown[1]) == round(value), sentence
+    for other, other_entry in rules["findings"][mode].items():  # no other measure quoted with a number
+        if other != name:
+            assert not re.search(re.escape(other_entry["label"]) + r" \(?[-+]?\d", sentence, re.IGNORECASE)
+
+
+def test_the_finding_names_the_measure_that_scored_worst_in_its_area():
+    # Seen on a real photo: the knee flexed +13.8° scores worse than the shin at +7.6°, so the
+    # ankle-knee finding is the knee's, quoting 14°, not a shin sentence.
+    rules = load_rules()["scores"]["standing"]["ankle_knee"]
+    knee, shin = (rules[n] for n in ("knee_angle_deg", "shank_angle_deg"))
+    knee_score = score_value(13.8, tuple(knee["good"]), tuple(knee["mild"])).score
+    assert knee_score < score_value(7.6, tuple(shin["good"]), tuple(shin["mild"])).score
+    bent = score_all(_standing(knee_angle_deg=13.8, shank_angle_deg=7.6))
+    assert bent.scores["ankle_knee"] == round(knee_score)
+    assert "knee angle +14°" in bent.findings[0] and "shin angle" not in bent.findings[0]
+    forward = score_all(_standing(knee_angle_deg=10.5, shank_angle_deg=11.0))
+    assert "shin angle +11°" in forward.findings[0] and "knee angle" not in forward.findings[0]
+    assert len(bent.findings) == len(forward.findings) == 2  # one sentence per area, plus the disclaimer

@@ -9,13 +9,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from .. import repository
-from ..cache import VersionedCache
-from ..errors import ApiError
-from ..inference import Analyzer
-from ..models import User
-from ..settings import Settings
-from ..storage import FileStore
+from app.core.errors import ApiError
+from app.core.settings import Settings
+from app.services.cache import VersionedCache
+from app.services.inference import Analyzer
+from app.storage import repository
+from app.storage.files import FileStore
+from app.storage.models import User
 
 _bearer = HTTPBearer(
     auto_error=False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .routes import analyses, health, history, subjects
+from app.api.routes import analyses, health, history, subjects
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(health.router)

@@ -16,9 +16,11 @@ from .base import Body, Measurement, MeasureSet
 PLUMB_PARTS = ("ear", "shoulder", "hip", "knee")
 
 
-def measure_alignment(body: Body, out: MeasureSet) -> None:
+def measure_alignment(body: Body) -> MeasureSet:
+    """Trunk, head, body line, hip angle and plumb offsets, with the plumb line for the overlay."""
     ear, shoulder, hip = body.p("ear"), body.p("shoulder"), body.p("hip")
     knee, ankle = body.p("knee"), body.p("ankle")
+    out = MeasureSet()
     v = out.values
     trunk = inclination_deg(hip, shoulder)
     v["trunk_lean_deg"] = Measurement(trunk, body.vis("hip", "shoulder"))
@@ -33,3 +35,4 @@ def measure_alignment(body: Body, out: MeasureSet) -> None:
         offset_pct = 100.0 * float(body.p(part)[0] - ankle[0]) / body.height_px
         v[f"plumb_{part}_pct"] = Measurement(offset_pct, body.vis(part, "ankle"))
     out.drawing["plumb"] = np.array([[ankle[0], body.floor_y], [ankle[0], body.floor_y - body.height_px]])
+    return out

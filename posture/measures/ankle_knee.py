@@ -17,7 +17,9 @@ from ..rules import load_rules
 from .base import Body, Measurement, MeasureSet
 
 
-def measure_ankle_knee(body: Body, out: MeasureSet, mode: str) -> None:
+def measure_ankle_knee(body: Body, mode: str) -> MeasureSet:
+    """Shin, knee and knee-over-foot; in lunge mode also the front shin and heel lift."""
+    out = MeasureSet()
     v = out.values
     hip, knee, ankle = body.p("hip"), body.p("knee"), body.p("ankle")
     heel, toe = body.p("heel"), body.p("foot_index")
@@ -37,7 +39,7 @@ def measure_ankle_knee(body: Body, out: MeasureSet, mode: str) -> None:
     if mode != "lunge":
         v["lunge_tibia_deg"] = Measurement.missing("not_lunge_mode")
         v["heel_lift"] = Measurement.missing("not_lunge_mode")
-        return
+        return out
     # The front leg is the one whose ankle is further forward.
     front: Side = "left" if body.p("ankle", "left")[0] >= body.p("ankle", "right")[0] else "right"
     f_knee, f_ankle = body.p("knee", front), body.p("ankle", front)
@@ -51,3 +53,4 @@ def measure_ankle_knee(body: Body, out: MeasureSet, mode: str) -> None:
     heel_vis = body.vis("heel", "foot_index", side=front)
     v["heel_lift"] = Measurement(1.0 if rise_deg > limit else 0.0, heel_vis)
     out.drawing["lunge_tibia"] = np.array([f_ankle, f_knee])
+    return out

@@ -26,7 +26,7 @@ class Measurement:
 
 @dataclass
 class MeasureSet:
-    """All measures of one photo, plus canonical-frame primitives for the overlay."""
+    """Measures (one area's, or all of one photo's) plus their canonical-frame primitives for the overlay."""
 
     values: dict[str, Measurement] = field(default_factory=dict)
     drawing: dict[str, np.ndarray] = field(default_factory=dict)

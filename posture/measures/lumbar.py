@@ -100,16 +100,23 @@ def find_hollow(body: Body) -> Hollow | None:
     return best
 
 
-def measure_lumbar(body: Body, out: MeasureSet) -> Hollow | None:
-    """Lumbar angle and index; returns the hollow (for the pelvic estimate) or None if unmeasurable."""
+def usable_hollow(body: Body) -> Hollow | None:
+    """The lumbar hollow both the lumbar and the pelvic measures use, or None when there is no
+    silhouette or arms and hands hide too much of it."""
+    hollow = find_hollow(body)
+    return hollow if hollow is not None and hollow.coverage >= MIN_COVERAGE else None
+
+
+def measure_lumbar(body: Body, hollow: Hollow | None) -> MeasureSet:
+    """Lumbar angle and index from the `usable_hollow`, with the back profile, chord and depth to draw."""
+    out = MeasureSet()
     v = out.values
     if body.contour is None:
         v["lumbar_lordosis_deg"] = v["lumbar_lordosis_index"] = Measurement.missing("no_silhouette")
-        return None
-    hollow = find_hollow(body)
-    if hollow is None or hollow.coverage < MIN_COVERAGE:
+        return out
+    if hollow is None:
         v["lumbar_lordosis_deg"] = v["lumbar_lordosis_index"] = Measurement.missing("back_not_visible")
-        return None
+        return out
     ratio = hollow.depth_px / hollow.chord_px
     conf = body.vis("shoulder", "hip", "knee") * hollow.coverage
     v["lumbar_lordosis_deg"] = Measurement(float(np.degrees(4.0 * np.arctan(2.0 * ratio))), conf)
@@ -121,7 +128,7 @@ def measure_lumbar(body: Body, out: MeasureSet) -> Hollow | None:
     normal = hollow.deepest - foot
     normal = normal / max(float(np.hypot(*normal)), 1e-9)
     out.drawing["lumbar_depth"] = np.array([foot, foot + hollow.depth_px * normal])
-    return hollow
+    return out
 
 
 def _area_in_front(points: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> float:

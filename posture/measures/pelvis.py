@@ -24,13 +24,15 @@ from .lumbar import Hollow
 TRIM = 0.15  # share of the centre→gluteal stretch dropped at each end
 
 
-def measure_pelvis(body: Body, hollow: Hollow | None, out: MeasureSet) -> None:
+def measure_pelvis(body: Body, hollow: Hollow | None) -> MeasureSet:
+    """The pelvic tilt estimate from the lumbar `usable_hollow`, with the fitted stretch to draw."""
+    out = MeasureSet()
     v = out.values
     if hollow is None:
         v["pelvic_tilt_deg"] = Measurement.missing(
             "no_silhouette" if body.contour is None else "back_not_visible"
         )
-        return
+        return out
     prof = hollow.profile
     axis = (hollow.bottom - hollow.top) / hollow.chord_px
     along = (prof - hollow.top) @ axis / hollow.chord_px  # 0 at the top of the chord, 1 at the bottom
@@ -41,7 +43,8 @@ def measure_pelvis(body: Body, hollow: Hollow | None, out: MeasureSet) -> None:
     window = prof[(along >= lo) & (along <= hi)]
     if len(window) < 4:
         v["pelvic_tilt_deg"] = Measurement.missing("back_not_visible")
-        return
+        return out
     incl = line_inclination_deg(window)
     v["pelvic_tilt_deg"] = Measurement(incl, body.vis("hip", "shoulder") * hollow.coverage * 0.8)
     out.drawing["pelvis"] = window[[0, -1]]
+    return out

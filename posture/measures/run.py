@@ -8,7 +8,7 @@ from ..landmarks import Side
 from .alignment import PLUMB_PARTS, measure_alignment
 from .ankle_knee import measure_ankle_knee
 from .base import MeasureSet, build_body
-from .lumbar import measure_lumbar
+from .lumbar import measure_lumbar, usable_hollow
 from .pelvis import measure_pelvis
 
 # Every key of `Analysis.measures`, in display order (CSV columns follow it).
@@ -32,10 +32,13 @@ MEASURE_NAMES: tuple[str, ...] = (
 def measure_all(lm: np.ndarray, contour: np.ndarray | None, side: Side, mode: str = "standing") -> MeasureSet:
     """All measures from canonical landmarks (33, ≥4: x, y, z, visibility) and contour."""
     body = build_body(lm, contour, side)
-    out = MeasureSet()
-    hollow = measure_lumbar(body, out)
-    measure_pelvis(body, hollow, out)
-    measure_ankle_knee(body, out, mode)
-    measure_alignment(body, out)
-    out.values = {name: out.values[name] for name in MEASURE_NAMES}
-    return out
+    hollow = usable_hollow(body)  # shared by the lumbar and the pelvic estimates
+    parts = (
+        measure_lumbar(body, hollow),
+        measure_pelvis(body, hollow),
+        measure_ankle_knee(body, mode),
+        measure_alignment(body),
+    )
+    values = {name: m for part in parts for name, m in part.values.items()}
+    drawing = {key: d for part in parts for key, d in part.drawing.items()}
+    return MeasureSet({name: values[name] for name in MEASURE_NAMES}, drawing)

@@ -28,21 +28,22 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app import repository
-from app.db import Database
-from app.inference import InferencePool, Job, Outcome
+from app.core.db import Database
+from app.core.settings import Settings
 from app.main import create_app
-from app.photos import strip_metadata
-from app.settings import Settings
+from app.services.inference import InferencePool
+from app.storage import repository
 from posture.analysis import package_version
 from posture.errors import PostureError
 from posture.intake import IntakeLimits, load_photo
 from posture.measures import Measurement
 from posture.measures.run import MEASURE_NAMES
 from posture.model import MODEL_SHA256
+from posture.photo_copy import strip_metadata
 from posture.result import Analysis, ErrorInfo, ImageInfo, Versions
 from posture.rules import rules_version
 from posture.scoring import score_all
+from posture.worker import Job, JobResult
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_images"
@@ -144,32 +145,32 @@ class FakeAnalyzer:
     def close(self) -> None:
         pass
 
-    async def run(self, job: Job) -> Outcome:
+    async def run(self, job: Job) -> JobResult:
         self.calls += 1
         base = {
-            "source": job.source_name,
+            "source": job.source,
             "versions": Versions(package=package_version(), model_sha256=MODEL_SHA256, rules=rules_version()),
-            "mode": job.mode,
-            "camera_roll_deg": job.camera_roll_deg or 0.0,
+            "mode": job.options.mode,
+            "camera_roll_deg": job.options.camera_roll_deg or 0.0,
         }
         try:
-            photo = load_photo(job.photo, limits=IntakeLimits(max_file_bytes=job.max_file_bytes))
+            photo = load_photo(job.data, limits=job.limits or IntakeLimits())
         except PostureError as exc:
-            return Outcome(
-                Analysis(**base, status="rejected", error=ErrorInfo(code=exc.code, message=exc.message))
+            return JobResult(
+                0, Analysis(**base, status="rejected", error=ErrorInfo(code=exc.code, message=exc.message))
             )
         image = ImageInfo(width=photo.width, height=photo.height, taken_at=photo.taken_at)
-        plan = self.scripted.get(hashlib.sha256(job.photo).hexdigest(), {})
+        plan = self.scripted.get(hashlib.sha256(job.data).hexdigest(), {})
         if "error" in plan:
             code, message = plan["error"]
             error = ErrorInfo(code=code, message=message)
-            return Outcome(Analysis(**base, status="rejected", error=error, image=image))
-        measures = plan.get("measures") or _measures_from_hash(job.photo)
-        scored = score_all({k: Measurement(v, 0.9) for k, v in measures.items()}, job.mode)
+            return JobResult(0, Analysis(**base, status="rejected", error=error, image=image))
+        measures = plan.get("measures") or _measures_from_hash(job.data)
+        scored = score_all({k: Measurement(v, 0.9) for k, v in measures.items()}, job.options.mode)
         analysis = Analysis(
             **base,
             status="ok",
-            facing=job.facing or "left",
+            facing=job.options.facing or "left",
             side="left",
             image=image,
             measures={name: measures.get(name) for name in MEASURE_NAMES},
@@ -178,9 +179,9 @@ class FakeAnalyzer:
             bands=scored.bands,
             findings=scored.findings,
         )
-        if not job.keep_files:
-            return Outcome(analysis)
-        return Outcome(analysis, photo_jpeg=strip_metadata(job.photo), overlay_png=_overlay_png(job.photo))
+        if not job.keep_photo:
+            return JobResult(0, analysis)
+        return JobResult(0, analysis, photo_jpeg=strip_metadata(job.data), overlay_png=_overlay_png(job.data))
 
 
 def _measures_from_hash(photo: bytes) -> dict[str, float | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.security import hash_key, key_lookup, new_api_key
+from app.core.security import hash_key, key_lookup, new_api_key
 
 from .conftest import Api, make_jpeg, new_account
 

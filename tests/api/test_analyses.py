@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from app import repository
-from app.models import AnalysisRecord, Subject
-from app.storage import FileStore, sha256_hex
+from app.storage import repository
+from app.storage.files import FileStore, sha256_hex
+from app.storage.models import AnalysisRecord, Subject
 from posture.result import Analysis
 
 from .conftest import Api, FakeAnalyzer, make_jpeg, running_api

@@ -10,10 +10,9 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from app.cli import register
+from app.cli import main, register
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
-from posture.cli import main
 
 from .conftest import ROOT, FakeAnalyzer
 
@@ -66,7 +65,7 @@ def test_users_create_refuses_unprintable_names(cli):
 def test_the_installed_command_creates_the_sqlite_database(tmp_path):
     """Through a real `posture` process, as a new user runs it: SQLite file under the data dir."""
     env = {k: v for k, v in os.environ.items() if k != "POSTURE_DATABASE_URL"}
-    command = [sys.executable, "-c", "import sys; from posture.cli import main; sys.exit(main())"]
+    command = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())"]
     result = subprocess.run(
         [*command, "users", "create", "first", "--data-dir", str(tmp_path / "d")],
         cwd=ROOT,

@@ -19,7 +19,11 @@ import pytest
 from PIL import Image
 
 import posture
-from app.inference import InferencePool, Job, ServiceUnavailable
+from app.core.errors import ServiceUnavailable
+from app.core.settings import Settings
+from app.services.inference import InferencePool
+from app.services.uploads import make_job
+from posture.options import AnalysisOptions
 from posture.overlay import CANVAS_H, CANVAS_W
 
 from .conftest import Api, sample
@@ -147,7 +151,7 @@ def test_a_killed_worker_is_replaced(tmp_path):
         (pid,) = pool.worker_pids
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
-        job = Job(photo=sample(CROP), keep_files=True)
+        job = make_job(Settings(), sample(CROP), "crop.jpg", AnalysisOptions(), keep_files=True)
         with pytest.raises(ServiceUnavailable) as lost:
             asyncio.run(pool.run(job))
         assert lost.value.code == "analysis_unavailable"

@@ -15,8 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
 
 from .conftest import Api, FakeAnalyzer, make_jpeg, running_api
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.api.routes.history import CSV_COLUMNS
-from app.models import AnalysisRecord
-from app.stats import noise_levels
+from app.services.history import CSV_COLUMNS
+from app.storage.models import AnalysisRecord
 from posture.batch import CSV_COLUMNS as ROW_COLUMNS
 from posture.measures.run import MEASURE_NAMES
+from posture.trends import noise_levels
 
 from .conftest import Api, FakeAnalyzer, make_jpeg
 

@@ -1,4 +1,4 @@
-"""The Alembic migrations build exactly the schema of app.models, on both databases."""
+"""The Alembic migrations build exactly the schema of app.storage.models, on both databases."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from app.db import Database, alembic_config, migrate
-from app.models import Base
+from app.core.db import Database, alembic_config, migrate
+from app.storage.models import Base
 
 from .conftest import ROOT
 
@@ -54,7 +54,7 @@ def test_downgrade_and_upgrade_again(database_url: str, tmp_path):
 def test_processes_starting_together_migrate_once(database_url: str, tmp_path):
     """Several servers (or `posture users create`) may start on an empty database at the same time."""
     url = _fresh_database(database_url, tmp_path)
-    code = "import sys; from app.db import Database; Database(sys.argv[1]).migrate()"
+    code = "import sys; from app.core.db import Database; Database(sys.argv[1]).migrate()"
     try:
         procs = [
             subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT, stderr=subprocess.PIPE)

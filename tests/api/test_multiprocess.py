@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from app.db import Database
+from app.core.db import Database
 
 from .conftest import ROOT, FakeAnalyzer, make_jpeg, new_account, running_api, sample
 
@@ -40,7 +40,7 @@ def servers(count: int, data_dir: Path, database_url: str | None) -> Iterator[li
             command = [
                 sys.executable,
                 "-c",
-                "import sys; from posture.cli import main; sys.exit(main())",
+                "import sys; from app.cli import main; sys.exit(main())",
                 "serve",
                 "--port",
                 str(port),

@@ -10,8 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import exc as sa_exc
 
-from app import inference, repository
-from app.inference import InferencePool, Job, ServiceUnavailable
+from app.core.errors import ServiceUnavailable
+from app.services.inference import InferencePool
+from app.storage import repository
+from posture import worker
+from posture.model import PoseModelOptions
+from posture.worker import Job
 
 from .conftest import Api, FakeAnalyzer, make_jpeg, running_api
 
@@ -102,17 +106,17 @@ def test_uploads_do_not_block_the_event_loop(api: Api, fake: FakeAnalyzer):
 
 def test_pool_refuses_work_beyond_its_queue(monkeypatch):
     release = threading.Event()
-    monkeypatch.setattr(inference, "load_model", lambda: 0)
-    monkeypatch.setattr(inference, "run_job", lambda job: (release.wait(10), job)[1])
+    monkeypatch.setattr(worker, "warm_up", lambda: 0)
+    monkeypatch.setattr(worker, "run", lambda job: (release.wait(10), job)[1])
     pool = InferencePool(1, kind="thread", max_queued=1)
     pool.start()
 
     async def scenario():
-        first = asyncio.ensure_future(pool.run(Job(photo=b"1")))
-        second = asyncio.ensure_future(pool.run(Job(photo=b"2")))
+        first = asyncio.ensure_future(pool.run(Job(b"1")))
+        second = asyncio.ensure_future(pool.run(Job(b"2")))
         await asyncio.sleep(0.05)
         with pytest.raises(ServiceUnavailable) as refused:
-            await pool.run(Job(photo=b"3"))
+            await pool.run(Job(b"3"))
         release.set()
         done = await asyncio.gather(first, second)
         return refused.value, done
@@ -123,12 +127,14 @@ def test_pool_refuses_work_beyond_its_queue(monkeypatch):
         release.set()
         pool.close()
     assert refused.code == "busy"
-    assert [job.photo for job in done] == [b"1", b"2"]
+    assert [job.data for job in done] == [b"1", b"2"]
     assert pool.state == "ok"
 
 
 def test_pool_reports_a_missing_model(tmp_path):
-    pool = InferencePool(1, kind="thread", model_path=tmp_path / "missing.task")
+    pool = InferencePool(
+        1, kind="thread", model_options=PoseModelOptions(model_path=tmp_path / "missing.task")
+    )
     pool.start()
     deadline = time.monotonic() + 10
     while pool.state == "starting" and time.monotonic() < deadline:
@@ -136,7 +142,7 @@ def test_pool_reports_a_missing_model(tmp_path):
     try:
         assert pool.state == "unavailable" and "not found" in (pool.detail or "")
         with pytest.raises(ServiceUnavailable) as err:
-            asyncio.run(pool.run(Job(photo=b"x")))
+            asyncio.run(pool.run(Job(b"x")))
         assert err.value.code == "model_unavailable"
     finally:
         pool.close()

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from app import stats
+from posture import trends as stats
 
 
 def _brute_force(days, values):
@@ -70,7 +70,7 @@ def test_tracked_values_takes_numbers_only():
 
 
 def test_versioned_cache_serves_only_the_current_version_and_stays_bounded():
-    from app.cache import VersionedCache
+    from app.services.cache import VersionedCache
 
     cache = VersionedCache(max_bytes=10)
     cache.put("a", 1, b"aaaa")

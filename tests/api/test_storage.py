@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.photos import strip_metadata
-from app.storage import FileKind, FileStore, sha256_hex
+from app.storage.files import FileKind, FileStore, sha256_hex
+from posture.photo_copy import strip_metadata
 
 
 def test_put_is_content_addressed_and_idempotent(tmp_path):

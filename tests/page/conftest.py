@@ -51,7 +51,7 @@ def _posture_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("posture")
-    return [found] if found else [sys.executable, "-m", "posture.cli"]
+    return [found] if found else [sys.executable, "-m", "app.cli"]
 
 
 def _free_port() -> int:

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
 from fastapi.responses import FileResponse
@@ -13,14 +14,18 @@ from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from ... import repository
-from ...errors import ApiError, responses
-from ...models import User, utcnow
-from ...schemas import Analysis, Page, StoredAnalysis
-from ...storage import FileKind
-from ...uploads import analyze_photo, check_taken_at, make_job, read_photo, resolve_taken_at
-from ..deps import AnalyzerDep, CurrentUser, DbSession, SettingsDep, Store, require_multipart
-from .common import AnalysisId, Limit, Offset, SubjectId, analysis_or_404, stored_analysis, subject_or_404
+from app.api.deps import AnalyzerDep, CurrentUser, DbSession, SettingsDep, Store, require_multipart
+from app.api.routes.common import AnalysisId, Limit, Offset, SubjectId
+from app.core.errors import ApiError, responses
+from app.schemas import Analysis, Page, StoredAnalysis
+from app.services.records import analysis_or_404, stored_analysis, subject_or_404
+from app.services.uploads import analyze_photo, check_taken_at, make_job, read_photo, resolve_taken_at
+from app.storage import repository
+from app.storage.files import FileKind
+from app.storage.models import User, utcnow
+from posture.facing import Facing
+from posture.options import AnalysisOptions
+from posture.result import Mode
 
 router = APIRouter(tags=["analyses"], responses=responses(401, 422))
 
@@ -28,12 +33,8 @@ PhotoField = Annotated[
     UploadFile,
     File(description="The side-profile photo: JPEG, PNG, WebP or HEIC (EXIF orientation is applied)."),
 ]
-FacingField = Annotated[
-    Literal["left", "right"] | None, Form(description="Override the detected facing direction.")
-]
-ModeField = Annotated[
-    Literal["standing", "lunge"], Form(description="Standing posture or knee-to-wall lunge.")
-]
+FacingField = Annotated[Facing | None, Form(description="Override the detected facing direction.")]
+ModeField = Annotated[Mode, Form(description="Standing posture or knee-to-wall lunge.")]
 RollField = Annotated[
     float | None,
     Form(ge=-45, le=45, description="Camera roll in degrees, if known (from the phone's level)."),
@@ -70,15 +71,8 @@ async def upload_analysis(
     with its code (e.g. `not_side_view`) and nothing is stored."""
     await run_in_threadpool(_check_subject, db, user, subject_id)
     data = await read_photo(photo)
-    job = make_job(
-        settings,
-        data,
-        photo.filename,
-        keep_files=True,
-        facing=facing,
-        mode=mode,
-        camera_roll_deg=camera_roll_deg,
-    )
+    options = AnalysisOptions(facing=facing, mode=mode, camera_roll_deg=camera_roll_deg)
+    job = make_job(settings, data, photo.filename, options, keep_files=True)
     outcome = await analyze_photo(analyzer, job)
     when = resolve_taken_at(taken_at, outcome, utcnow())
     record = await run_in_threadpool(repository.add_analysis, db, store, subject_id, outcome, when)
@@ -104,15 +98,8 @@ async def analyze_once(
 ) -> Analysis:
     """Analyse one photo without storing anything."""
     data = await read_photo(photo)
-    job = make_job(
-        settings,
-        data,
-        photo.filename,
-        keep_files=False,
-        facing=facing,
-        mode=mode,
-        camera_roll_deg=camera_roll_deg,
-    )
+    options = AnalysisOptions(facing=facing, mode=mode, camera_roll_deg=camera_roll_deg)
+    job = make_job(settings, data, photo.filename, options, keep_files=False)
     return (await analyze_photo(analyzer, job)).analysis
 
 
@@ -123,7 +110,7 @@ def list_analyses(
     db: DbSession,
     limit: Limit = 50,
     offset: Offset = 0,
-    mode: Literal["standing", "lunge"] | None = None,
+    mode: Mode | None = None,
 ) -> Page[StoredAnalysis]:
     """The subject's history in `taken_at` order (oldest first), a page at a time."""
     subject_or_404(db, user, subject_id)
@@ -138,41 +125,51 @@ def get_analysis(analysis_id: AnalysisId, user: CurrentUser, db: DbSession) -> S
     return stored_analysis(analysis_or_404(db, user, analysis_id))
 
 
-@router.get(
-    "/analyses/{analysis_id}/overlay.png",
-    response_class=FileResponse,
-    responses={
-        200: {"content": {"image/png": {}}, "description": "The annotated overlay."},
-        **responses(404),
-    },
-)
-def get_overlay(analysis_id: AnalysisId, user: CurrentUser, db: DbSession, store: Store) -> FileResponse:
-    """The annotated overlay (same scale for every photo, aligned at the ankle)."""
-    record = analysis_or_404(db, user, analysis_id)
-    return _stored_file(store, FileKind.OVERLAY, record.overlay_sha256, "overlay")
+def _download(kind: FileKind, what: str, doc: str) -> Callable[..., FileResponse]:
+    """The GET handler of one stored file kind (the overlay, the photo)."""
+
+    def download(analysis_id: AnalysisId, user: CurrentUser, db: DbSession, store: Store) -> FileResponse:
+        record = analysis_or_404(db, user, analysis_id)
+        digest = record.overlay_sha256 if kind is FileKind.OVERLAY else record.photo_sha256
+        if digest is None:
+            raise ApiError(
+                404, f"{what}_not_stored", f"No {what} was stored: this server does not keep photos."
+            )
+        path = store.path(kind, digest)
+        if not path.is_file():
+            raise ApiError(
+                404, f"{what}_missing", f"The stored {what} file is missing from the data directory."
+            )
+        return FileResponse(path, media_type=kind.media_type, headers=_IMAGE_CACHE)
+
+    download.__doc__ = doc
+    download.__name__ = f"get_{what}"
+    return download
 
 
-@router.get(
-    "/analyses/{analysis_id}/photo",
-    response_class=FileResponse,
-    responses={
-        200: {"content": {"image/jpeg": {}}, "description": "The photo, without metadata."},
-        **responses(404),
-    },
-)
-def get_photo(analysis_id: AnalysisId, user: CurrentUser, db: DbSession, store: Store) -> FileResponse:
-    """The uploaded photo, upright and re-encoded without EXIF, GPS or any other metadata."""
-    record = analysis_or_404(db, user, analysis_id)
-    return _stored_file(store, FileKind.PHOTO, record.photo_sha256, "photo")
-
-
-def _stored_file(store: Store, kind: FileKind, digest: str | None, what: str) -> FileResponse:
-    if digest is None:
-        raise ApiError(404, f"{what}_not_stored", f"No {what} was stored: this server does not keep photos.")
-    path = store.path(kind, digest)
-    if not path.is_file():
-        raise ApiError(404, f"{what}_missing", f"The stored {what} file is missing from the data directory.")
-    return FileResponse(path, media_type=kind.media_type, headers=_IMAGE_CACHE)
+for _kind, _what, _path, _description, _doc in (
+    (
+        FileKind.OVERLAY,
+        "overlay",
+        "/analyses/{analysis_id}/overlay.png",
+        "The annotated overlay.",
+        "The annotated overlay (same scale for every photo, aligned at the ankle).",
+    ),
+    (
+        FileKind.PHOTO,
+        "photo",
+        "/analyses/{analysis_id}/photo",
+        "The photo, without metadata.",
+        "The uploaded photo, upright and re-encoded without EXIF, GPS or any other metadata.",
+    ),
+):
+    router.add_api_route(
+        _path,
+        _download(_kind, _what, _doc),
+        methods=["GET"],
+        response_class=FileResponse,
+        responses={200: {"content": {_kind.media_type: {}}, "description": _description}, **responses(404)},
+    )
 
 
 @router.delete("/analyses/{analysis_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ...schemas import Health
-from ..deps import AnalyzerDep
+from app.api.deps import AnalyzerDep
+from app.schemas import Health
 
 router = APIRouter(tags=["health"])
 

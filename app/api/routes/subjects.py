@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response, status
 
-from ... import repository
-from ...errors import ApiError, responses
-from ...schemas import Page, SubjectCreate, SubjectOut, SubjectUpdate
-from ..deps import CurrentUser, DbSession, Store, require_json
-from .common import Limit, Offset, SubjectId, subject_or_404, subject_out
+from app.api.deps import CurrentUser, DbSession, Store, require_json
+from app.api.routes.common import Limit, Offset, SubjectId
+from app.core.errors import ApiError, responses
+from app.schemas import Page, SubjectCreate, SubjectOut, SubjectUpdate
+from app.services.records import subject_or_404, subject_out
+from app.storage import repository
 
 router = APIRouter(prefix="/subjects", tags=["subjects"], responses=responses(401, 422))
 

@@ -1,4 +1,5 @@
-"""Compare two analyses and fit trends, against the noise levels of the rules file (`[noise]`).
+"""Change over time: compare two analyses and fit trends, against the noise levels of the rules file
+(`[noise]`). Pure functions over analysis documents (`Analysis.to_dict()`) and numpy arrays.
 
 `noise` is the minimal detectable change (MDC95) of a measure: a difference smaller than it is not
 distinguishable from re-photographing the same posture. The trend slope is Theil–Sen (the median of
@@ -11,8 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from posture.measures.run import MEASURE_NAMES
-from posture.rules import load_rules
+from .errors import WarningCode
+from .measures.run import MEASURE_NAMES
+from .rules import load_rules
 
 OVERALL = "overall_score"  # `scores["overall"]`, tracked beside the measures (its noise is in the rules)
 TRACKED: tuple[str, ...] = (*MEASURE_NAMES, OVERALL)
@@ -113,3 +115,16 @@ def trend_table(taken_at: np.ndarray, matrix: np.ndarray) -> dict[str, dict[str,
             )
         out[name] = entry
     return out
+
+
+def comparison_warnings(a: Mapping[str, object], b: Mapping[str, object]) -> list[WarningCode]:
+    """What makes two analysis documents less comparable: another mode, rules version or model."""
+    warnings = []
+    if a.get("mode") != b.get("mode"):
+        warnings.append(WarningCode.MODE_DIFFERS)
+    va, vb = a.get("versions") or {}, b.get("versions") or {}
+    if va.get("rules") != vb.get("rules"):  # type: ignore[union-attr]
+        warnings.append(WarningCode.RULES_VERSION_DIFFERS)
+    if va.get("model_sha256") != vb.get("model_sha256"):  # type: ignore[union-attr]
+        warnings.append(WarningCode.MODEL_DIFFERS)
+    return warnings

@@ -15,8 +15,7 @@ from typing import Any
 
 from ..errors import ModelIntegrityError
 from ..model import load_model_bytes
-from .inputs import Job
-from .worker import FailureHandler, JobResult, Scorer, WorkerOptions
+from ..worker import FailureHandler, Job, JobResult, Worker, WorkerConfig
 
 # Jobs queued on one actor: one running and one waiting, so an actor never idles for a round trip.
 _PER_ACTOR = 2
@@ -26,8 +25,8 @@ class EngineUnavailableError(RuntimeError):
     """The requested engine cannot run here (Ray not installed, cluster unreachable)."""
 
 
-class RayScorer(Scorer):
-    """`Scorer` as a Ray actor (the actor class is made with `ray.remote` at run time)."""
+class RayWorker(Worker):
+    """`posture.worker.Worker` as a Ray actor (the actor class is made with `ray.remote` at run time)."""
 
     def ready(self) -> str:
         return self.model.sha256
@@ -47,7 +46,7 @@ def _import_ray() -> Any:
 def ray_imap(
     jobs: Iterable[Job],
     *,
-    options: WorkerOptions,
+    config: WorkerConfig,
     on_failure: FailureHandler,
     actors: int | None = None,
     address: str | None = None,
@@ -72,8 +71,8 @@ def ray_imap(
     try:
         n = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
         # The driver's model goes to the object store once; every actor reads the same copy.
-        model_bytes = load_model_bytes(options.model.model_path, options.model.expected_sha256)
-        pool = _ActorPool(ray, ray.put(replace(options, model_bytes=model_bytes)), n)
+        model_bytes = load_model_bytes(config.model.model_path, config.model.expected_sha256)
+        pool = _ActorPool(ray, ray.put(replace(config, model_bytes=model_bytes)), n)
         yield from pool.imap(jobs, on_failure, max(max_pending or 4 * n, n))
     finally:
         if pool is not None:
@@ -106,11 +105,11 @@ class _ActorPool:
     — the same rule as the local pool.
     """
 
-    def __init__(self, ray: Any, options_ref: Any, size: int) -> None:
+    def __init__(self, ray: Any, config_ref: Any, size: int) -> None:
         self.ray = ray
-        self.options_ref = options_ref  # held for the whole run: replacement actors read it
-        self.actor_class = ray.remote(num_cpus=1, max_restarts=0)(RayScorer)
-        self.actors = [self.actor_class.remote(options_ref) for _ in range(size)]
+        self.config_ref = config_ref  # held for the whole run: replacement actors read it
+        self.actor_class = ray.remote(num_cpus=1, max_restarts=0)(RayWorker)
+        self.actors = [self.actor_class.remote(config_ref) for _ in range(size)]
         self._wait_ready(self.actors)
         self.restarts = 0
 
@@ -148,7 +147,7 @@ class _ActorPool:
                         exhausted = True
                         break
                     order.append(job.index)
-                ref = self.actors[slot].score.remote(job)
+                ref = self.actors[slot].run.remote(job)
                 pending[ref] = (job, slot)
                 queues[slot].append(ref)
             while order and order[0] in done:
@@ -201,7 +200,7 @@ class _ActorPool:
         # Kill it even if Ray only calls it unavailable: a half-alive actor would keep its CPU and
         # could leave none for its replacement.
         ray.kill(self.actors[slot])
-        replacement = self.actor_class.remote(self.options_ref)
+        replacement = self.actor_class.remote(self.config_ref)
         self._wait_ready([replacement])
         self.actors[slot] = replacement
 

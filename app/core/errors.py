@@ -17,8 +17,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from posture.result import ErrorInfo
 
-from .inference import ServiceUnavailable
-
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {
@@ -38,6 +36,15 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = headers
+
+
+class ServiceUnavailable(Exception):
+    """No analysis can run now (model not loadable, pool broken, too many queued): answered as 503."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def error_response(

@@ -14,21 +14,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from posture.model import PoseModelOptions, default_model_path
+from posture.worker import default_workers
 
-def default_workers() -> int:
-    """CPUs this process may use (container limits included), at most 8: one inference per core."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
+PoolKind = Literal["process", "thread"]
+"""Inference workers as processes (the default: they scale to the cores) or threads."""
 
 
 class Settings(BaseSettings):
@@ -38,10 +34,11 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
     store_photos: bool = True
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
-    inference_workers: int = Field(default_factory=default_workers, ge=1, le=64)
-    inference_pool: Literal["process", "thread"] = "process"
+    inference_workers: int = Field(default_factory=lambda: default_workers(maximum=8), ge=1, le=64)
+    inference_pool: PoolKind = "process"
     max_queued_analyses: int = Field(32, ge=0)
-    model_path: Path | None = None
+    # The library reads the same variable (`posture.model.default_model_path`): one default.
+    model_path: Path = Field(default_factory=default_model_path)
 
     @field_validator("database_url")
     @classmethod
@@ -57,6 +54,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'posture.db').resolve()}"
+
+    @property
+    def model_options(self) -> PoseModelOptions:
+        return PoseModelOptions(model_path=self.model_path)
 
     @property
     def files_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Alembic environment: always run online, on the connection `app.db.migrate` passes in."""
+"""Alembic environment: always run online, on the connection `app.core.db.migrate` passes in."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
-from app.models import Base, UTCDateTime
+from app.storage.models import Base, UTCDateTime
 
 connection = context.config.attributes.get("connection")
-if connection is None:  # pragma: no cover - only app.db and app.migrations run these scripts
-    raise RuntimeError("Run migrations through app.db.migrate() or `python -m app.migrations`.")
+if connection is None:  # pragma: no cover - only app.core.db and app.storage.migrations run these scripts
+    raise RuntimeError("Run migrations through app.core.db.migrate() or `python -m app.storage.migrations`.")
 
 
 def _render_item(kind: str, obj: Any, autogen: AutogenContext) -> str | bool:

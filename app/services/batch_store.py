@@ -1,8 +1,9 @@
-"""`--store`: batch results into the service's history database, as the API's upload would add them.
+"""`posture batch --store`: batch results into the history, as the API's upload would add them.
 
-The service (`app/`) is imported only here and only when storing, so the library works without it.
-Settings come from the same `POSTURE_*` environment as `posture serve` (`--data-dir` overrides the
-data folder), so a batch run and the server share one database and one file store.
+A `HistoryStore` is the result sink the batch command writes to beside its CSV/JSONL file
+(`posture.batch.output.ResultSink`); `app.cli` hands its opener to the batch command. Settings come
+from the same `POSTURE_*` environment as `posture serve` (`--data-dir` overrides the data folder), so a
+batch run and the server share one database and one file store.
 
 What an upload stores, a batch stores: only accepted photos; the analysis document; the photo
 re-encoded without metadata and its overlay (when the service keeps photos); `taken_at` from the
@@ -14,37 +15,30 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from .inputs import BatchInputError
-
-if TYPE_CHECKING:
-    from ..batch import BatchResult
+from app.core.db import Database
+from app.core.settings import Settings
+from app.services.uploads import as_utc, resolve_taken_at, source_name
+from app.storage import repository
+from app.storage.files import FileStore
+from app.storage.models import User, utcnow
+from posture.batch import BatchInputError, BatchResult
+from posture.photo_copy import strip_metadata
+from posture.worker import JobResult
 
 
 class HistoryStore:
-    """An open connection to the history: `add(result)` per accepted photo, then `close()`.
+    """An open connection to the history: `write(result)` per scored photo, then `close()`.
 
     `user` names the account that owns the subjects; it may be omitted when the database has
     exactly one account.
     """
 
     def __init__(self, data_dir: Path | None = None, user: str | None = None) -> None:
-        try:
-            from app import repository
-            from app.db import Database
-            from app.settings import Settings
-            from app.storage import FileStore
-        except ImportError as exc:
-            raise BatchInputError(
-                f"--store needs the service part of posture-profile (the `app` package): {exc}"
-            ) from exc
-        self._repository = repository
         settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-        self.keep_files = settings.store_photos
+        self.keep_photos = settings.store_photos
         self.location = settings.sqlalchemy_url if settings.database_url else str(settings.data_dir)
         self._db = Database(settings.sqlalchemy_url)
         try:
@@ -59,17 +53,7 @@ class HistoryStore:
         self._subjects: dict[str, uuid.UUID] = {}
         self.added = 0
 
-    @property
-    def photo_copier(self) -> Callable[[bytes], bytes] | None:
-        """What workers should make of each accepted photo for storage (None: photos are not kept)."""
-        if not self.keep_files:
-            return None
-        from app.photos import strip_metadata
-
-        return strip_metadata
-
-    def _account(self, name: str | None) -> Any:
-        repository = self._repository
+    def _account(self, name: str | None) -> User:
         if name is not None:
             user = repository.user_by_name(self._session, name)
             if user is None:
@@ -88,46 +72,33 @@ class HistoryStore:
     def subject_id(self, name: str) -> uuid.UUID:
         """The account's subject of that name (the oldest, if several share it), created if missing."""
         if name not in self._subjects:
-            from sqlalchemy import select
-
-            from app.models import Subject
-
-            # app.repository has no lookup by name yet; this is the one query it would hold.
-            found = self._session.scalar(
-                select(Subject.id)
-                .where(Subject.user_id == self._user.id, Subject.name == name)
-                .order_by(Subject.created_at, Subject.id)
-                .limit(1)
-            )
+            found = repository.subject_id_by_name(self._session, self._user, name)
             if found is None:
-                found = self._repository.create_subject(self._session, self._user, name, None).id
+                found = repository.create_subject(self._session, self._user, name, None).id
             self._subjects[name] = found
         return self._subjects[name]
+
+    def write(self, result: BatchResult) -> None:
+        self.add(result)
 
     def add(self, result: BatchResult, subject: str | None = None) -> bool:
         """Store one result under `subject` (default: the result's); False when not stored (rejected
         photos and photos without a subject are not, as a refused upload is not)."""
-        from app.inference import Outcome
-        from app.models import utcnow
-        from app.uploads import as_utc, resolve_taken_at, source_name
-
         name = subject if subject is not None else result.subject
         if not result.analysis.ok or not name:
             return False
         analysis = result.analysis
         photo = overlay = None
-        if self.keep_files:
-            photo = result.photo_copy if result.photo_copy is not None else self._copy(result)
+        if self.keep_photos:
+            photo = result.photo_jpeg if result.photo_jpeg is not None else self._copy(result)
             overlay = analysis.overlay_png
         # As for an upload, the stored source is the bare file name: the history (and the page showing
         # it) should not carry the folders of the machine that ran the batch.
         stored = analysis.model_copy(update={"overlay_png": None, "source": source_name(result.source)})
-        outcome = Outcome(stored, photo_jpeg=photo, overlay_png=overlay)
+        outcome = JobResult(0, stored, photo_jpeg=photo, overlay_png=overlay)
         given = as_utc(result.item.taken_at) if result.item.taken_at is not None else None
-        taken_at: datetime = resolve_taken_at(given, outcome, utcnow())
-        record = self._repository.add_analysis(
-            self._session, self._files, self.subject_id(name), outcome, taken_at
-        )
+        taken_at = resolve_taken_at(given, outcome, utcnow())
+        record = repository.add_analysis(self._session, self._files, self.subject_id(name), outcome, taken_at)
         if record is None:  # the subject was deleted while we ran: make it again next time
             self._subjects.pop(name, None)
             return False
@@ -135,16 +106,15 @@ class HistoryStore:
         return True
 
     def _copy(self, result: BatchResult) -> bytes | None:
-        """Results scored without a `photo_copier` (library use): re-encode here, from the file, if it
-        is still the file that was scored."""
+        """Results scored without `keep_photos` (library use): re-encode here, from the file, if it is
+        still the file that was scored."""
         try:
             data = result.item.path.read_bytes()
         except OSError:
             return None
         if hashlib.sha256(data).hexdigest() != result.sha256:
             return None
-        copier = self.photo_copier
-        return copier(data) if copier is not None else None
+        return strip_metadata(data)
 
     def close(self) -> None:
         self._session.close()
@@ -155,3 +125,22 @@ class HistoryStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def store_results(
+    results: Iterable[BatchResult],
+    data_dir: Path | None = None,
+    subject_for: Callable[[BatchResult], str | None] | None = None,
+    *,
+    user: str | None = None,
+) -> int:
+    """Add accepted results of `posture.batch.score()` to the history; returns how many were added.
+
+    `subject_for` names each result's subject (default: `result.subject`); results without one, and
+    rejected photos, are not stored. Score with `keep_photos=True` and overlays on to store both, as
+    uploads do.
+    """
+    with HistoryStore(data_dir, user) as store:
+        for result in results:
+            store.add(result, subject_for(result) if subject_for is not None else None)
+        return store.added

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .stats import TRACKED, tracked_values
+from posture.trends import TRACKED, tracked_values
 
 LAYOUT = hashlib.sha256(",".join(TRACKED).encode()).hexdigest()[:16]
 _DTYPE = np.dtype("<f8")

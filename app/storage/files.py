@@ -2,7 +2,7 @@
 
 Writes go to a temporary file in the same directory, are flushed to disk and renamed into place, so a
 reader (or a crash) never sees half a file. The database decides when a file is no longer referenced
-(see `app.repository`); this module only stores, finds and removes bytes.
+(see `app.storage.repository`); this module only stores, finds and removes bytes.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import io
 import numpy as np
 from PIL import Image, ImageOps
 
-import posture.intake  # noqa: F401  (registers the HEIC/HEIF opener)
+from . import intake  # noqa: F401  (registers the HEIC/HEIF opener)
 
 JPEG_QUALITY = 90
 

@@ -4,13 +4,17 @@ event loop, turn a refusal into its 422, and decide `taken_at`."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from fastapi import UploadFile
 
-from .errors import ApiError
-from .inference import Analyzer, Job, Outcome
-from .settings import Settings
+from app.core.errors import ApiError
+from app.core.settings import Settings
+from app.services.inference import Analyzer
+from posture.intake import IntakeLimits
+from posture.options import AnalysisOptions
+from posture.worker import Job, JobResult
 
 # Declared part types we accept; anything else (text/plain, application/json...) is 415. The bytes
 # themselves decide the image format, so a mislabelled image still works.
@@ -58,7 +62,7 @@ async def read_photo(photo: UploadFile) -> bytes:
     return await photo.read()
 
 
-async def analyze_photo(analyzer: Analyzer, job: Job) -> Outcome:
+async def analyze_photo(analyzer: Analyzer, job: Job) -> JobResult:
     """Run the analysis in the pool; a refused photo raises 422 with the quality gate's code."""
     outcome = await analyzer.run(job)
     analysis = outcome.analysis
@@ -69,18 +73,21 @@ async def analyze_photo(analyzer: Analyzer, job: Job) -> Outcome:
 
 
 def make_job(
-    settings: Settings, data: bytes, filename: str | None, *, keep_files: bool, **options: object
+    settings: Settings, data: bytes, filename: str | None, options: AnalysisOptions, *, keep_files: bool
 ) -> Job:
+    """The worker's job for an upload; `keep_files` (when the server keeps photos) asks for the
+    metadata-free copy and the overlay that the history stores."""
+    keep = keep_files and settings.store_photos
     return Job(
-        photo=data,
-        source_name=source_name(filename),
-        keep_files=keep_files and settings.store_photos,
-        max_file_bytes=settings.max_upload_bytes,
-        **options,  # type: ignore[arg-type]
+        data,
+        source_name(filename),
+        replace(options, overlay=True) if keep else options,
+        keep_photo=keep,
+        limits=IntakeLimits(max_file_bytes=settings.max_upload_bytes),
     )
 
 
-def resolve_taken_at(form_value: datetime | None, outcome: Outcome, now: datetime) -> datetime:
+def resolve_taken_at(form_value: datetime | None, outcome: JobResult, now: datetime) -> datetime:
     """The form's value, else the photo's EXIF capture time, else the upload time."""
     if form_value is not None:
         return form_value

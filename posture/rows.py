@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ..measures import MEASURE_NAMES
-from ..result import Analysis
-from ..scoring import AREAS
+from .measures import MEASURE_NAMES
+from .result import Analysis
+from .scoring import AREAS
 
 SCORE_KEYS: tuple[str, ...] = ("overall", *AREAS)
 

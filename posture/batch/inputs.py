@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ..intake import IntakeLimits
+from ..options import AnalysisOptions
+from ..worker import Job
 
 # Extensions of the formats `posture.intake` reads; a folder search picks only these.
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
@@ -42,17 +44,10 @@ class BatchItem:
 
 
 @dataclass(frozen=True)
-class Job:
-    """A photo read by the driver, ready to send to a worker.
+class ReadPhoto:
+    """A photo read by the driver: the worker's `Job` and the content hash (None when unreadable)."""
 
-    `data` is None when the driver could not or would not read the file (missing, unreadable, larger
-    than the intake limit); the worker then analyses `source` as a path, so the rejection carries the
-    intake's own code and message.
-    """
-
-    index: int
-    source: str
-    data: bytes | None
+    job: Job
     sha256: str | None
 
 
@@ -183,19 +178,32 @@ def _identity(path: Path) -> Path:
         return path.absolute()
 
 
-def read_job(index: int, item: BatchItem, limits: IntakeLimits | None = None) -> Job:
-    """Read one photo and hash its content. Never raises: an unreadable file becomes a path-only job."""
+def read_job(
+    index: int,
+    item: BatchItem,
+    options: AnalysisOptions,
+    *,
+    keep_photo: bool = False,
+    limits: IntakeLimits | None = None,
+) -> ReadPhoto:
+    """Read one photo and hash its content. Never raises: a file that cannot or should not be read
+    (missing, unreadable, larger than the intake limit) becomes a job that names only its path, so
+    the worker's rejection carries the intake's own code and message."""
     max_bytes = (limits or IntakeLimits()).max_file_bytes
+
+    def job(data: bytes | None) -> Job:
+        return Job(data, item.source, options, keep_photo, limits, item.path, index)
+
     try:
         with item.path.open("rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size > max_bytes:
                 # Hash without holding it in memory; the worker rejects it by size from the path.
-                return Job(index, item.source, None, hashlib.file_digest(f, "sha256").hexdigest())
+                return ReadPhoto(job(None), hashlib.file_digest(f, "sha256").hexdigest())
             data = f.read()
     except OSError:
-        return Job(index, item.source, None, None)
-    return Job(index, item.source, data, hashlib.sha256(data).hexdigest())
+        return ReadPhoto(job(None), None)
+    return ReadPhoto(job(data), hashlib.sha256(data).hexdigest())
 
 
 def resume_key(sha256: str | None, source: str) -> str:

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..rows import CSV_COLUMNS, csv_cell, csv_text
 from .inputs import BatchInputError, resume_key
-from .rows import CSV_COLUMNS, csv_cell, csv_text
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -36,6 +36,22 @@ class ResultWriter(Protocol):
     """Resume keys of the rows already in the file when it was opened."""
 
     def write(self, result: Writable) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ResultSink(Protocol):
+    """Where else a run's results go, written beside the file (the service's history store).
+
+    `keep_photos`: the sink stores the metadata-free photo and the overlay, so the workers make them.
+    `added` and `location` go into the run's summary line.
+    """
+
+    keep_photos: bool
+    added: int
+    location: str
+
+    def write(self, result: Any) -> None: ...
 
     def close(self) -> None: ...
 

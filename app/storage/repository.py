@@ -23,12 +23,12 @@ from sqlalchemy import Row, String, delete, func, select, text, type_coerce, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .inference import Outcome
-from .models import AnalysisDocument, AnalysisRecord, ApiKey, Subject, User, utcnow
-from .security import key_lookup, key_matches, new_api_key
-from .series import LAYOUT, pack, row_from_document, unpack
-from .stats import TRACKED
-from .storage import FileKind, FileStore, sha256_hex
+from app.core.security import key_lookup, key_matches, new_api_key
+from app.storage.files import FileKind, FileStore, sha256_hex
+from app.storage.models import AnalysisDocument, AnalysisRecord, ApiKey, Subject, User, utcnow
+from app.storage.series import LAYOUT, pack, row_from_document, unpack
+from posture.trends import TRACKED
+from posture.worker import JobResult
 
 
 class UserExists(Exception):
@@ -112,6 +112,16 @@ def get_subject(session: Session, user: User, subject_id: uuid.UUID) -> Subject 
     return session.scalar(select(Subject).where(Subject.id == subject_id, Subject.user_id == user.id))
 
 
+def subject_id_by_name(session: Session, user: User, name: str) -> uuid.UUID | None:
+    """The account's subject of that name (the oldest, if several share it)."""
+    return session.scalar(
+        select(Subject.id)
+        .where(Subject.user_id == user.id, Subject.name == name)
+        .order_by(Subject.created_at, Subject.id)
+        .limit(1)
+    )
+
+
 def summarize(session: Session, subject: Subject) -> SubjectSummary:
     count, last = _summary_columns()
     n, taken = session.execute(select(count, last).where(Subject.id == subject.id)).one()
@@ -165,7 +175,7 @@ def add_analysis(
     session: Session,
     store: FileStore,
     subject_id: uuid.UUID,
-    outcome: Outcome,
+    outcome: JobResult,
     taken_at: datetime,
 ) -> AnalysisRecord | None:
     """Store an accepted analysis (and its files, if the outcome carries them); None if the subject

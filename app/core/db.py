@@ -19,7 +19,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no cross-process lock for SQLite migrations
     fcntl = None  # type: ignore[assignment]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "storage" / "migrations"
 # pg_advisory lock key serialising migrations of processes that start together.
 _MIGRATION_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"posture-profile migrations").digest()[:8], "big", signed=True

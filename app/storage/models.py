@@ -1,4 +1,4 @@
-"""Database tables (SQLAlchemy 2). The schema is owned by the Alembic migrations in `app/migrations`."""
+"""Database tables (SQLAlchemy 2). The schema is owned by the migrations in `app/storage/migrations`."""
 
 from __future__ import annotations
 
@@ -76,13 +76,13 @@ class Subject(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Bumped with every analysis added or deleted: validates cached trends (app.cache).
+    # Bumped with every analysis added or deleted: validates cached trends (app.services.cache).
     history_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class AnalysisRecord(Base):
     """One accepted photo's analysis: what history and trends scan, kept small. The full analysis object
-    lives in `AnalysisDocument`; `series` packs the tracked values (see `app.series`) so a trend over
+    lives in `AnalysisDocument`; `series` packs the tracked values (see `app.storage.series`) so a trend over
     thousands of analyses never parses a document."""
 
     __tablename__ = "analyses"

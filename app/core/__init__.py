@@ -1,0 +1,1 @@
+"""Settings, database engine, API-key security and error answers: what every other layer uses."""

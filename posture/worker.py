@@ -1,0 +1,255 @@
+"""A process with its own model: the one worker that the API's pool and both batch engines run.
+
+A worker owns one `PoseModel` (loading it costs far more than one photo, and one landmarker must not
+serve two threads), keeps OpenCV to one thread (parallelism comes from the workers, and OpenCV would
+otherwise start a thread per core in each one), ignores SIGINT when it is a child process (Ctrl-C
+reaches the whole process group; the parent stops its workers itself), and turns one `Job` into one
+`JobResult`: the analysis, and for photos to be kept the metadata-free copy and the overlay. Anything
+unexpected becomes an `analysis_failed` rejection, never an exception that would lose the job.
+
+Three ways to run it:
+- `Worker(config)` directly (the batch engines' process pool and Ray actors hold one each);
+- `init_process(config)` as an executor's initializer, then `warm_up()` and `run(job)` submitted to
+  it (the API's `ProcessPoolExecutor` or `ThreadPoolExecutor`: one worker per process or thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from .analysis import analyze, package_version, rejected
+from .errors import ErrorCode
+from .intake import IntakeLimits
+from .model import PoseModel, PoseModelOptions
+from .options import AnalysisOptions
+from .photo_copy import strip_metadata
+from .result import Analysis, ErrorInfo, Versions
+from .rules import rules_version
+
+log = logging.getLogger(__name__)
+
+
+def default_workers(maximum: int | None = None) -> int:
+    """The CPUs this process may run on (its affinity mask, which respects container CPU pinning),
+    at most `maximum`: one inference keeps one core busy."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, maximum) if maximum else cpus)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How to build a worker (picklable: it crosses to child processes and Ray actors).
+
+    `model_bytes` ships the model file itself, for workers on other machines (Ray); its SHA-256 is
+    still checked against `model.expected_sha256` on arrival. `mute_native_startup` silences
+    MediaPipe's native start-up lines on fd 2 until the first photo is done (N batch workers would
+    bury the progress bar under them).
+    """
+
+    model: PoseModelOptions = field(default_factory=PoseModelOptions)
+    model_bytes: bytes | None = field(default=None, repr=False)
+    mute_native_startup: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """One photo to analyse. `data` holds its bytes; when it is None the worker opens `path` (a file
+    the caller could not or would not read, so that the rejection carries the intake's own code).
+    `keep_photo` asks for the metadata-free copy of an accepted photo (the history stores it)."""
+
+    data: bytes | None
+    source: str | None = None
+    options: AnalysisOptions = field(default_factory=AnalysisOptions)
+    keep_photo: bool = False
+    limits: IntakeLimits | None = None
+    path: Path | None = None
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A worker's answer. `analysis.overlay_png` is moved to `overlay_png` (sent once, not twice)."""
+
+    index: int
+    analysis: Analysis
+    photo_jpeg: bytes | None = field(default=None, repr=False)
+    overlay_png: bytes | None = field(default=None, repr=False)
+    worker: str = "-"
+    peak_rss_mb: float = 0.0
+
+
+class Worker:
+    """A worker's state: its own model, created once."""
+
+    def __init__(self, config: WorkerConfig | None = None) -> None:
+        config = config or WorkerConfig()
+        _one_thread_for_opencv()
+        _leave_sigint_to_parent()
+        self.config = config
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._muted = _NativeStderrMute() if config.mute_native_startup else None
+        self.model = _build_model(config)
+
+    def run(self, job: Job) -> JobResult:
+        source = job.data if job.data is not None else job.path
+        if source is None:
+            raise ValueError("a job needs data or a path")
+        analysis = analyze(source, job.options, model=self.model, source_name=job.source, limits=job.limits)
+        if self._muted is not None:
+            self._muted.restore()
+            self._muted = None
+        overlay = analysis.overlay_png
+        analysis = analysis.model_copy(update={"overlay_png": None})
+        photo = None
+        if analysis.ok and job.keep_photo and job.data is not None:
+            try:
+                photo = strip_metadata(job.data)
+            except Exception:  # the photo decoded for the analysis, so this is a bug: refuse it
+                log.exception("re-encoding %s for storage failed", job.source)
+                analysis = _refused(analysis, "The photo could not be re-encoded for storage; this is a bug.")
+                overlay = None
+        return JobResult(job.index, analysis, photo, overlay, self.name, peak_rss_mb())
+
+    def close(self) -> None:
+        self.model.close()
+
+
+class FailureHandler(Protocol):
+    """Makes the result of a job that produced none: its task raised (`crashed=False`; `detail` is
+    the traceback) or its worker process died (`crashed=True`)."""
+
+    def __call__(self, job: Job, detail: str, *, crashed: bool) -> JobResult: ...
+
+
+def failed_result(job: Job, *, crashed: bool, model_sha256: str | None = None) -> JobResult:
+    """The rejected result of a job whose worker crashed (`crashed`) or raised: the run goes on."""
+    message = (
+        "The worker analysing this photo crashed; the photo may be malformed in a way the model "
+        "cannot handle."
+        if crashed
+        else "The analysis failed unexpectedly; this is a bug."
+    )
+    base = {
+        "source": job.source,
+        "versions": Versions(package=package_version(), model_sha256=model_sha256, rules=rules_version()),
+        "mode": job.options.safe_mode,
+        "camera_roll_deg": job.options.applied_roll_deg,
+    }
+    return JobResult(job.index, rejected(base, ErrorCode.ANALYSIS_FAILED, message))
+
+
+def _refused(analysis: Analysis, message: str) -> Analysis:
+    error = ErrorInfo(code=ErrorCode.ANALYSIS_FAILED.value, message=message)
+    return analysis.model_copy(update={"status": "rejected", "error": error})
+
+
+# --- one worker per executor process or thread -----------------------------------------------------
+
+_config: WorkerConfig | None = None
+_local = threading.local()
+
+
+def init_process(config: WorkerConfig) -> None:
+    """Executor initializer: remember the config; the model loads on the first `warm_up` or `run`."""
+    global _config
+    _config = config
+    _one_thread_for_opencv()
+    _leave_sigint_to_parent()
+    os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+def _current() -> Worker:
+    worker = getattr(_local, "worker", None)
+    if worker is None:
+        worker = _local.worker = Worker(_config)
+    return worker
+
+
+def warm_up() -> int:
+    """Load this worker's model (raises `ModelIntegrityError`); returns the process id."""
+    _current()
+    return os.getpid()
+
+
+def run(job: Job) -> JobResult:
+    """Analyse `job` on this process's (or thread's) worker."""
+    return _current().run(job)
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _build_model(config: WorkerConfig) -> PoseModel:
+    if config.model_bytes is None:
+        return PoseModel(config.model)
+    # PoseModel reads a path; the shipped bytes go to a private temporary file, removed once loaded.
+    with tempfile.TemporaryDirectory(prefix="posture-model-") as tmp:
+        path = Path(tmp) / "pose_landmarker.task"
+        path.write_bytes(config.model_bytes)
+        return PoseModel(replace(config.model, model_path=path))
+
+
+def _one_thread_for_opencv() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _leave_sigint_to_parent() -> None:
+    """In a child process, Ctrl-C is the parent's to handle: a worker dying of it mid-photo would
+    only print a traceback and lose the job. The main process (library use) keeps its handler."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None or threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _NativeStderrMute:
+    """Points fd 2 at /dev/null while Python's own `sys.stderr` keeps writing to the real stream, so
+    tracebacks and log records still show; `restore()` puts fd 2 back."""
+
+    def __init__(self) -> None:
+        try:
+            sys.stderr.flush()
+            self._saved_fd = os.dup(2)
+            self._python_stderr = sys.stderr
+            python_fd = os.dup(self._saved_fd)
+            sys.stderr = open(python_fd, "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except (OSError, AttributeError, ValueError):  # no usable fd 2 (pythonw, embedded): nothing to do
+            self._saved_fd = -1
+
+    def restore(self) -> None:
+        if self._saved_fd < 0:
+            return
+        sys.stderr.flush()
+        os.dup2(self._saved_fd, 2)
+        os.close(self._saved_fd)
+        self._saved_fd = -1
+        mine, sys.stderr = sys.stderr, self._python_stderr
+        mine.close()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
