@@ -73,34 +73,54 @@ async function errorFrom(response, { quiet401 = false } = {}) {
   return error;
 }
 
+function withQuery(path, query) {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== null && value !== undefined) params.set(name, String(value));
+  }
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+/**
+ * Every fetch of the page goes through here: the key is added (`key` overrides the stored one, null
+ * sends none), a failed connection or an error answer becomes an ApiError, and a 401 signs out unless
+ * `quiet401`. `anyStatus` hands back error answers too (the health check reads its 503 body).
+ */
+async function send(path, { method = "GET", headers = {}, body, key, quiet401 = false, anyStatus = false } = {}) {
+  let response;
+  try {
+    response = await fetch(API + path, { method, headers: { ...headers, ...authHeaders(key) }, body });
+  } catch {
+    throw networkError();
+  }
+  if (!response.ok && !anyStatus) throw await errorFrom(response, { quiet401 });
+  return response;
+}
+
 /**
  * A JSON request. `query` values that are null are left out; `body` is sent as JSON.
  * `key` overrides the stored key (sign-in checks a key before keeping it).
  */
 export async function request(method, path, { query, body, key, quiet401 = false } = {}) {
-  let url = API + path;
-  if (query) {
-    const params = new URLSearchParams();
-    for (const [name, value] of Object.entries(query)) {
-      if (value !== null && value !== undefined) params.set(name, String(value));
-    }
-    const text = params.toString();
-    if (text) url += `?${text}`;
-  }
-  const init = { method, headers: { Accept: "application/json", ...authHeaders(key) } };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers["Content-Type"] = "application/json";
-  }
-  let response;
-  try {
-    response = await fetch(url, init);
-  } catch {
-    throw networkError();
-  }
-  if (!response.ok) throw await errorFrom(response, { quiet401: quiet401 || key !== undefined });
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await send(withQuery(path, query), {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    key,
+    quiet401: quiet401 || key !== undefined,
+  });
   if (response.status === 204) return null;
   return response.json();
+}
+
+/** The server's readiness, `{status, detail}` (status "ok", "starting", ...), without a key. */
+export async function health() {
+  const response = await send("/health", { headers: { Accept: "application/json" }, key: null, anyStatus: true });
+  return response.json().catch(() => ({}));
 }
 
 export const get = (path, query) => request("GET", path, { query });
@@ -122,16 +142,7 @@ const images = new Map();
 
 export function imageUrl(path) {
   if (!images.has(path)) {
-    const promise = (async () => {
-      let response;
-      try {
-        response = await fetch(API + path, { headers: authHeaders() });
-      } catch {
-        throw networkError();
-      }
-      if (!response.ok) throw await errorFrom(response);
-      return URL.createObjectURL(await response.blob());
-    })();
+    const promise = send(path).then(async (response) => URL.createObjectURL(await response.blob()));
     images.set(path, promise);
     promise.catch(() => images.delete(path));
   }
@@ -147,13 +158,7 @@ function forgetImages() {
 
 /** Download an authenticated file (CSV or JSON export) under `filename`. */
 export async function download(path, filename) {
-  let response;
-  try {
-    response = await fetch(API + path, { headers: authHeaders() });
-  } catch {
-    throw networkError();
-  }
-  if (!response.ok) throw await errorFrom(response);
+  const response = await send(path);
   const url = URL.createObjectURL(await response.blob());
   const link = document.createElement("a");
   link.href = url;

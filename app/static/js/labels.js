@@ -124,6 +124,10 @@ export const WARNINGS = {
     "The model's passes on the photo and its mirror image disagreed: read this photo's numbers with care.",
   facing_override_disagrees: "The facing you chose disagrees with the direction the model detected.",
   facing_uncertain: "The facing direction was uncertain: if the numbers look odd, upload again with the facing set.",
+  camera_level_unknown:
+    "The camera's tilt could not be read from the photo: keep the phone level, or enter its roll when you upload.",
+  camera_level_disagrees:
+    "The camera roll you entered disagrees with the tilt read from the photo: check the phone's level.",
   mode_differs: "One photo is standing and the other a lunge: most measures cannot be compared.",
   rules_version_differs: "The two photos were scored with different rules versions: scores may differ for that reason.",
   model_differs: "The two photos were analysed with different pose models: differences may come from the model.",
@@ -136,13 +140,15 @@ export const NOT_MEASURED = {
   not_lunge_mode: "lunge photos only",
 };
 
-/** Short titles for refusal codes; the API's message says what to do. */
+/** Short titles for refusal and error codes; the API's message says what to do. */
 export const ERROR_TITLES = {
+  // The photo, refused by the quality gate.
   not_side_view: "Not a side view",
   no_person: "No person found",
   body_cropped: "Part of the body is cut off",
   too_small: "The person is too small in the photo",
   low_visibility: "The body is not clearly visible",
+  // The file or the request.
   unreadable_image: "The file cannot be read",
   unsupported_format: "Unsupported file type",
   unsupported_media_type: "Unsupported upload",
@@ -152,13 +158,29 @@ export const ERROR_TITLES = {
   decompression_bomb: "The image is too large",
   invalid_option: "Invalid option",
   invalid_request: "Invalid request",
+  malformed_request: "Invalid request",
+  method_not_allowed: "Not allowed",
+  different_subjects: "Photos of different subjects",
+  // The API key.
+  missing_api_key: "No API key",
+  invalid_api_key: "Key not accepted",
+  // Something that is not there.
+  not_found: "Not found",
+  subject_not_found: "Subject not found",
+  analysis_not_found: "Photo not found",
+  photo_not_stored: "The photo was not kept",
+  overlay_not_stored: "No overlay was kept",
+  photo_missing: "The stored photo is missing",
+  overlay_missing: "The stored overlay is missing",
+  // The server.
   analysis_failed: "The analysis failed",
   busy: "The server is busy",
   model_unavailable: "The analysis is unavailable",
   analysis_unavailable: "The analysis is unavailable",
+  database_unavailable: "The database is unavailable",
+  internal_error: "Something went wrong on the server",
+  // Made by the page itself.
   network_error: "No connection",
-  subject_not_found: "Subject not found",
-  analysis_not_found: "Photo not found",
   cancelled: "Upload cancelled",
 };
 

@@ -12,7 +12,7 @@ import { focusHeading, h } from "./dom.js";
 import { errorAlert, spinner, toast } from "./ui.js";
 import { compareView } from "./views/compare.js";
 import { signInView } from "./views/signin.js";
-import { subjectView } from "./views/subject.js";
+import { subjectView } from "./views/subject/index.js";
 import { subjectsView } from "./views/subjects.js";
 
 const main = document.getElementById("main");

@@ -1,13 +1,12 @@
 // Sign in with an API key (checked against the API before it is kept in sessionStorage).
 
-import { request, setKey } from "../api.js";
+import { health, request, setKey } from "../api.js";
 import { h, icon } from "../dom.js";
 import { errorAlert, noteAlert } from "../ui.js";
 
 async function serverStatus(line) {
   try {
-    const response = await fetch("/api/v1/health", { headers: { Accept: "application/json" } });
-    const body = await response.json().catch(() => ({}));
+    const body = await health();
     if (body.status === "ok") {
       line.replaceChildren(h("span", { class: "dot dot-ok", "aria-hidden": "true" }), "Server ready");
     } else {

@@ -1,0 +1,224 @@
+// A subject's page: its header (edit, export, delete), the upload form, the selected (by default the
+// latest) analysis, the history timeline and the trend charts. Each part is a module of this folder;
+// this one holds the page's state and redraws the parts when it changes.
+
+import { download, get } from "../../api.js";
+import { formatDate, h, icon } from "../../dom.js";
+import { emptyState, errorAlert, spinner, toast } from "../../ui.js";
+import { deleteSubject, editSubject, photoCount } from "../subjects.js";
+import { analysisPanel } from "./analysis.js";
+import { historySection, loadNewest } from "./history.js";
+import { loadTrends, showTrends } from "./trends.js";
+import { uploadForm } from "./upload.js";
+
+function slug(name) {
+  return (
+    name
+      .normalize("NFKD")
+      .replace(/[^\w\s-]/g, "")
+      .trim()
+      .replace(/\s+/g, "-")
+      .toLowerCase() || "subject"
+  );
+}
+
+export async function subjectView(route) {
+  const subjectId = route.subjectId;
+  const state = {
+    subject: null,
+    history: [], // oldest first: the newest pages loaded so far
+    offset: 0, // index of history[0] in the whole history
+    total: 0,
+    selectedId: route.analysisId,
+    selected: null,
+    trends: null,
+    trendMode: "standing",
+    picked: [], // ids ticked for comparison, oldest tick first
+  };
+
+  const load = async () => {
+    const subject = await get(`/subjects/${subjectId}`);
+    const [page, trends] = await Promise.all([loadNewest(subjectId, subject.analysis_count), loadTrends(subjectId)]);
+    state.subject = subject;
+    state.history = page.items;
+    state.offset = page.offset;
+    state.total = page.total;
+    state.trends = trends;
+    if (trends.standing.n === 0 && trends.lunge.n > 0) state.trendMode = "lunge";
+    if (state.trendMode === "lunge" && trends.lunge.n === 0) state.trendMode = "standing";
+    state.picked = state.picked.filter((id) => state.history.some((a) => a.id === id));
+  };
+  await load();
+
+  const headBox = h("div", {});
+  const analysisBox = h("section", { class: "card analysis-card", "aria-labelledby": "analysis-title", id: "analysis" });
+  const trendsBox = h("section", { class: "card trends", "aria-labelledby": "trends-title", id: "trends" });
+  const pageError = h("div", {});
+  const showError = (error) => {
+    pageError.replaceChildren(errorAlert(error));
+    pageError.scrollIntoView({ block: "nearest" });
+  };
+
+  const latest = () => state.history[state.history.length - 1] || null;
+  const timeline = historySection({ subjectId, state, refresh: () => refresh(), showError });
+
+  // header
+  const renderHead = () => {
+    const s = state.subject;
+    const meta = s.analysis_count ? `${photoCount(s.analysis_count)} · last ${formatDate(s.last_taken_at)}` : "No photos yet";
+    headBox.replaceChildren(
+      h(
+        "div",
+        { class: "page-head" },
+        h(
+          "div",
+          { class: "page-title" },
+          h("nav", { "aria-label": "Breadcrumb", class: "breadcrumb" }, h("a", { href: "#/" }, "Subjects"), h("span", { "aria-hidden": "true" }, " / ")),
+          h("h1", { tabindex: "-1" }, s.name),
+          h("p", { class: "muted" }, meta),
+          s.notes ? h("p", { class: "notes" }, s.notes) : null,
+        ),
+        h(
+          "div",
+          { class: "head-actions" },
+          h("button", { type: "button", class: "btn btn-secondary btn-small", onclick: onEdit }, icon("edit"), "Edit"),
+          h(
+            "button",
+            { type: "button", class: "btn btn-secondary btn-small", disabled: !s.analysis_count, onclick: () => onExport("csv") },
+            icon("download"),
+            "CSV",
+          ),
+          h(
+            "button",
+            { type: "button", class: "btn btn-secondary btn-small", disabled: !s.analysis_count, onclick: () => onExport("json") },
+            icon("download"),
+            "JSON",
+          ),
+          h("button", { type: "button", class: "btn btn-secondary btn-small btn-danger-text", onclick: onDelete }, icon("trash"), "Delete"),
+        ),
+      ),
+    );
+  };
+
+  async function onEdit() {
+    try {
+      const updated = await editSubject(state.subject);
+      if (updated) {
+        state.subject = updated;
+        renderHead();
+        document.title = `${updated.name} · posture-profile`;
+        toast("Saved.");
+      }
+    } catch (error) {
+      showError(error);
+    }
+  }
+  async function onDelete() {
+    try {
+      if (await deleteSubject(state.subject)) location.hash = "#/";
+    } catch (error) {
+      showError(error);
+    }
+  }
+  async function onExport(kind) {
+    try {
+      await download(`/subjects/${subjectId}/export.${kind}`, `${slug(state.subject.name)}-posture.${kind}`);
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  // analysis panel
+  const previousOf = (a) => {
+    const i = state.history.findIndex((x) => x.id === a.id);
+    for (let j = i - 1; j >= 0; j--) if (state.history[j].mode === a.mode) return state.history[j];
+    return null;
+  };
+  const renderAnalysis = async ({ focus = false } = {}) => {
+    if (!state.total) {
+      analysisBox.replaceChildren(
+        h("h2", { id: "analysis-title", class: "visually-hidden" }, "Analysis"),
+        emptyState({
+          title: "No photos yet",
+          text: "Add the first side photo above: the whole body in the frame, side on, the camera level at hip height. Its overlay, scores and findings appear here.",
+        }),
+      );
+      return;
+    }
+    const wanted = state.selectedId || (latest() && latest().id);
+    let a = state.history.find((x) => x.id === wanted);
+    if (!a) {
+      analysisBox.replaceChildren(spinner());
+      try {
+        a = await get(`/analyses/${wanted}`);
+        if (a.subject_id !== subjectId) {
+          throw { code: "analysis_not_found", message: "This photo belongs to another subject." };
+        }
+      } catch (error) {
+        analysisBox.replaceChildren(h("h2", { id: "analysis-title" }, "Photo"), errorAlert(error));
+        return;
+      }
+    }
+    state.selected = a;
+    analysisBox.replaceChildren(analysisPanel(a, { latest: latest() && latest().id === a.id, previous: previousOf(a), subjectId }));
+    if (focus) {
+      const title = analysisBox.querySelector("#analysis-title");
+      title.focus({ preventScroll: true });
+      analysisBox.scrollIntoView({ behavior: "smooth", block: "start" });
+    }
+    timeline.markCurrent(a.id);
+  };
+
+  // trends
+  const renderTrends = () =>
+    showTrends(trendsBox, state.trends, state.trendMode, (mode) => {
+      state.trendMode = mode;
+      renderTrends();
+    });
+
+  const refresh = async () => {
+    await load();
+    renderHead();
+    timeline.render();
+    renderTrends();
+    await renderAnalysis();
+  };
+
+  const upload = uploadForm(state.subject, async (analysis) => {
+    state.selectedId = analysis.id;
+    try {
+      await refresh();
+    } catch (error) {
+      showError(error);
+    }
+    const target = `#/subjects/${subjectId}/analyses/${analysis.id}`;
+    if (location.hash !== target) history.replaceState(null, "", target);
+  });
+
+  renderHead();
+  timeline.render();
+  const element = h(
+    "div",
+    { class: "container page subject-page" },
+    headBox,
+    pageError,
+    h("div", { class: "subject-grid" }, h("div", { class: "area-upload" }, upload), h("div", { class: "area-analysis" }, analysisBox), h("div", { class: "area-history" }, timeline.element), h("div", { class: "area-trends" }, trendsBox)),
+  );
+  await renderAnalysis();
+
+  return {
+    element,
+    title: state.subject.name,
+    mounted: () => {
+      renderTrends();
+      if (route.analysisId) analysisBox.scrollIntoView({ block: "start" });
+    },
+    controller: {
+      select: (analysisId) => {
+        if (analysisId === state.selectedId && state.selected && state.selected.id === analysisId) return;
+        state.selectedId = analysisId;
+        renderAnalysis({ focus: true });
+      },
+    },
+  };
+}

@@ -1,0 +1,158 @@
+// The trends section of a subject's page: the overall score and one chart per measure against its
+// noise band, standing and lunge photos apart.
+
+import { get } from "../../api.js";
+import { mountChart, trendChart } from "../../charts.js";
+import { DAY_MS, formatDate, formatDuration, h, icon } from "../../dom.js";
+import { formatChange, formatMeasure, formatNoise, KEY_TRENDS, MEASURES } from "../../labels.js";
+import { emptyState, estimateTag } from "../../ui.js";
+import { photoCount } from "../subjects.js";
+
+/** Both series of the subject's trends: standing and lunge photos are never mixed. */
+export async function loadTrends(subjectId) {
+  const [standing, lunge] = await Promise.all([
+    get(`/subjects/${subjectId}/trends`, { mode: "standing" }),
+    get(`/subjects/${subjectId}/trends`, { mode: "lunge" }),
+  ]);
+  return { standing, lunge };
+}
+
+function latestValue(values) {
+  for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null && values[i] !== undefined) return values[i];
+  return null;
+}
+
+function trendCaption(name, m, times) {
+  const present = times.filter((_, i) => m.values[i] !== null && m.values[i] !== undefined);
+  if (m.n === 0) return { tone: "none", text: "Not measured in these photos." };
+  if (m.n === 1 || m.change === null || m.change === undefined) {
+    return {
+      tone: "none",
+      text: `One photo so far: the band (${formatNoise(name, m.noise)}) shows how far the next photo has to move to count as a change.`,
+    };
+  }
+  const days = (present[present.length - 1] - present[0]) / DAY_MS;
+  const change = formatChange(name, m.change);
+  const over = `over ${formatDuration(days)}`;
+  if (m.beyond_noise) {
+    return {
+      tone: "beyond",
+      text: `Change beyond noise: ${change} ${over} on the trend line, more than the noise of ${formatNoise(name, m.noise)}.`,
+    };
+  }
+  return {
+    tone: "within",
+    text: `Change within noise: ${change} ${over} is inside ${formatNoise(name, m.noise)}, so it does not count as a change yet.`,
+  };
+}
+
+function trendCard(name, m, times, { big = false } = {}) {
+  const meta = MEASURES[name] || { label: name };
+  const caption = trendCaption(name, m, times);
+  const latest = latestValue(m.values);
+  const box = h("div", { class: "chart-box", style: `height:${big ? 220 : 170}px` });
+  const card = h(
+    "figure",
+    { class: `trend-card${big ? " trend-card-big" : ""}`, "data-measure": name },
+    h(
+      "div",
+      { class: "trend-head" },
+      h("h3", {}, meta.label, meta.estimate ? estimateTag() : null),
+      latest !== null ? h("span", { class: "trend-latest" }, h("span", { class: "muted" }, "latest "), formatMeasure(name, latest)) : null,
+    ),
+    box,
+    h("figcaption", { class: `trend-caption tone-${caption.tone}` }, icon(caption.tone === "beyond" ? "arrow" : caption.tone === "within" ? "equal" : "info"), h("span", {}, caption.text)),
+  );
+  const spec = {
+    times,
+    values: m.values,
+    noise: m.noise,
+    fitStart: m.fit_start,
+    fitEnd: m.fit_end,
+    beyond: m.beyond_noise,
+    height: big ? 220 : 170,
+    label: meta.label,
+    format: (v) => formatMeasure(name, v),
+    noiseText: formatNoise(name, m.noise),
+    bounds: name === "overall_score" ? [0, 100] : name === "heel_lift" ? [0, 1] : null,
+    zeroLine: Boolean(meta.signed),
+    ariaLabel: `${meta.label} over time, ${m.n} ${m.n === 1 ? "photo" : "photos"}. ${caption.text}`,
+  };
+  return { card, mount: () => mountChart(box, (width) => trendChart(spec, width)) };
+}
+
+function trendsContent(trends) {
+  const mounts = [];
+  if (!trends || trends.n === 0) {
+    return {
+      element: emptyState({ title: "No trend yet", text: "Trends appear here once photos are added: one chart per measure over time.", art: "trend" }),
+      mount: () => {},
+    };
+  }
+  const times = trends.taken_at.map((t) => new Date(t));
+  const overall = trendCard("overall_score", trends.measures.overall_score, times, { big: true });
+  mounts.push(overall.mount);
+  const available = Object.keys(trends.measures).filter((name) => name !== "overall_score" && trends.measures[name].n > 0);
+  const key = KEY_TRENDS.filter((name) => available.includes(name));
+  const more = available.filter((name) => !KEY_TRENDS.includes(name));
+  const keyCards = key.map((name) => trendCard(name, trends.measures[name], times));
+  const moreCards = more.map((name) => trendCard(name, trends.measures[name], times));
+  mounts.push(...keyCards.map((c) => c.mount), ...moreCards.map((c) => c.mount));
+  const first = times[0];
+  const last = times[times.length - 1];
+  const summary =
+    trends.n === 1
+      ? `1 photo, ${formatDate(first)}. Add another to see a trend.`
+      : `${photoCount(trends.n)} from ${formatDate(first)} to ${formatDate(last)} (${formatDuration((last - first) / DAY_MS)}).`;
+  const element = h(
+    "div",
+    { class: "trends-body" },
+    h("p", { class: "muted trends-summary" }, summary),
+    h(
+      "ul",
+      { class: "chart-legend", "aria-label": "How to read the charts" },
+      h("li", {}, h("span", { class: "swatch swatch-band", "aria-hidden": "true" }), "Noise band: a change that stays inside it is within photo-to-photo noise, not progress"),
+      h("li", {}, h("span", { class: "swatch swatch-fit", "aria-hidden": "true" }), "Trend line (robust fit)"),
+      h("li", {}, h("span", { class: "swatch swatch-pt", "aria-hidden": "true" }), "One photo"),
+    ),
+    overall.card,
+    h("div", { class: "trend-grid" }, keyCards.map((c) => c.card)),
+    moreCards.length
+      ? h(
+          "details",
+          { class: "more-trends" },
+          h("summary", {}, `More measures (${moreCards.length})`),
+          h("div", { class: "trend-grid" }, moreCards.map((c) => c.card)),
+        )
+      : null,
+  );
+  return { element, mount: () => mounts.forEach((m) => m()) };
+}
+
+/**
+ * Fill the trends section `box` with the series of `mode` ("standing" or "lunge"). When the subject has
+ * both kinds of photo, a switch chooses between them and calls `onMode(mode)`.
+ */
+export function showTrends(box, trends, mode, onMode) {
+  const { standing, lunge } = trends;
+  const both = standing.n > 0 && lunge.n > 0;
+  const content = trendsContent(trends[mode]);
+  const modeSwitch = both
+    ? h(
+        "div",
+        { class: "segmented", role: "group", "aria-label": "Which photos" },
+        ["standing", "lunge"].map((choice) =>
+          h(
+            "button",
+            { type: "button", "aria-pressed": String(mode === choice), onclick: () => onMode(choice) },
+            choice === "standing" ? `Standing (${standing.n})` : `Lunge (${lunge.n})`,
+          ),
+        ),
+      )
+    : null;
+  box.replaceChildren(
+    h("div", { class: "section-head" }, h("div", {}, h("h2", { id: "trends-title" }, "Trends"), h("p", { class: "muted small" }, "Each measure over time, with the band of change that photos cannot tell from noise.")), modeSwitch),
+    content.element,
+  );
+  content.mount();
+}

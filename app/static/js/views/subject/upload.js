@@ -1,0 +1,180 @@
+// The upload form of a subject's page: choose or drop a photo, the optional fields, the upload with its
+// progress, and the refusal shown in the API's words.
+
+import { uploadPhoto } from "../../api.js";
+import { h, icon, todayIso } from "../../dom.js";
+import { errorAlert, toast } from "../../ui.js";
+
+const ACCEPT = "image/jpeg,image/png,image/webp,image/heic,image/heif,.jpg,.jpeg,.png,.webp,.heic,.heif";
+
+function fileSize(bytes) {
+  if (bytes < 1024 * 1024) return `${Math.max(1, Math.round(bytes / 1024))} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function uploadForm(subject, onUploaded) {
+  const fileInput = h("input", { type: "file", id: "photo", name: "photo", accept: ACCEPT, required: true, class: "visually-hidden" });
+  const dropText = h(
+    "span",
+    { class: "drop-text" },
+    h("span", { class: "drop-title" }, "Choose a photo"),
+    h("span", { class: "muted small" }, "or drop it here · JPEG, PNG, WebP or HEIC"),
+  );
+  const preview = h("span", { class: "drop-preview", "aria-hidden": "true" }, icon("camera", "icon drop-icon"));
+  const dropLabel = h("label", { for: "photo", class: "drop" }, preview, dropText);
+  const dateInput = h("input", { type: "date", id: "taken-at", name: "taken_at", max: todayIso(), "aria-describedby": "taken-at-hint" });
+  const facing = h(
+    "select",
+    { id: "facing", name: "facing" },
+    h("option", { value: "" }, "Auto-detect"),
+    h("option", { value: "left" }, "Facing left"),
+    h("option", { value: "right" }, "Facing right"),
+  );
+  const mode = h(
+    "select",
+    { id: "mode", name: "mode" },
+    h("option", { value: "standing" }, "Standing"),
+    h("option", { value: "lunge" }, "Knee-to-wall lunge"),
+  );
+  const roll = h("input", {
+    type: "number",
+    id: "camera-roll",
+    name: "camera_roll_deg",
+    min: -45,
+    max: 45,
+    step: 0.1,
+    inputmode: "decimal",
+    placeholder: "0",
+    "aria-describedby": "camera-roll-hint",
+  });
+  const submit = h("button", { type: "submit", class: "btn btn-primary", id: "upload-button" }, icon("upload"), "Analyse photo");
+  const cancel = h("button", { type: "button", class: "btn btn-secondary", hidden: true }, "Cancel");
+  const bar = h("progress", { max: 100, value: 0, "aria-labelledby": "upload-status" });
+  const statusText = h("span", { id: "upload-status" }, "");
+  const progress = h("div", { class: "progress", hidden: true }, bar, statusText);
+  const message = h("div", { class: "upload-message", "aria-live": "polite" });
+  let previewUrl = null;
+  let current = null;
+
+  const showFile = (file) => {
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = null;
+    if (!file) {
+      preview.replaceChildren(icon("camera", "icon drop-icon"));
+      dropText.replaceChildren(h("span", { class: "drop-title" }, "Choose a photo"), h("span", { class: "muted small" }, "or drop it here · JPEG, PNG, WebP or HEIC"));
+      dropLabel.classList.remove("has-file");
+      return;
+    }
+    previewUrl = URL.createObjectURL(file);
+    const img = h("img", { src: previewUrl, alt: "" });
+    img.addEventListener("error", () => preview.replaceChildren(icon("image", "icon drop-icon")));
+    preview.replaceChildren(img);
+    dropText.replaceChildren(h("span", { class: "drop-title file-name" }, file.name), h("span", { class: "muted small" }, `${fileSize(file.size)} · choose another`));
+    dropLabel.classList.add("has-file");
+    message.replaceChildren();
+  };
+  fileInput.addEventListener("change", () => showFile(fileInput.files[0]));
+  for (const type of ["dragenter", "dragover"]) {
+    dropLabel.addEventListener(type, (event) => {
+      event.preventDefault();
+      dropLabel.classList.add("dragging");
+    });
+  }
+  for (const type of ["dragleave", "drop"]) {
+    dropLabel.addEventListener(type, () => dropLabel.classList.remove("dragging"));
+  }
+  dropLabel.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      fileInput.files = event.dataTransfer.files;
+      showFile(fileInput.files[0]);
+    }
+  });
+
+  const setBusy = (busy) => {
+    for (const el of [fileInput, dateInput, facing, mode, roll, submit]) el.disabled = busy;
+    cancel.hidden = !busy;
+    progress.hidden = !busy;
+  };
+
+  const form = h(
+    "form",
+    {
+      class: "upload-form",
+      novalidate: true,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const file = fileInput.files[0];
+        if (!file) {
+          message.replaceChildren(errorAlert({ code: "no_photo", message: "Choose a photo first." }, { title: "No photo chosen" }));
+          fileInput.focus();
+          return;
+        }
+        if (roll.value !== "" && (!roll.checkValidity() || Math.abs(Number(roll.value)) > 45)) {
+          message.replaceChildren(errorAlert({ code: "invalid_option", message: "The camera roll must be a number between −45° and 45°." }));
+          roll.focus();
+          return;
+        }
+        const data = new FormData();
+        data.append("photo", file, file.name);
+        if (dateInput.value) data.append("taken_at", dateInput.value);
+        if (facing.value) data.append("facing", facing.value);
+        data.append("mode", mode.value);
+        if (roll.value !== "") data.append("camera_roll_deg", roll.value);
+
+        message.replaceChildren();
+        bar.value = 0;
+        statusText.textContent = "Uploading… 0 %";
+        setBusy(true);
+        current = uploadPhoto(subject.id, data, {
+          onProgress: (fraction) => {
+            bar.value = Math.round(fraction * 100);
+            statusText.textContent = `Uploading… ${Math.round(fraction * 100)} %`;
+          },
+          onUploaded: () => {
+            bar.removeAttribute("value"); // indeterminate while the server analyses
+            statusText.textContent = "Analysing the photo…";
+            cancel.hidden = true;
+          },
+        });
+        try {
+          const analysis = await current.promise;
+          form.reset();
+          showFile(null);
+          dateInput.max = todayIso();
+          const overall = analysis.scores.overall;
+          toast(`Photo analysed${overall !== undefined ? `: overall ${overall} / 100` : ""}.`);
+          await onUploaded(analysis);
+        } catch (error) {
+          message.replaceChildren(errorAlert(error));
+        } finally {
+          current = null;
+          setBusy(false);
+        }
+      },
+    },
+    h("div", { class: "upload-file" }, fileInput, dropLabel),
+    h(
+      "div",
+      { class: "upload-fields" },
+      h("div", { class: "field" }, h("label", { for: "taken-at" }, "Date taken"), dateInput, h("p", { class: "hint", id: "taken-at-hint" }, "Optional: else the photo's own date, else today.")),
+      h("div", { class: "field" }, h("label", { for: "facing" }, "Facing"), facing),
+      h("div", { class: "field" }, h("label", { for: "mode" }, "Mode"), mode),
+      h("div", { class: "field" }, h("label", { for: "camera-roll" }, "Camera roll (°)"), roll, h("p", { class: "hint", id: "camera-roll-hint" }, "Optional, from the phone's level.")),
+      h("div", { class: "upload-actions" }, submit, cancel, progress),
+    ),
+  );
+  cancel.addEventListener("click", () => current && current.abort());
+  return h(
+    "section",
+    { class: "card upload", "aria-labelledby": "upload-title" },
+    h(
+      "div",
+      { class: "section-head" },
+      h("h2", { id: "upload-title" }, "Add a photo"),
+      h("p", { class: "muted small" }, "Side on, whole body in the frame, camera level at hip height."),
+    ),
+    form,
+    message,
+  );
+}
