@@ -8,10 +8,12 @@
 from .analysis import analyze, default_model
 from .errors import ErrorCode, ModelIntegrityError, PostureError
 from .model import PoseModel, PoseModelOptions
+from .options import AnalysisOptions
 from .result import Analysis
 
 __all__ = [
     "Analysis",
+    "AnalysisOptions",
     "ErrorCode",
     "ModelIntegrityError",
     "PoseModel",

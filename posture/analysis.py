@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -19,18 +20,21 @@ from .facing import Facing, detect_facing
 from .geometry import to_canonical
 from .intake import IntakeLimits, Photo, PhotoSource, load_photo
 from .landmarks import NAMES
+from .level import DEFAULT_PARAMS, LevelDecision, decide_level, estimate_camera_level, mask_in_frame
 from .measures import measure_all
 from .model import PoseModel, PoseModelOptions
 from .options import AnalysisOptions
 from .overlay import render_overlay
-from .pose import find_subject
+from .pose import Subject, find_subject
 from .quality import check
 from .result import Analysis, ErrorInfo, ImageInfo, LandmarkPoint, Mode, Versions
-from .rules import rules_version
+from .rules import load_rules, rules_version
 from .scoring import score_all
 from .silhouette import subject_contour
 
 log = logging.getLogger(__name__)
+
+_FEET = ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
 
 _default_model: PoseModel | None = None
 _default_lock = threading.Lock()
@@ -105,7 +109,9 @@ def _analyze_photo(photo: Photo, model: PoseModel, options: AnalysisOptions, bas
     contour = subject_contour(subject.mask, subject.mask_origin, subject.mask_scale, hip_centre)
     check(lm, contour, decision, photo.width, photo.height)
 
-    warnings: list[str] = []
+    level = _camera_level(photo, subject, options)
+    base = {**base, "camera_roll_deg": round(level.applied_roll_deg, 2), "camera_level": level.level}
+    warnings: list[str] = [WarningCode(w) for w in level.warnings]
     if subject.n_people > 1:
         warnings.append(WarningCode.MULTIPLE_PEOPLE)
     if not subject.fused:
@@ -143,9 +149,34 @@ def _analyze_photo(photo: Photo, model: PoseModel, options: AnalysisOptions, bas
         findings=scored.findings,
     )
     if options.overlay:
-        png = render_overlay(photo, result, measured.drawing, frame)
+        drawing = {**measured.drawing, "level_segments": level.segments_px}
+        png = render_overlay(photo, result, drawing, frame)
         result = result.model_copy(update={"overlay_png": png})
     return result
+
+
+def _camera_level(photo: Photo, subject: Subject, options: AnalysisOptions) -> LevelDecision:
+    """Read the roll from the photo (unless turned off) and decide which one to apply."""
+    rules = load_rules()["camera_level"]
+    estimate = None
+    if options.level == "auto" or options.camera_roll_deg is not None:
+        height, width = photo.rgb.shape[:2]
+        mask = None
+        if subject.mask.size > 1:
+            mask = mask_in_frame(
+                subject.mask, subject.mask_origin, subject.mask_scale, width, height, photo.scale
+            )
+        feet = subject.landmarks[[NAMES.index(n) for n in _FEET], :2] * photo.scale
+        params = replace(DEFAULT_PARAMS, min_confidence=float(rules["min_confidence"]))
+        estimate = estimate_camera_level(photo.rgb, mask, feet, params=params)
+    return decide_level(
+        options.applied_roll_deg if options.camera_roll_deg is not None else None,
+        options.level,
+        estimate,
+        min_confidence=float(rules["min_confidence"]),
+        disagree_deg=float(rules["disagree_deg"]),
+        segments_scale=1.0 / photo.scale,
+    )
 
 
 def _landmark_dict(lm: np.ndarray) -> dict[str, LandmarkPoint]:

@@ -12,11 +12,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .batch.cli import StoreOpener
-from .batch.cli import register as register_batch
 from .errors import ModelIntegrityError
-from .options import FACINGS, MODES, AnalysisOptions
+from .options import FACINGS, MAX_CAMERA_ROLL_DEG, MODES, AnalysisOptions
+
+if TYPE_CHECKING:
+    from .batch.cli import StoreOpener
 
 # Silence MediaPipe/TFLite start-up chatter on stderr before they are imported.
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -27,9 +29,41 @@ Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg
 """Adds commands to the `posture` command (`sub.add_parser(...)`, with `func` set to the handler)."""
 
 
+def add_camera_roll_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--camera-roll",
+        type=_camera_roll,
+        default=None,
+        metavar="DEG|off",
+        help="the camera's roll in degrees (from the phone's level), or 'off' to trust the photo's frame; "
+        "default: read it from the photo",
+    )
+
+
+def camera_roll_options(value: float | str | None) -> dict[str, object]:
+    """`AnalysisOptions` fields for a `--camera-roll` value: a number, 'off', or None (read it)."""
+    if value == "off":
+        return {"level": "off"}
+    return {"camera_roll_deg": value}
+
+
+def _camera_roll(text: str) -> float | str:
+    if text.strip().lower() == "off":
+        return "off"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of degrees or 'off': {text!r}") from None
+    if not (abs(value) <= MAX_CAMERA_ROLL_DEG):
+        limit = f"{MAX_CAMERA_ROLL_DEG:.0f}"
+        raise argparse.ArgumentTypeError(f"must lie between −{limit} and {limit}")
+    return value
+
+
 def build_parser(*registers: Register, store: StoreOpener | None = None) -> argparse.ArgumentParser:
     """The `posture` command: the library's own commands (`analyze`, `batch`, with `--store` when a
     history `store` is given) and those that `registers` add."""
+    from .batch.cli import register as register_batch
 
     parser = argparse.ArgumentParser(prog="posture", description="Side-profile posture photo analyser.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,7 +72,7 @@ def build_parser(*registers: Register, store: StoreOpener | None = None) -> argp
     p.add_argument("--json", action="store_true", help="one JSON object per photo per line")
     p.add_argument("--facing", choices=FACINGS, help="override the detected facing side")
     p.add_argument("--mode", choices=MODES, default="standing")
-    p.add_argument("--camera-roll", type=float, default=None, metavar="DEG", help="camera roll in degrees")
+    add_camera_roll_argument(p)
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
     p.set_defaults(func=_cmd_analyze)
     register_batch(sub, store)
@@ -68,7 +102,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if not args.json:
         print(table_header())
     options = AnalysisOptions(
-        facing=args.facing, mode=args.mode, camera_roll_deg=args.camera_roll, overlay=bool(args.overlay)
+        facing=args.facing,
+        mode=args.mode,
+        overlay=bool(args.overlay),
+        **camera_roll_options(args.camera_roll),
     )
     n_rejected = 0
     for path in args.photos:

@@ -32,6 +32,8 @@ class WarningCode(StrEnum):
     MIRROR_PASS_DISAGREES = "mirror_pass_disagrees"
     FACING_OVERRIDE_DISAGREES = "facing_override_disagrees"
     FACING_UNCERTAIN = "facing_uncertain"
+    CAMERA_LEVEL_UNKNOWN = "camera_level_unknown"
+    CAMERA_LEVEL_DISAGREES = "camera_level_disagrees"
     # On a comparison or trend of several analyses.
     MODE_DIFFERS = "mode_differs"
     RULES_VERSION_DIFFERS = "rules_version_differs"

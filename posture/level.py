@@ -610,3 +610,51 @@ def rotate_inscribed(rgb: np.ndarray, clockwise_deg: float) -> np.ndarray:
     cw, ch = inscribed_size(w, h, clockwise_deg)
     x0, y0 = (w - cw) // 2, (h - ch) // 2
     return np.ascontiguousarray(turned[y0 : y0 + ch, x0 : x0 + cw])
+
+
+# --- which roll an analysis applies -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelDecision:
+    """The roll to remove before measuring, the `camera_level` to report, the warnings to add and the
+    segments (full-size photo pixels) to draw as the level reference."""
+
+    applied_roll_deg: float
+    level: dict[str, object]
+    warnings: tuple[str, ...]
+    segments_px: np.ndarray
+
+
+def decide_level(
+    given_roll_deg: float | None,
+    mode: Literal["auto", "off"],
+    estimate: LevelEstimate | None,
+    *,
+    min_confidence: float,
+    disagree_deg: float,
+    segments_scale: float = 1.0,
+) -> LevelDecision:
+    """The contract of `camera_level` (docs/measures.md): a given roll wins (`given`; a confident
+    estimate more than `disagree_deg` away adds `camera_level_disagrees`); otherwise a confident
+    estimate is applied; otherwise nothing is, with `camera_level_unknown`. `mode="off"` trusts the
+    frame's vertical: nothing applied, no warning. `segments_scale` turns the estimate's segments into
+    full-size pixels (1 / `Photo.scale`)."""
+    none = np.zeros((0, 4), np.float32)
+    confident = (
+        estimate is not None and estimate.roll_deg is not None and estimate.confidence >= min_confidence
+    )
+    segments = estimate.segments * segments_scale if confident and estimate is not None else none
+    if given_roll_deg is not None:
+        warnings: tuple[str, ...] = ()
+        if confident and abs(estimate.roll_deg - given_roll_deg) > disagree_deg:  # type: ignore[union-attr,operator]
+            warnings = ("camera_level_disagrees",)
+        level = {"roll_deg": round(given_roll_deg, 2), "source": "given", "confidence": 1.0}
+        return LevelDecision(given_roll_deg, level, warnings, segments)
+    if mode == "off":
+        return LevelDecision(0.0, {"roll_deg": None, "source": "none", "confidence": 0.0}, (), none)
+    if confident and estimate is not None:
+        return LevelDecision(float(estimate.roll_deg), estimate.to_dict(), (), segments)  # type: ignore[arg-type]
+    confidence = 0.0 if estimate is None else round(estimate.confidence, 2)
+    level = {"roll_deg": None, "source": "none", "confidence": confidence}
+    return LevelDecision(0.0, level, ("camera_level_unknown",), none)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from .errors import ErrorCode, PostureError
 from .facing import Facing
 from .result import Mode
 
+LevelMode = Literal["auto", "off"]
+
 MODES: tuple[Mode, ...] = ("standing", "lunge")
+LEVEL_MODES: tuple[LevelMode, ...] = ("auto", "off")
 FACINGS: tuple[Facing, ...] = ("left", "right")
 MAX_CAMERA_ROLL_DEG = 45.0
 
@@ -22,12 +26,14 @@ MAX_CAMERA_ROLL_DEG = 45.0
 class AnalysisOptions:
     """`facing`: override the detected facing direction (None: detect it). `mode`: a standing photo or
     a knee-to-wall lunge. `camera_roll_deg`: the camera's roll when known (from the phone's level),
-    removed before measuring; sign as in `posture.geometry.to_canonical`. `overlay`: also draw the
-    annotated PNG (`Analysis.overlay_png`)."""
+    removed before measuring; sign as in `posture.geometry.to_canonical`. Without one, `level="auto"`
+    reads the roll from the photo (`posture.level`) and applies it when confident; `level="off"` trusts
+    the frame's vertical. `overlay`: also draw the annotated PNG (`Analysis.overlay_png`)."""
 
     facing: Facing | None = None
     mode: Mode = "standing"
     camera_roll_deg: float | None = None
+    level: LevelMode = "auto"
     overlay: bool = False
 
     def check(self) -> None:
@@ -39,6 +45,10 @@ class AnalysisOptions:
         if self.mode not in MODES:
             raise PostureError(
                 ErrorCode.INVALID_OPTION, f"mode must be 'standing' or 'lunge', not {self.mode!r}."
+            )
+        if self.level not in LEVEL_MODES:
+            raise PostureError(
+                ErrorCode.INVALID_OPTION, f"level must be 'auto' or 'off', not {self.level!r}."
             )
         if self.camera_roll_deg is not None and not _valid_roll(self.camera_roll_deg):
             raise PostureError(

@@ -33,6 +33,7 @@ _COLOURS = {
     "chord": (255, 90, 90),
     "pelvis": (255, 130, 255),
     "tibia": (0, 200, 255),
+    "level": (120, 200, 255),
 }
 _LABELS = (
     ("pelvic_tilt_deg", "Pelvic tilt (est.)", "°"),
@@ -74,6 +75,9 @@ def render_overlay(photo: Photo, result: Analysis, drawing: dict[str, np.ndarray
     def line(points: np.ndarray, colour: tuple[int, int, int], width: int = 4) -> None:
         draw.line([tuple(p) for p in points], fill=colour, width=width, joint="curve")
 
+    # The level reference: the room's lines the camera's roll was read from (full-size photo pixels).
+    for x1, y1, x2, y2 in drawing.get("level_segments", np.zeros((0, 4))):
+        line(to_canvas(np.array([[x1, y1], [x2, y2]])), _COLOURS["level"], 2)
     if plumb is not None:
         line(canon_to_canvas(plumb), _COLOURS["plumb"], 3)
     if "back_profile" in drawing:
@@ -95,13 +99,13 @@ def render_overlay(photo: Photo, result: Analysis, drawing: dict[str, np.ndarray
     for x, y in np.vstack([chain, arm[1:]]):
         draw.ellipse((x - 6, y - 6, x + 6, y + 6), fill=_COLOURS["joint"], outline=(0, 0, 0))
 
-    _legend(draw, result)
+    _legend(draw, result, len(drawing.get("level_segments", ())))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
 
 
-def _legend(draw: ImageDraw.ImageDraw, result: Analysis) -> None:
+def _legend(draw: ImageDraw.ImageDraw, result: Analysis, n_level: int) -> None:
     """Values in a panel below the figure (never over the body), two columns, phone-legible."""
     font = ImageFont.load_default(size=30)
     small = ImageFont.load_default(size=24)
@@ -117,6 +121,8 @@ def _legend(draw: ImageDraw.ImageDraw, result: Analysis) -> None:
         y = PANEL_Y + 60 + 34 * (i // 2)
         draw.text((x, y), title, font=small, fill=(210, 210, 210))
         draw.text((x + col_w - 44, y), f"{value:+.1f}{unit}", font=small, fill=(255, 255, 255), anchor="ra")
+    note_font = ImageFont.load_default(size=20)
+    draw.text((24, CANVAS_H - 62), _level_note(result, n_level), font=note_font, fill=_COLOURS["level"])
     draw.text(
         (CANVAS_W / 2, CANVAS_H - 16),
         "+ = forward · estimates for tracking change, not a diagnosis",
@@ -124,3 +130,18 @@ def _legend(draw: ImageDraw.ImageDraw, result: Analysis) -> None:
         fill=(200, 200, 200),
         anchor="ms",
     )
+
+
+def _level_note(result: Analysis, n_lines: int) -> str:
+    """Where the vertical of the drawing comes from, in words; the lines it was read from are drawn in
+    light blue where they fall on the canvas."""
+    level = result.camera_level
+    roll = result.camera_roll_deg
+    if level.source == "given":
+        return f"Level: camera roll {roll:+.1f}° as given"
+    if level.source in ("background", "floor"):
+        where = f"{n_lines} room lines (blue)" if level.source == "background" else "floor under the feet"
+        return f"Level: camera roll {roll:+.1f}° read from {where}"
+    if "camera_level_unknown" in result.warnings:
+        return "Level: no reference found; the photo's frame is taken as upright"
+    return "Level: the photo's frame is taken as upright"

@@ -39,6 +39,20 @@ class LandmarkPoint(_Frozen):
     visibility: float = Field(description="Model's visibility estimate, 0..1.")
 
 
+class CameraLevel(_Frozen):
+    """The camera's roll and where it came from (see `posture.level` for the sign)."""
+
+    roll_deg: float | None = Field(
+        None, description="The camera's roll in degrees (given or estimated); null when unknown."
+    )
+    source: Literal["given", "background", "floor", "none"] = Field(
+        "none",
+        description="`given` by the user; read from the room's lines (`background`) or the feet's floor "
+        "contact (`floor`); `none`: unknown or turned off, nothing applied.",
+    )
+    confidence: float = Field(0.0, description="0..1: how sure the estimate is (1 for a given roll).")
+
+
 class Versions(_Frozen):
     package: str
     model_sha256: str | None
@@ -58,7 +72,8 @@ class Analysis(_Frozen):
     warnings: list[str] = Field(default_factory=list)
     versions: Versions
     mode: Mode = "standing"
-    camera_roll_deg: float = 0.0
+    camera_roll_deg: float = Field(0.0, description="The roll actually removed before measuring (degrees).")
+    camera_level: CameraLevel = Field(default_factory=CameraLevel)
     measures: dict[str, float | None] = Field(default_factory=dict)
     confidence: dict[str, float] = Field(default_factory=dict)
     not_measured: dict[str, str] = Field(default_factory=dict)

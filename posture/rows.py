@@ -32,6 +32,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "side",
     "mode",
     "camera_roll_deg",
+    "camera_level_roll_deg",
+    "camera_level_source",
+    "camera_level_confidence",
     "image_width",
     "image_height",
     "image_taken_at",
@@ -101,6 +104,7 @@ def flatten_analysis(
     scores = data.get("scores") or {}
     bands = data.get("bands") or {}
     versions = data.get("versions") or {}
+    level = data.get("camera_level") or {}
     when = taken_at if taken_at is not None else data.get("taken_at") or image.get("taken_at")
     row: dict[str, Any] = {
         "source": data.get("source"),
@@ -114,6 +118,9 @@ def flatten_analysis(
         "side": data.get("side"),
         "mode": data.get("mode"),
         "camera_roll_deg": data.get("camera_roll_deg"),
+        "camera_level_roll_deg": level.get("roll_deg"),
+        "camera_level_source": level.get("source"),
+        "camera_level_confidence": level.get("confidence"),
         "image_width": image.get("width"),
         "image_height": image.get("height"),
         "image_taken_at": image.get("taken_at"),

@@ -290,3 +290,16 @@ def test_client_only_codes_are_still_made_by_the_page() -> None:
 def test_api_code_scan_finds_known_codes() -> None:
     # Guards the scan itself: one code of each way the service answers an error.
     assert {"subject_not_found", "busy", "request_too_large", "not_found", "photo_not_stored"} <= _api_codes()
+
+
+def test_camera_level_words_follow_the_rules() -> None:
+    """The page's hint threshold is the rules file's, and every `camera_level.source` has words."""
+    from typing import get_args
+
+    from posture.result import CameraLevel
+    from posture.rules import load_rules
+
+    level = _labels()["CAMERA_LEVEL"]
+    assert level["hint_deg"] == load_rules()["camera_level"]["hint_deg"]
+    sources = set(get_args(CameraLevel.model_fields["source"].annotation))
+    _same_keys(level["sources"], sources, "camera level sources")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
+from ..cli import add_camera_roll_argument, camera_roll_options
 from ..options import AnalysisOptions
 from .inputs import PHOTO_EXTENSIONS, BatchInputError, BatchItem, SubjectRule, discover, subject_rule
 from .output import ResultSink, ResultWriter, open_writer
@@ -56,7 +57,7 @@ def register(sub: argparse._SubParsersAction, store: StoreOpener | None = None) 
     p.add_argument("--subject", metavar="NAME", help="subject of the photos that get none otherwise")
     p.add_argument("--facing", choices=["left", "right"], help="override the detected facing side")
     p.add_argument("--mode", choices=["standing", "lunge"], default="standing")
-    p.add_argument("--camera-roll", type=float, default=None, metavar="DEG", help="camera roll in degrees")
+    add_camera_roll_argument(p)
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
     if store is not None:
         p.add_argument(
@@ -131,7 +132,7 @@ def _cmd_batch(args: argparse.Namespace, open_store: StoreOpener | None) -> int:
     options = AnalysisOptions(
         facing=args.facing,
         mode=args.mode,
-        camera_roll_deg=args.camera_roll,
+        **camera_roll_options(args.camera_roll),  # type: ignore[arg-type]
         overlay=bool(args.overlay) or keep_photos,  # the history keeps an overlay per photo, as uploads do
     )
     results = score(

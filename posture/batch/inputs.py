@@ -11,12 +11,12 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from ..intake import IntakeLimits
-from ..options import AnalysisOptions
+from ..options import MAX_CAMERA_ROLL_DEG, AnalysisOptions
 from ..worker import Job
 
 # Extensions of the formats `posture.intake` reads; a folder search picks only these.
@@ -41,6 +41,8 @@ class BatchItem:
     source: str
     subject: str | None = None
     taken_at: datetime | None = None
+    camera_roll: float | str | None = None
+    """The manifest's `camera_roll`: degrees, `off`, or None (the run's option)."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def discover(
             return
         seen.add(key)
         if item.subject is None and subject_from is not None:
-            item = BatchItem(item.path, item.source, subject_from(item), item.taken_at)
+            item = replace(item, subject=subject_from(item))
         items.append(item)
 
     for raw in inputs:
@@ -121,8 +123,9 @@ def discover(
 
 
 def read_manifest(manifest: Path) -> Iterator[BatchItem]:
-    """Rows of a CSV manifest: `path` (required; relative to the manifest's folder), `subject` and
-    `taken_at` (ISO 8601 date or date-time) optional; other columns are ignored. A row naming a folder
+    """Rows of a CSV manifest: `path` (required; relative to the manifest's folder), `subject`,
+    `taken_at` (ISO 8601 date or date-time) and `camera_roll` (degrees, or `off`) optional; other
+    columns are ignored. A row naming a folder
     stands for every photo in it, with the row's subject and time."""
     try:
         # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
@@ -144,11 +147,12 @@ def read_manifest(manifest: Path) -> Iterator[BatchItem]:
             path = base / path
         subject = cells.get("subject") or None
         taken_at = _parse_time(cells.get("taken_at", ""), f"{manifest}:{line}")
+        roll = _parse_roll(cells.get("camera_roll", ""), f"{manifest}:{line}")
         if path.is_dir():
             for photo in _walk(path):
-                yield BatchItem(photo, str(photo), subject, taken_at)
+                yield BatchItem(photo, str(photo), subject, taken_at, roll)
         else:
-            yield BatchItem(path, str(path), subject, taken_at)
+            yield BatchItem(path, str(path), subject, taken_at, roll)
 
 
 def _parse_time(text: str, where: str) -> datetime | None:
@@ -161,6 +165,22 @@ def _parse_time(text: str, where: str) -> datetime | None:
             f"{where}: taken_at {text!r} is not an ISO 8601 date or time (e.g. 2024-03-01 or "
             "2024-03-01T08:30:00+01:00)"
         ) from None
+
+
+def _parse_roll(text: str, where: str) -> float | str | None:
+    if not text:
+        return None
+    if text.lower() == "off":
+        return "off"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not abs(value) <= MAX_CAMERA_ROLL_DEG:
+        raise BatchInputError(
+            f"{where}: camera_roll {text!r} is not a number of degrees between −45 and 45, nor 'off'"
+        )
+    return value
 
 
 def _walk(folder: Path) -> Iterator[Path]:
@@ -190,6 +210,10 @@ def read_job(
     (missing, unreadable, larger than the intake limit) becomes a job that names only its path, so
     the worker's rejection carries the intake's own code and message."""
     max_bytes = (limits or IntakeLimits()).max_file_bytes
+
+    if item.camera_roll is not None:  # the manifest's camera roll wins over the run's option
+        roll = {"level": "off"} if item.camera_roll == "off" else {"camera_roll_deg": item.camera_roll}
+        options = replace(options, **roll)  # type: ignore[arg-type]
 
     def job(data: bytes | None) -> Job:
         return Job(data, item.source, options, keep_photo, limits, item.path, index)

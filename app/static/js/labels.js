@@ -133,6 +133,40 @@ export const WARNINGS = {
   model_differs: "The two photos were analysed with different pose models: differences may come from the model.",
 };
 
+/** How the camera's level was found (`camera_level.source`); `hint_deg` is rules.toml [camera_level]. */
+export const CAMERA_LEVEL = {
+  hint_deg: 2,
+  sources: {
+    given: "as entered",
+    background: "read from the room's lines",
+    floor: "read from the floor under the feet",
+    none: "not known",
+  },
+};
+
+/** One line on the camera's level of a photo, and a hint when the phone was held off level. */
+export function cameraLevelText(a) {
+  const level = a.camera_level;
+  if (!level) return { text: "", hint: "" };
+  const roll = a.camera_roll_deg || 0;
+  let text;
+  if (level.source === "none") {
+    text = (a.warnings || []).includes("camera_level_unknown")
+      ? "Camera level: not found in the photo; the photo's frame is taken as upright."
+      : "Camera level: off; the photo's frame is taken as upright.";
+  } else {
+    const how = CAMERA_LEVEL.sources[level.source] || level.source;
+    const sure = level.source === "given" ? "" : ` (confidence ${level.confidence.toFixed(2)})`;
+    text = `Camera level: roll ${signed(roll, 1)}° ${how}${sure}, corrected before measuring.`;
+  }
+  const off = level.roll_deg === null || level.roll_deg === undefined ? 0 : Math.abs(level.roll_deg);
+  const hint =
+    off > CAMERA_LEVEL.hint_deg
+      ? `The phone was tilted by ${plain(off, 1)}°: hold it level for the next photo (a level app or the camera's grid helps).`
+      : "";
+  return { text, hint };
+}
+
 export const NOT_MEASURED = {
   no_silhouette: "no body outline found",
   back_not_visible: "back outline hidden (arms, hair or clothing)",

@@ -4,7 +4,7 @@
 import { imageUrl } from "../../api.js";
 import { scoreRing } from "../../charts.js";
 import { formatDate, formatTime, h, icon } from "../../dom.js";
-import { AREAS, BANDS, formatMeasure, MEASURE_GROUPS, MEASURES, NOT_MEASURED, WARNINGS } from "../../labels.js";
+import { AREAS, BANDS, cameraLevelText, formatMeasure, MEASURE_GROUPS, MEASURES, NOT_MEASURED, WARNINGS } from "../../labels.js";
 import { bandChip, errorAlert, estimateTag, noteAlert, spinner } from "../../ui.js";
 
 function describePhoto(a) {
@@ -172,6 +172,12 @@ function measuresBlock(a) {
   );
 }
 
+function levelLine(a) {
+  const { text, hint } = cameraLevelText(a);
+  if (!text) return null;
+  return h("p", { class: "muted small camera-level", "data-level-source": a.camera_level.source }, text, hint ? h("strong", { class: "level-hint" }, ` ${hint}`) : null);
+}
+
 export function analysisPanel(a, { latest, previous, subjectId }) {
   const warnings = (a.warnings || []).map((code) => noteAlert(WARNINGS[code] || code, { tone: "warn" }));
   const actions = h(
@@ -192,6 +198,7 @@ export function analysisPanel(a, { latest, previous, subjectId }) {
         {},
         h("h2", { id: "analysis-title", tabindex: "-1" }, `Photo of ${formatDate(a.taken_at)}`, latest ? h("span", { class: "badge" }, "Latest") : null),
         h("p", { class: "muted small" }, describePhoto(a)),
+        levelLine(a),
       ),
       actions,
     ),
