@@ -174,6 +174,7 @@ def _camera_level(photo: Photo, subject: Subject, options: AnalysisOptions) -> L
         options.level,
         estimate,
         min_confidence=float(rules["min_confidence"]),
+        full_confidence=float(rules["full_confidence"]),
         disagree_deg=float(rules["disagree_deg"]),
         segments_scale=1.0 / photo.scale,
     )

@@ -1,7 +1,7 @@
 """Repeatability evaluation: how much the measures move when the photo is only re-encoded.
 
 Used by `benchmarks/repeatability.py` (figures in docs/accuracy.md) and by the test suite, which
-enforces the bounds on the committed sample photos.
+enforces the bounds on the committed repeatability photos (`sample_images/repeatability/`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 
 from .analysis import analyze
 from .model import PoseModel
+from .options import AnalysisOptions
 from .result import Analysis
 
 
@@ -62,16 +63,19 @@ class VariantReport:
         return float(np.percentile(self.differences, 90)) if self.differences else float("nan")
 
 
-def evaluate(photos: Iterable[tuple[str, Image.Image]], model: PoseModel) -> dict[str, VariantReport]:
-    """Analyse each (name, image) and its variants; collect the angle differences per variant."""
+def evaluate(
+    photos: Iterable[tuple[str, Image.Image]], model: PoseModel, options: AnalysisOptions | None = None
+) -> dict[str, VariantReport]:
+    """Analyse each (name, image) and its variants with the same `options` (default: the library's);
+    collect the angle differences per variant. A photo whose original is refused is skipped."""
     reports = {name: VariantReport() for name in VARIANTS}
     for label, image in photos:
         image = image.convert("RGB")
-        base = analyze(_png(image), model=model)
+        base = analyze(_png(image), options, model=model)
         if not base.ok:
             continue
         for name, make in VARIANTS.items():
-            other = analyze(make(image), model=model)
+            other = analyze(make(image), options, model=model)
             report = reports[name]
             if not other.ok:
                 report.rejected.append(f"{label}: {other.error.code if other.error else '?'}")

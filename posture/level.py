@@ -632,14 +632,20 @@ def decide_level(
     estimate: LevelEstimate | None,
     *,
     min_confidence: float,
+    full_confidence: float,
     disagree_deg: float,
     segments_scale: float = 1.0,
 ) -> LevelDecision:
-    """The contract of `camera_level` (docs/measures.md): a given roll wins (`given`; a confident
-    estimate more than `disagree_deg` away adds `camera_level_disagrees`); otherwise a confident
-    estimate is applied; otherwise nothing is, with `camera_level_unknown`. `mode="off"` trusts the
-    frame's vertical: nothing applied, no warning. `segments_scale` turns the estimate's segments into
-    full-size pixels (1 / `Photo.scale`)."""
+    """The contract of `camera_level` (docs/measures.md).
+
+    A given roll wins (`given`); a confident estimate more than `disagree_deg` away from it adds
+    `camera_level_disagrees`. Without one, an estimate of confidence c ≥ `min_confidence` is applied
+    in the share w = (c − min) / (full − min), capped at 1: in full from `full_confidence` on. The
+    ramp is there so that two copies of one photo whose confidences straddle a threshold (a mirrored
+    or resized copy) get nearly the same correction instead of all or nothing. Below `min_confidence`
+    nothing is applied and `camera_level_unknown` is added. `mode="off"` trusts the frame's vertical:
+    nothing applied, no warning. `segments_scale` turns the estimate's segments into full-size pixels
+    (1 / `Photo.scale`)."""
     none = np.zeros((0, 4), np.float32)
     confident = (
         estimate is not None and estimate.roll_deg is not None and estimate.confidence >= min_confidence
@@ -654,7 +660,8 @@ def decide_level(
     if mode == "off":
         return LevelDecision(0.0, {"roll_deg": None, "source": "none", "confidence": 0.0}, (), none)
     if confident and estimate is not None:
-        return LevelDecision(float(estimate.roll_deg), estimate.to_dict(), (), segments)  # type: ignore[arg-type]
+        share = min(1.0, (estimate.confidence - min_confidence) / max(full_confidence - min_confidence, 1e-9))
+        return LevelDecision(share * float(estimate.roll_deg), estimate.to_dict(), (), segments)  # type: ignore[arg-type]
     confidence = 0.0 if estimate is None else round(estimate.confidence, 2)
     level = {"roll_deg": None, "source": "none", "confidence": confidence}
     return LevelDecision(0.0, level, ("camera_level_unknown",), none)

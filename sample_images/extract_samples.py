@@ -86,6 +86,36 @@ MAN_FRONTAL_CROP_F2: Box = (470, 20, 830, 540)
 # Frame 2, right part: trees, grass and buildings with nobody in them.
 NO_PERSON_CROP_F2: Box = (1000, 200, 1768, 994)
 
+# The repeatability set (tests/test_repeatability.py): portrait 3:4 crops, one person each, of the
+# frames 73-186 in which the woman has both feet down and her legs apart (double support): heel
+# heights within 3 % of her nose-to-ankle height and ankles at least 30 % of it apart, read from this
+# project's own landmarks of each crop. Legs apart because when they cross (mid-stance) a copy can
+# swap the bent swing leg for the standing one, which a standing person's straight legs cannot do.
+# Frame 80 is left out because the quality gate refuses its half-size copy (under 200 px), as it does
+# for 60-62; 57-59 are left out because their silhouette estimates move by up to 5-15° between copies
+# (ATTRIBUTION.md gives the figures with them). Value: the crop's left edge, centred on her hips
+# (x ± 198) and clamped to the frame.
+REPEATABILITY_LEFT_PX: dict[int, int] = {
+    **{76: 1064, 77: 1055, 78: 1048, 79: 1040},
+    **{95: 887, 96: 878, 97: 869, 98: 857, 99: 845},
+    **{113: 705, 114: 694, 115: 684, 116: 674, 117: 662},
+    **{131: 522, 132: 513, 133: 504, 134: 496},
+    **{150: 332, 151: 324},
+    **{168: 146, 169: 138, 170: 125, 171: 113, 172: 101},
+    **{186: 0},
+}
+REPEATABILITY_SIZE_PX = (396, 528)  # width, height: a 3:4 portrait photo
+# The top edge stays below the box top (y ~460) so that the man on the box is never in the crop.
+REPEATABILITY_TOP_PX = 466
+REPEATABILITY_DIR = "repeatability"
+
+
+def repeatability_box(left: int) -> Box:
+    """The crop box of one repeatability frame from its left edge."""
+    width, height = REPEATABILITY_SIZE_PX
+    return (left, REPEATABILITY_TOP_PX, left + width, REPEATABILITY_TOP_PX + height)
+
+
 SAMPLES: tuple[Sample, ...] = (
     *(Sample(f"walk_side_f{f:04d}.jpg", f) for f in SIDE_FRAMES),
     Sample("walk_side_crop_f0128.jpg", 128, crop=WOMAN_CROP_F128),
@@ -97,6 +127,10 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("frontal_man.jpg", 2, crop=MAN_FRONTAL_CROP_F2),
     Sample("no_person_f0002.jpg", 2, crop=NO_PERSON_CROP_F2),
     Sample("exif_rot90_crop_f0128.jpg", 128, crop=WOMAN_CROP_F128, exif_rotated=True),
+    *(
+        Sample(f"{REPEATABILITY_DIR}/double_support_f{f:04d}.jpg", f, crop=repeatability_box(left))
+        for f, left in REPEATABILITY_LEFT_PX.items()
+    ),
 )
 
 LICENCE_HEADER = (
@@ -316,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         encoded: dict[str, bytes] = {}
         for sample in SAMPLES:
             data = encode_jpeg(render(sample, frames[sample.frame]), sample.exif_rotated)
+            (out / sample.name).parent.mkdir(parents=True, exist_ok=True)
             (out / sample.name).write_bytes(data)
             encoded[sample.name] = data
             print(f"wrote {sample.name} ({len(data) // 1024} KiB)")

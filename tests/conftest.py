@@ -12,6 +12,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_images"
 SIDE_SAMPLES = [*sorted(SAMPLES.glob("walk_side_f*.jpg")), SAMPLES / "walk_side_crop_f0128.jpg"]
+# Double-support frames for the repeatability test (sample_images/ATTRIBUTION.md says how they were chosen).
+REPEATABILITY_SAMPLES = sorted((SAMPLES / "repeatability").glob("double_support_f*.jpg"))
 BAD = SAMPLES / "bad"
 SHARED_DEV = ROOT.parent / "shared" / "data" / "dev"
 

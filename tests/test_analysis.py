@@ -138,9 +138,11 @@ def test_cli_table_and_overlay(tmp_path, capsys):
     assert Image.open(png).size == (720, 1280)
 
 
-def test_camera_roll_shifts_every_vertical_reference_equally(side_results, model):
+def test_camera_roll_shifts_every_vertical_reference_equally(model):
     """A 5° roll turns true vertical by 5°: every inclination moves by the same 5°, joint angles not."""
-    level = side_results["walk_side_crop_f0128.jpg"]
+    # A given 0° rather than the level read from the photo: on this crop that estimate is refused with
+    # OpenCV 5.1 (confidence 0.39) and applied with 5.0 (0.88°, 0.66), which made the shifts 4.12°.
+    level = posture.analyze(SAMPLES / "walk_side_crop_f0128.jpg", model=model, camera_roll_deg=0.0)
     rolled = posture.analyze(SAMPLES / "walk_side_crop_f0128.jpg", model=model, camera_roll_deg=5.0)
     assert rolled.camera_roll_deg == 5.0
     shifts = [

@@ -68,7 +68,9 @@ def test_a_turned_phone_no_longer_reads_as_a_posture_change(scenes):
     for name in VERTICAL_MEASURES:
         a, b = level.measures[name], turned.measures[name]
         if a is not None and b is not None:
-            assert b == pytest.approx(a, abs=2.0), name  # unlevelled, each would move by about 4°
+            # Measured ≤ 1.28°, but single measures moved by up to 1.3° between OpenCV builds (see the
+            # margins in docs/accuracy.md): 3° clears that; unlevelled, each would move by about 4°.
+            assert b == pytest.approx(a, abs=3.0), name
 
 
 def test_a_plain_wall_gives_no_level_and_says_so(scenes):
@@ -141,13 +143,14 @@ class _Estimate:
         (3.0, "auto", _Estimate(-0.5, 0.9), 3.0, "given", ("camera_level_disagrees",)),
         (3.0, "auto", _Estimate(-0.5, 0.2), 3.0, "given", ()),  # an unsure estimate contradicts nothing
         (None, "auto", _Estimate(2.0, 0.9), 2.0, "background", ()),
+        (None, "auto", _Estimate(2.0, 0.65), 1.0, "background", ()),  # half way up the ramp: half of it
         (None, "auto", _Estimate(None, 0.3), 0.0, "none", ("camera_level_unknown",)),
         (None, "auto", None, 0.0, "none", ("camera_level_unknown",)),
         (None, "off", _Estimate(2.0, 0.9), 0.0, "none", ()),
     ],
 )
 def test_the_contract_of_decide_level(given, mode, estimate, applied, source, warnings):
-    decision = decide_level(given, mode, estimate, min_confidence=0.5, disagree_deg=2.0)  # type: ignore[arg-type]
-    assert decision.applied_roll_deg == applied
+    decision = decide_level(given, mode, estimate, min_confidence=0.5, full_confidence=0.8, disagree_deg=2.0)  # type: ignore[arg-type]
+    assert decision.applied_roll_deg == pytest.approx(applied)
     assert decision.level["source"] == source
     assert decision.warnings == warnings
