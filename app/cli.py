@@ -1,5 +1,5 @@
 """The installed `posture` command: the library's commands (`analyze`, `batch`) and the service's
-(`serve`, `users`), assembled here, where both the library and the service are visible.
+(`serve`, `users`, `storage`), assembled here, where both the library and the service are visible.
 
 The batch command gets the service's history store as its `--store` sink (`app.services.batch_store`).
 """
@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from sqlalchemy.orm import Session
 
 from posture import cli as library_cli
 from posture.batch.output import ResultSink
+
+_UsersHandler = Callable[[argparse.Namespace, Session], int]
+_Argument = tuple[tuple[str, ...], dict[str, Any]]
+"""An argument of a `users` command: `add_argument`'s flags and options."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,17 +65,35 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     users = sub.add_parser("users", help="manage accounts and API keys")
     users_sub = users.add_subparsers(dest="users_command", required=True)
-    commands: tuple[tuple[str, str, Callable[[argparse.Namespace, Session], int], bool], ...] = (
-        ("create", "create an account; prints its API key on the last line", _users_create, True),
-        ("key", "issue another API key for an existing account", _users_key, True),
-        ("list", "list accounts", _users_list, False),
+    account: _Argument = (("name",), {"help": "the account's name"})
+    commands: tuple[tuple[str, str, _UsersHandler, tuple[_Argument, ...]], ...] = (
+        ("create", "create an account; prints its API key on the last line", _users_create, (account,)),
+        ("key", "issue another API key for an existing account", _users_key, (account,)),
+        ("list", "list accounts", _users_list, ()),
+        ("keys", "list an account's API keys: id, prefix, created, last used", _users_keys, (account,)),
+        (
+            "revoke",
+            "revoke an API key: it answers 401 from the next request on, on every server",
+            _users_revoke,
+            ((("key_id",), {"help": "the key's id or its prefix pp_<16 hex> (`posture users keys NAME`)"}),),
+        ),
+        (
+            "delete",
+            "delete an account: its keys, subjects, analyses and stored files",
+            _users_delete,
+            (account, (("--yes",), {"action": "store_true", "help": "do not ask for confirmation"})),
+        ),
     )
-    for name, text, handler, takes_name in commands:
-        command = users_sub.add_parser(name, help=text)
-        if takes_name:
-            command.add_argument("name")
+    for name, text, handler, arguments in commands:
+        command = users_sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        for flags, options in arguments:
+            command.add_argument(*flags, **options)
         command.add_argument("--data-dir", type=Path, help="as for `posture serve` (POSTURE_DATA_DIR)")
         command.set_defaults(func=_with_session(handler))
+
+    _register_storage(sub)
+    _register_history(sub)
+    _register_report(sub)
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
@@ -85,6 +108,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
+    from app.api.server import uvicorn_options
     from app.main import create_app
 
     try:
@@ -106,7 +130,8 @@ def _serve(args: argparse.Namespace) -> int:
         f"Create an API key with:  {command} users create NAME{data}",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # Bounded connections, header and keep-alive times (the body's time is bounded in the app).
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options(settings))
     return 0
 
 
@@ -166,7 +191,7 @@ def _users_key(args: argparse.Namespace, session: Session) -> int:
         print(f"posture users key: no account named {args.name!r}.", file=sys.stderr)
         return 1
     key = repository.issue_key(session, user)
-    print(f"New API key for {user.name!r} (shown once, keep it secret; older keys stay valid):")
+    print(f"New API key for {user.name!r} (shown once, keep it secret; older keys stay valid until revoked):")
     print(key)
     return 0
 
@@ -176,6 +201,388 @@ def _users_list(args: argparse.Namespace, session: Session) -> int:
 
     for user, n_keys in repository.list_users(session):
         print(f"{user.name}\t{n_keys} key{'s' if n_keys != 1 else ''}\tcreated {user.created_at:%Y-%m-%d}")
+    return 0
+
+
+def _users_keys(args: argparse.Namespace, session: Session) -> int:
+    from app.storage import repository
+
+    user = repository.user_by_name(session, args.name)
+    if user is None:
+        print(f"posture users keys: no account named {args.name!r}.", file=sys.stderr)
+        return 1
+    print("id\tprefix\tcreated\tlast used\tstate")
+    for key in repository.list_keys(session, user):
+        state = "valid" if key.revoked_at is None else f"revoked {_when(key.revoked_at)}"
+        last_used = _when(key.last_used_at) if key.last_used_at else "never"
+        print(f"{key.id}\tpp_{key.lookup}\t{_when(key.created_at)}\t{last_used}\t{state}")
+    return 0
+
+
+def _users_revoke(args: argparse.Namespace, session: Session) -> int:
+    from app.storage import repository
+
+    found = repository.revoke_key(session, args.key_id)
+    if found is None:
+        print(
+            f"posture users revoke: no key with the id or prefix {args.key_id!r} "
+            "(`posture users keys NAME` lists them).",
+            file=sys.stderr,
+        )
+        return 1
+    key, revoked_now = found
+    if not revoked_now:
+        print(f"Key pp_{key.lookup} of {key.user.name!r} was already revoked ({_when(key.revoked_at)}).")
+        return 0
+    print(f"Revoked key pp_{key.lookup} of {key.user.name!r}: it is refused from the next request on.")
+    return 0
+
+
+def _users_delete(args: argparse.Namespace, session: Session) -> int:
+    from app.storage import repository
+    from app.storage.files import open_store
+
+    user = repository.user_by_name(session, args.name)
+    if user is None:
+        print(f"posture users delete: no account named {args.name!r}.", file=sys.stderr)
+        return 1
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(
+                "posture users delete: deleting an account cannot be undone and there is no terminal to "
+                "confirm on; pass --yes to delete without asking.",
+                file=sys.stderr,
+            )
+            return 2
+        _, n_subjects = repository.list_subjects(session, user, 1, 0)
+        session.commit()  # no transaction held while waiting for the answer
+        prompt = (
+            f"Delete account {user.name!r} with its {n_subjects} subject{'s' if n_subjects != 1 else ''}, "
+            "their analyses, stored photos and overlays, and its keys? This cannot be undone.\n"
+            "Type the account's name to confirm: "
+        )
+        try:
+            answer = input(prompt)
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        if answer.strip() != user.name:
+            print("Not deleted.", file=sys.stderr)
+            return 1
+    store = open_store(_settings(args).storage_location)
+    try:
+        deleted = repository.delete_account(session, store, user)
+    finally:
+        store.close()
+    if deleted is None:
+        print(f"posture users delete: the account {args.name!r} was deleted meanwhile.", file=sys.stderr)
+        return 1
+    print(
+        f"Deleted account {args.name!r}: {deleted.subjects} subjects, {deleted.analyses} analyses, "
+        f"{deleted.files} stored files, and its keys."
+    )
+    return 0
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+# --- posture storage -------------------------------------------------------------------------------
+
+
+def _register_storage(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    storage = sub.add_parser(
+        "storage",
+        help="stored photos and overlays: sweep, migrate to another store",
+        description="The file store is POSTURE_STORAGE_URL (default: <data dir>/files): a directory, or "
+        "s3://bucket/prefix with boto3's AWS_* variables for the endpoint and credentials.",
+    )
+    storage_sub = storage.add_subparsers(dest="storage_command", required=True)
+    sweep = storage_sub.add_parser(
+        "sweep",
+        help="finish interrupted deletions and remove files no analysis references",
+        description="Remove the files of deleted analyses that a crash or an unreachable store left, and "
+        "stored files that no analysis references once older than the grace period. Safe while servers run.",
+    )
+    sweep.add_argument(
+        "--grace",
+        type=float,
+        metavar="SECONDS",
+        help="age an unreferenced file must reach before removal (POSTURE_SWEEP_GRACE_S; default 3600)",
+    )
+    migrate = storage_sub.add_parser(
+        "migrate",
+        help="copy every stored file to another store, verifying each hash",
+        description="Copy every stored file from the configured store to URL and verify each copy's "
+        "SHA-256. Resumable and idempotent (verified copies are skipped); switches nothing: see "
+        "docs/api.md for the switch-over steps.",
+    )
+    migrate.add_argument("--to", required=True, metavar="URL", help="a directory or s3://bucket/prefix")
+    migrate.add_argument(
+        "--jobs", type=int, default=8, metavar="N", help="files copied at a time (default 8)"
+    )
+    for command, handler in ((sweep, _storage_sweep), (migrate, _storage_migrate)):
+        command.add_argument("--data-dir", type=Path, help="as for `posture serve` (POSTURE_DATA_DIR)")
+        command.set_defaults(func=_with_session(handler))
+
+
+def _storage_sweep(args: argparse.Namespace, session: Session) -> int:
+    from app.storage.files import open_store
+    from app.storage.sweep import sweep
+
+    settings = _settings(args)
+    grace_s = settings.sweep_grace_s if args.grace is None else args.grace
+    if grace_s < 0:
+        print("posture storage sweep: --grace must be ≥ 0.", file=sys.stderr)
+        return 2
+    store = open_store(settings.storage_location)
+    try:
+        report = sweep(session, store, grace_s)
+    finally:
+        store.close()
+    print(f"Swept {store.url}: {report.summary()}")
+    return 1 if report.failures else 0
+
+
+def _storage_migrate(args: argparse.Namespace, session: Session) -> int:
+    from app.storage.files import LocalFileStore, open_store
+    from app.storage.transfer import TransferReport, transfer
+
+    settings = _settings(args)
+    try:
+        source, destination = open_store(settings.storage_location), open_store(args.to)
+    except ValueError as exc:
+        print(f"posture storage migrate: {exc}", file=sys.stderr)
+        return 2
+
+    def where(store: Any) -> str:
+        return str(store.root.resolve()) if isinstance(store, LocalFileStore) else store.url
+
+    if where(source) == where(destination):
+        print(f"posture storage migrate: {args.to} is the store in use already.", file=sys.stderr)
+        return 2
+    if isinstance(destination, LocalFileStore):
+        destination.root.mkdir(parents=True, exist_ok=True)
+
+    def progress(report: TransferReport) -> None:
+        done = report.copied + report.already_there + len(report.failed)
+        print(f"  {done} of {report.listed}+ files …", file=sys.stderr, flush=True)
+
+    print(f"Copying {source.url} to {destination.url} …", file=sys.stderr, flush=True)
+    try:
+        report = transfer(session, source, destination, jobs=args.jobs, progress=progress)
+    finally:
+        source.close()
+        destination.close()
+    for line in report.failed:
+        print(f"failed: {line}", file=sys.stderr)
+    for line in report.missing_at_source:
+        print(f"missing at the source (referenced by an analysis): {line}", file=sys.stderr)
+    print(
+        f"{report.listed} files: {report.copied} copied, {report.already_there} already there and verified, "
+        f"{len(report.failed)} failed; {report.referenced} referenced by analyses, "
+        f"{len(report.missing_at_destination)} of them not yet copied, {len(report.missing_at_source)} "
+        "missing at the source."
+    )
+    if not report.complete:
+        print("Not complete: run the command again (it resumes).", file=sys.stderr)
+        return 1
+    print(f"Complete. Nothing was switched: set POSTURE_STORAGE_URL={args.to} to use it (docs/api.md).")
+    return 0
+
+
+# --- posture history --------------------------------------------------------------------------------
+
+
+def _register_history(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    history = sub.add_parser(
+        "history", help="maintain the stored histories: re-analyse with the current method"
+    )
+    history_sub = history.add_subparsers(dest="history_command", required=True)
+    reanalyze = history_sub.add_parser(
+        "reanalyze",
+        help="re-run stored photos with the current model and rules",
+        description="Re-run the stored photos of analyses not made by the current method (rules version and "
+        "model) and replace each analysis (id, time and visit kept), one transaction each. Resumable: run "
+        "it again after an interruption. Analyses without a stored photo keep their version, marked.",
+    )
+    which = reanalyze.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--subject", type=_uuid, action="append", metavar="ID", help="a subject id (repeatable)"
+    )
+    which.add_argument("--all", action="store_true", help="every subject of every account")
+    reanalyze.add_argument(
+        "--force", action="store_true", help="re-run every analysis, current method or not"
+    )
+    reanalyze.add_argument(
+        "--progress",
+        choices=["auto", "bar", "lines", "none"],
+        default="auto",
+        help="bar on a terminal (default)",
+    )
+    reanalyze.add_argument("--data-dir", type=Path, help="as for `posture serve` (POSTURE_DATA_DIR)")
+    reanalyze.set_defaults(func=_history_reanalyze)
+
+
+def _uuid(text: str) -> Any:
+    import uuid
+
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a subject id: {text!r}") from None
+
+
+def _history_reanalyze(args: argparse.Namespace) -> int:
+    from app.services import reanalysis
+    from app.storage.files import open_store
+    from app.storage.models import Subject
+    from posture.worker import Worker, WorkerConfig
+
+    settings = _settings(args)
+    with _session(args) as session:
+        if args.subject:
+            known = set(session.scalars(_select_ids(Subject, args.subject)))
+            unknown = [str(s) for s in args.subject if s not in known]
+            if unknown:
+                print(f"posture history reanalyze: no subject {', '.join(unknown)}.", file=sys.stderr)
+                return 2
+        store = open_store(settings.storage_location)
+        workers: list[Worker] = []
+        progress: list[_Progress] = []
+
+        def run(job: Any) -> Any:
+            if not workers:  # the model loads only when there is something to re-run
+                workers.append(Worker(WorkerConfig(model=settings.model_options)))
+            return workers[0].run(job)
+
+        try:
+            report = reanalysis.reanalyze(
+                session,
+                store,
+                run,
+                reanalysis.current_method(settings.model_options),
+                args.subject,
+                force=args.force,
+                on_start=lambda total: progress.append(_Progress(total, args.progress)),
+                on_done=lambda: progress[0].step(),
+            )
+        except KeyboardInterrupt:
+            print("\nposture history reanalyze: interrupted; run it again to continue.", file=sys.stderr)
+            return 130
+        finally:
+            for bar in progress:
+                bar.close()
+            for worker in workers:
+                worker.close()
+            store.close()
+    print("\n".join(reanalysis.summary_lines(report)))
+    return 0
+
+
+def _select_ids(model: Any, ids: Any) -> Any:
+    from sqlalchemy import select
+
+    return select(model.id).where(model.id.in_(list(ids)))
+
+
+class _Progress:
+    """A tqdm bar on a terminal; otherwise a line every 10 seconds (logs, cron)."""
+
+    def __init__(self, total: int, mode: str) -> None:
+        import time
+
+        if mode == "auto":
+            mode = "bar" if sys.stderr.isatty() else "lines"
+        self.mode, self.total, self.done = mode, total, 0
+        self._clock = time.monotonic
+        self._last = self._clock()
+        self._bar: Any = None
+        if mode == "bar" and total:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="photo", file=sys.stderr, dynamic_ncols=True, desc="reanalyze")
+
+    def step(self) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.update(1)
+        elif self.mode == "lines" and (self._clock() - self._last >= 10 or self.done == self.total):
+            self._last = self._clock()
+            print(
+                f"posture history reanalyze: {self.done}/{self.total} analyses", file=sys.stderr, flush=True
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+# --- posture report ---------------------------------------------------------------------------------
+
+
+def _register_report(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    report = sub.add_parser(
+        "report",
+        help="write a subject's progress report as a PDF",
+        description="The PDF that the page's Report (PDF) button and GET /api/v1/subjects/{id}/report.pdf "
+        "give (docs/report.md), read straight from the data dir's database and file store.",
+    )
+    report.add_argument("subject_id", type=_uuid, metavar="SUBJECT_ID", help="the subject's id")
+    report.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the PDF")
+    for name, which in (("--since", "at or after"), ("--until", "at or before")):
+        report.add_argument(name, type=_moment, metavar="TIME", help=f"only photos taken {which} (ISO 8601)")
+    report.add_argument("--mode", choices=["standing", "lunge"], help="which series (default: as the page)")
+    report.add_argument("--paper", choices=["a4", "letter"], default="a4", help="page size (default a4)")
+    report.add_argument(
+        "--images", choices=["overlay", "none"], default="overlay", help="none: no photo in the file"
+    )
+    report.add_argument("--data-dir", type=Path, help="as for `posture serve` (POSTURE_DATA_DIR)")
+    report.set_defaults(func=_report)
+
+
+def _moment(text: str) -> Any:
+    from datetime import datetime
+
+    from app.services.uploads import as_utc
+
+    try:
+        moment = as_utc(datetime.fromisoformat(text))
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise argparse.ArgumentTypeError(f"not a date or time between 1900 and 2200: {text!r}")
+    return moment
+
+
+def _report(args: argparse.Namespace) -> int:
+    from app.core.errors import ApiError
+    from app.services import report
+    from app.services.cache import VersionedCache
+    from app.storage.files import open_store
+    from app.storage.models import Subject, User
+
+    settings = _settings(args)
+    options = report.ReportOptions(
+        since=args.since, until=args.until, mode=args.mode, paper=args.paper, images=args.images
+    )
+    with _session(args) as session:
+        # The command runs as the subject's own account: it reads the data dir directly.
+        subject = session.get(Subject, args.subject_id)
+        owner = session.get(User, subject.user_id) if subject is not None else None
+        if owner is None:
+            print(f"posture report: no subject {args.subject_id}.", file=sys.stderr)
+            return 1
+        store = open_store(settings.storage_location)
+        try:
+            made = report.build(session, owner, store, VersionedCache(0), args.subject_id, options)
+        except ApiError as exc:
+            print(f"posture report: {exc.code}: {exc.message}", file=sys.stderr)
+            return 1
+        finally:
+            store.close()
+    args.out.write_bytes(made.pdf)
+    print(f"Wrote {args.out} ({made.pages} pages, {len(made.pdf) // 1024} KiB).")
     return 0
 
 

@@ -11,16 +11,18 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from app.api.docs import install_docs
-from app.api.middleware import BodySizeLimit
+from app.api.middleware import HeadAsGet, RequestLimits, SecurityHeaders
 from app.api.router import api_router
 from app.core import errors
 from app.core.db import Database
 from app.core.settings import Settings
 from app.services.cache import VersionedCache
 from app.services.inference import Analyzer, InferencePool
-from app.storage.files import FileStore
+from app.services.sweeper import Sweeper
+from app.storage.files import LocalFileStore, open_store
 from posture.analysis import package_version
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,21 @@ Every error is JSON `{"code", "message"}`; photo refusals use the quality gate's
 """
 
 
+class _Service(FastAPI):
+    """FastAPI with `SecurityHeaders` outside its whole middleware stack, so that they reach every
+    answer, the 500 of Starlette's outermost error middleware included."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = None) -> FastAPI:
     """Build the service. Without `analyzer`, the app owns an `InferencePool` sized by the settings;
     a given analyzer (tests, embedding) is used as is and not closed by the app."""
     settings = settings or Settings()
     db = Database(settings.sqlalchemy_url)
+    store = open_store(settings.storage_location)
+    sweeper = Sweeper(db, store, settings.sweep_interval_s, settings.sweep_grace_s)
     owns_analyzer = analyzer is None
     if analyzer is None:
         analyzer = InferencePool(
@@ -52,16 +64,19 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(db.migrate)
-        settings.files_dir.mkdir(parents=True, exist_ok=True)
+        if isinstance(store, LocalFileStore):
+            store.root.mkdir(parents=True, exist_ok=True)
         analyzer.start()  # models load in the background; /health says "starting" meanwhile
+        sweeping = sweeper.start()  # deletions a crash left unfinished, then files no row references
         try:
             yield
         finally:
+            await sweeper.stop(sweeping)
             if owns_analyzer:
                 await run_in_threadpool(analyzer.close)
             db.dispose()
 
-    app = FastAPI(
+    app = _Service(
         title="posture-profile",
         version=package_version(),
         description=DESCRIPTION,
@@ -71,11 +86,18 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.store = FileStore(settings.files_dir)
+    app.state.store = store
+    app.state.sweeper = sweeper
     app.state.analyzer = analyzer
     app.state.trends_cache = VersionedCache(TRENDS_CACHE_BYTES)
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        RequestLimits,
+        max_bytes=settings.max_upload_bytes,
+        timeout_s=settings.body_timeout_s,
+        max_header_bytes=settings.max_header_bytes,
+    )
+    app.add_middleware(HeadAsGet)
     app.include_router(api_router)
     install_docs(app)
     _mount_page(app)

@@ -3,13 +3,14 @@ shared with the CLI and the page), extended with where it lives in the history."
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from posture.result import Analysis, ErrorInfo, Mode
+from posture.result import Analysis, Band, ErrorInfo, Mode
 
 __all__ = ["Analysis", "ErrorInfo"]
 
@@ -28,8 +29,17 @@ def _storable_text(value: str, *, single_line: bool) -> str:
     return value
 
 
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+"""Invisible characters that reorder how text is shown (bidirectional marks, embeddings, overrides and
+isolates), as a regex character class: in a name they can make one subject look like another, and in a
+file name hide its real extension."""
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+
+
 def _name(value: str) -> str:
-    value = _storable_text(value, single_line=True).strip()
+    value = _BIDI.sub("", _storable_text(value, single_line=True)).strip()
+    if any(0x80 <= ord(c) <= 0x9F for c in value):  # C1 controls, as the C0 ones above
+        raise ValueError("text must not contain control characters")
     if not value:
         raise ValueError("name must not be blank")
     return value
@@ -96,23 +106,61 @@ class StoredAnalysis(Analysis):
         description="When the photo was taken: the upload's `taken_at`, else the photo's EXIF capture time, "
         "else the upload time. UTC (a time without zone is read as UTC)."
     )
+    visit_id: uuid.UUID | None = Field(
+        None, description="The visit (shots of one session) this analysis belongs to: `GET /visits/{id}`."
+    )
+    visit: str | None = Field(
+        None, description="The client's visit label, when one was given (it overrides the grouping by time)."
+    )
+    reanalysis_skipped: str | None = Field(
+        None,
+        description="Set when a re-analysis with the current method could not replace this analysis "
+        "(`photo_not_stored`, `photo_missing`, `refused`): it keeps the version it was made with.",
+    )
+
+
+class AnalysisUpdate(BaseModel):
+    """`PATCH /analyses/{id}`: fields left out are kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    taken_at: datetime | None = Field(None, description="A new capture time (re-dating regroups the visits).")
+    visit: str | None = Field(
+        None, description="A visit label (1–64 printable characters); null clears it (grouping by time)."
+    )
+
+
+NoiseSource = Literal["rules", "personal"]
 
 
 class AnalysisRef(BaseModel):
+    """One side of a comparison: an analysis (one shot) or a visit (the median of its shots)."""
+
     id: uuid.UUID
-    taken_at: datetime
+    kind: Literal["analysis", "visit"] = Field(description="Which kind of id `id` is.")
+    taken_at: datetime = Field(description="The photo's time; for a visit, its first shot's.")
     mode: Mode
+    n: int = Field(1, description="Shots behind the values (1 for an analysis).")
+    analysis_ids: list[uuid.UUID] = Field(default_factory=list, description="Those shots, in time order.")
+    central_analysis_id: uuid.UUID | None = Field(
+        None, description="The shot nearest the visit's medians: the one to show (its overlay)."
+    )
 
 
 class MeasureDifference(BaseModel):
-    a: float | None
+    a: float | None = Field(description="A's value (a visit's: the median over its shots).")
     b: float | None
     difference: float | None = Field(description="b − a.")
     noise: float | None = Field(
-        description="Minimal detectable change of the measure (rules.toml `[noise]`)."
+        description="Minimal detectable change for this difference: the larger of the subject's personal "
+        "band (for the medians of `n_a` and `n_b` shots) and the rules' floor (rules.toml `[noise]`)."
     )
+    noise_source: NoiseSource = Field("rules", description="Which of the two `noise` is.")
+    noise_visits: int = Field(0, description="Multi-shot visits the personal band rests on (0: none).")
+    n_a: int = Field(0, description="Shots of A with a value of this measure.")
+    n_b: int = Field(0, description="Shots of B with a value of this measure.")
     within_noise: bool | None = Field(
-        description="|difference| < noise: not distinguishable from photo-to-photo noise."
+        description="|difference| < noise: not distinguishable from re-taking the photos."
     )
 
 
@@ -125,31 +173,110 @@ class Comparison(BaseModel):
         description="Every measure of the analysis object, plus `overall_score` (scores.overall)."
     )
     warnings: list[str] = Field(
-        description="`mode_differs`, `rules_version_differs`, `model_differs`: the two results were not "
-        "made the same way, so differences may not be changes in posture."
+        description="`mode_differs`, `rules_version_differs`, `model_differs`, `mixed_versions`: the "
+        "results were not all made the same way, so differences may not be changes in posture."
     )
 
 
 class MeasureTrend(BaseModel):
-    values: list[float | None] = Field(description="One per analysis, aligned with `taken_at`.")
-    n: int = Field(description="Analyses where the measure has a value.")
+    values: list[float | None] = Field(
+        description="One per point, aligned with `taken_at`: a visit's median (`by=visit`) or a photo's "
+        "value."
+    )
+    spread: list[float | None] | None = Field(
+        None, description="`by=visit`: each visit's max − min over its shots (null below two shots)."
+    )
+    n: int = Field(description="Points where the measure has a value.")
     slope_per_30d: float | None = Field(description="Theil–Sen slope, units per 30 days.")
     fit_start: float | None = Field(description="Fitted line at the first photo.")
     fit_end: float | None = Field(description="Fitted line at the last photo.")
     change: float | None = Field(description="fit_end − fit_start.")
-    noise: float | None = Field(description="Noise band half-width (MDC): draw the line ± noise.")
+    noise: float | None = Field(
+        description="Noise band half-width (MDC between two points): draw the line ± noise. The larger of "
+        "the personal band and the rules' floor."
+    )
+    noise_source: NoiseSource = Field("rules", description="`personal` or `rules`: which one `noise` is.")
+    noise_visits: int = Field(0, description="Multi-shot visits the personal band rests on (0: none).")
     beyond_noise: bool | None = Field(description="|change| ≥ noise.")
 
 
 class Trends(BaseModel):
     subject_id: uuid.UUID
     mode: Mode
-    n: int
-    analysis_ids: list[uuid.UUID]
-    taken_at: list[datetime]
+    by: Literal["visit", "photo"] = Field(description="One point per visit (its median) or per photo.")
+    n: int = Field(description="Points: visits (`by=visit`) or photos.")
+    n_analyses: int = Field(description="Photos behind the points.")
+    analysis_ids: list[uuid.UUID] = Field(
+        description="`by=photo`: one per point. Empty for `by=visit`: a visit's photos are in "
+        "`GET /visits/{id}`."
+    )
+    visit_ids: list[uuid.UUID | None] | None = Field(None, description="`by=visit`: one per point.")
+    shots: list[int] | None = Field(None, description="`by=visit`: photos behind each point.")
+    taken_at: list[datetime] = Field(description="One per point; a visit's first shot's time.")
     measures: dict[str, MeasureTrend]
+    warnings: list[str] = Field(
+        default_factory=list, description="`mixed_versions`: the photos were analysed by several methods."
+    )
+
+
+class VisitShot(BaseModel):
+    id: uuid.UUID
+    taken_at: datetime
+    overall_score: float | None
+    overall_band: Band | None
+    reanalysis_skipped: str | None = None
+
+
+class Visit(BaseModel):
+    """The shots of one subject taken in one session, summarised by their median."""
+
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    mode: Mode
+    label: str | None = Field(description="The client's visit label, if the visit was labelled.")
+    taken_at: datetime = Field(description="The first shot's time.")
+    n: int = Field(description="Shots in the visit.")
+    analysis_ids: list[uuid.UUID] = Field(description="The shots, in time order.")
+    shots: list[VisitShot] = Field(description="The shots with their time and overall score.")
+    central_analysis_id: uuid.UUID = Field(description="The shot nearest the medians (the one to show).")
+    measures: dict[str, float | None] = Field(
+        description="Each measure's median over the shots; null where no shot measured it."
+    )
+    spread: dict[str, float | None] = Field(
+        description="Each measure's max − min over the shots; null below two values."
+    )
+    scores: dict[str, float] = Field(
+        description="Each area's score (and `overall`): the median over the shots."
+    )
+    band: Band | None = Field(
+        description="The band of the median overall score (rules.toml `[overall_band]`)."
+    )
+    warnings: list[str] = Field(description="`mixed_versions`: the shots were analysed by several methods.")
+
+
+class MeasureChange(BaseModel):
+    n: int = Field(description="Re-analysed analyses with this measure before and after.")
+    mean_abs_change: float | None = Field(description="Mean |new − old| over them.")
+    changed: int = Field(description="How many of them changed by more than 0.01.")
+
+
+class ReanalysisReport(BaseModel):
+    """What a re-analysis did. Re-running it continues where it stopped: analyses already made by the
+    current method are not re-run (unless forced)."""
+
+    method: str = Field(description="The current method (rules version | model SHA-256).")
+    candidates: int = Field(description="Analyses not made by the current method (or all, when forced).")
+    reanalysed: int = Field(description="Replaced by a re-analysis of their stored photo.")
+    changed: int = Field(description="Re-analysed with a measure or score that moved.")
+    photo_not_stored: int = Field(description="Kept as they were: no photo was stored for them.")
+    photo_missing: int = Field(description="Kept as they were: the stored photo file is missing.")
+    refused: int = Field(description="Kept as they were: the current method refuses the photo.")
+    gone: int = Field(description="Deleted while the re-analysis ran.")
+    measures: dict[str, MeasureChange] = Field(description="Per measure (and `overall_score`).")
+    refusals: dict[str, int] = Field(default_factory=dict, description="Refusal codes of `refused`.")
 
 
 class SubjectExport(BaseModel):
     subject: SubjectOut
     analyses: list[StoredAnalysis]
+    visits: list[Visit] = Field(default_factory=list, description="The visits, in time order.")

@@ -10,8 +10,10 @@ an account, then:
 2. memory: `--memory-requests` more uploads (of the small cropped sample, concurrency 4) after a
    warm-up, and the memory growth over them;
 3. history: a subject seeded directly in the database with `--history-rows` analyses (copies of a
-   real one with varied measures and dates); latency of its history pages and of its trends, both
-   computed (as after a change) and unchanged (served from the trends cache).
+   real one with varied measures and dates, in visits of three shots); latency of its history and
+   visits pages and of its trends (per visit and per photo), both computed (as after a change) and
+   unchanged (served from the trends cache); then real uploads to it, each followed by the first
+   trends, visits and history requests after it.
 
 Every phase is bounded by `--max-seconds`. Targets (2 cores): concurrency 4 ≥ 1.6 × concurrency 1
 throughput, no errors, memory growth < 50 MB over 1,000 requests, history and trends < 50 ms.
@@ -230,14 +232,16 @@ def new_subject(server: Server, key: str, name: str) -> str:
 # --- history --------------------------------------------------------------------------------------
 
 
-def seed_history(server: Server, key: str, rows: int) -> str:
+def seed_history(server: Server, key: str, rows: int, shots: int = 3) -> str:
     """A subject with `rows` analyses: one real upload, the rest inserted directly as copies of it
-    with varied measures, one every 12 hours."""
-    from sqlalchemy import insert
+    with varied measures, in visits of `shots` shots 5 minutes apart, one visit every 36 hours (about
+    1,700 visits for 5,000 analyses), each with its visit row as the grouping would make it."""
+    from sqlalchemy import insert, update
 
     from app.core.db import Database
-    from app.storage.models import AnalysisDocument, AnalysisRecord
+    from app.storage.models import AnalysisDocument, AnalysisRecord, Subject, Visit
     from app.storage.series import LAYOUT, pack
+    from posture.trends import method_key
 
     subject = new_subject(server, key, "History bench")
     photo = (SAMPLES / "walk_side_crop_f0128.jpg").read_bytes()
@@ -247,34 +251,55 @@ def seed_history(server: Server, key: str, rows: int) -> str:
         headers={"Authorization": f"Bearer {key}"},
         timeout=120,
     ).json()
-    template = {k: v for k, v in first.items() if k not in ("id", "subject_id", "taken_at")}
+    history_fields = ("id", "subject_id", "taken_at", "visit_id", "visit", "reanalysis_skipped")
+    template = {k: v for k, v in first.items() if k not in history_fields}
     rng = random.Random(0)
     start = datetime(2020, 1, 1, tzinfo=UTC)
-    analyses, documents = [], []
+    analyses, documents, visits = [], [], []
+    method = method_key(template["versions"])
     for i in range(rows - 1):
         measures = {
             k: (None if v is None else round(v + rng.gauss(0, 2) + i * 0.001, 2))
             for k, v in template["measures"].items()
         }
         analysis_id = uuid.uuid4()
+        taken_at = start + timedelta(hours=36 * (i // shots), minutes=5 * (i % shots))
+        if i % shots == 0:
+            visit = {
+                "id": uuid.uuid4(),
+                "subject_id": uuid.UUID(subject),
+                "mode": "standing",
+                "taken_at": taken_at,
+            }
+            visits.append({**visit, "label": None})
         analyses.append(
             {
                 "id": analysis_id,
                 "subject_id": uuid.UUID(subject),
-                "taken_at": start + timedelta(hours=12 * i),
+                "taken_at": taken_at,
                 "created_at": datetime.now(UTC),
                 "mode": "standing",
                 "photo_sha256": None,
                 "overlay_sha256": None,
                 "series_layout": LAYOUT,
                 "series": pack(measures, template["scores"]),
+                "visit_id": visits[-1]["id"],
+                "visit_label": None,
+                "method": method,
             }
         )
         documents.append({"analysis_id": analysis_id, "result": {**template, "measures": measures}})
     db = Database(server.database_url)
     with db.session() as session:
+        session.execute(insert(Visit), visits)
         session.execute(insert(AnalysisRecord), analyses)
         session.execute(insert(AnalysisDocument), documents)
+        # As every change to a history does: the trends cached for the real upload are now stale.
+        session.execute(
+            update(Subject)
+            .where(Subject.id == uuid.UUID(subject))
+            .values(history_version=Subject.history_version + 1)
+        )
         session.commit()
     db.dispose()
     return subject
@@ -297,6 +322,30 @@ def time_gets(server: Server, key: str, paths: list[str], n: int) -> tuple[float
     return statistics.median(times) * 1000, times[min(n - 1, round(0.99 * (n - 1)))] * 1000, size
 
 
+def after_uploads(
+    server: Server, key: str, subject: str, paths: dict[str, str], rounds: int
+) -> dict[str, list[float]]:
+    """`rounds` times: upload a photo to `subject` (a real analysis; it joins the history's last visit
+    or starts one), then time each of `paths` once, as the first request after that upload (every
+    change bumps the subject's history version, so nothing cached is served)."""
+    photo = (SAMPLES / "walk_side_crop_f0128.jpg").read_bytes()
+    times: dict[str, list[float]] = {label: [] for label in paths}
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
+        for k in range(rounds):
+            taken_at = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(minutes=10 * k)
+            r = c.post(
+                f"/api/v1/subjects/{subject}/analyses",
+                files={"photo": ("p.jpg", photo, "image/jpeg")},
+                data={"taken_at": taken_at.isoformat()},
+            )
+            r.raise_for_status()
+            for label, path in paths.items():
+                start = time.perf_counter()
+                c.get(path).raise_for_status()
+                times[label].append((time.perf_counter() - start) * 1000)
+    return times
+
+
 # --- main -----------------------------------------------------------------------------------------
 
 
@@ -306,6 +355,9 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=4, help="alternating blocks per concurrency level")
     parser.add_argument("--memory-requests", type=int, default=1000)
     parser.add_argument("--history-rows", type=int, default=5000)
+    parser.add_argument(
+        "--after-upload-rounds", type=int, default=10, help="uploads timed with the next request"
+    )
     parser.add_argument("--workers", type=int, help="inference workers (default: the server's, one per CPU)")
     parser.add_argument("--pool", choices=["process", "thread"], default="process")
     parser.add_argument("--database-url", help="default: SQLite in a temporary data dir")
@@ -375,7 +427,11 @@ def main() -> int:
             if "history" in phases:
                 subject = seed_history(server, key, args.history_rows)
                 base = f"/api/v1/subjects/{subject}"
-                print(f"\nsubject with {args.history_rows} analyses (50 sequential requests each):")
+                visits = -(-(args.history_rows - 1) // 3) + 1  # the seeded ones and the real upload's
+                print(
+                    f"\nsubject with {args.history_rows} analyses in {visits} visits "
+                    "(50 sequential requests each):"
+                )
                 for label, paths in (
                     ("history (first page, 50 items)", [f"{base}/analyses"]),
                     ("history (last page, 50 items)", [f"{base}/analyses?offset={args.history_rows - 50}"]),
@@ -386,9 +442,33 @@ def main() -> int:
                         [f"{base}/trends?since=2019-12-31T00:00:{i:02d}Z" for i in range(53)],
                     ),
                     ("trends, unchanged history", [f"{base}/trends"]),
+                    (
+                        "trends by photo, computed",
+                        [f"{base}/trends?by=photo&since=2019-12-31T00:00:{i:02d}Z" for i in range(53)],
+                    ),
+                    ("visits (first page, 50 visits)", [f"{base}/visits"]),
+                    ("visits (last page, 50 visits)", [f"{base}/visits?offset={visits - 50}"]),
                 ):
                     p50, p99, size = time_gets(server, key, paths, 50)
                     print(f"  {label:<32} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  ({size / 1024:.0f} KiB)")
+                rounds = args.after_upload_rounds
+                print(
+                    f"\nthe first request after an upload ({rounds} uploads, each followed by one of each):"
+                )
+                first = after_uploads(
+                    server,
+                    key,
+                    subject,
+                    {
+                        "trends (by visit)": f"{base}/trends",
+                        "visits (last page)": f"{base}/visits?offset={visits - 49}",
+                        "history (last page)": f"{base}/analyses?offset={args.history_rows - 49}",
+                    },
+                    rounds,
+                )
+                for label, times in first.items():
+                    times.sort()
+                    print(f"  {label:<32} p50 {statistics.median(times):6.1f} ms  max {times[-1]:6.1f} ms")
             print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
         finally:
             stop_server(server)

@@ -38,6 +38,9 @@ class WarningCode(StrEnum):
     MODE_DIFFERS = "mode_differs"
     RULES_VERSION_DIFFERS = "rules_version_differs"
     MODEL_DIFFERS = "model_differs"
+    # The analyses span several methods (rules version or model): re-analyse them (`posture history
+    # reanalyze`) before reading differences as change.
+    MIXED_VERSIONS = "mixed_versions"
 
 
 class PostureError(Exception):

@@ -11,6 +11,8 @@ Three ways to run it:
 - `Worker(config)` directly (the batch engines' process pool and Ray actors hold one each);
 - `init_process(config)` as an executor's initializer, then `warm_up()` and `run(job)` submitted to
   it (the API's `ProcessPoolExecutor` or `ThreadPoolExecutor`: one worker per process or thread).
+  A worker process started so ends when its parent ends, however that ends (`kill -9` included):
+  nothing else would stop it, and each crash and restart of a server would leave its workers behind.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -167,7 +170,55 @@ def init_process(config: WorkerConfig) -> None:
     _config = config
     _one_thread_for_opencv()
     _leave_sigint_to_parent()
+    _exit_with_parent()
     os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+PARENT_POLL_S = 0.5
+_PARENT_DEATH_SIGNAL = signal.SIGUSR1 if hasattr(signal, "SIGUSR1") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent() -> None:
+    """In a child process, exit as soon as the parent process is gone.
+
+    Two ways, because either alone can miss: on Linux the kernel signals us when our parent dies
+    (`prctl(PR_SET_PDEATHSIG)`), and a watchdog thread compares `os.getppid()` with the parent's pid
+    every `PARENT_POLL_S` (other systems, or a signal that arrives while Python cannot run its
+    handler). The kernel also sends that signal when only the *thread* that started us ends, so the
+    handler checks the parent's pid before exiting rather than dying on it (hence not SIGKILL).
+    """
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None or threading.current_thread() is not threading.main_thread():
+        return  # not a child process (library use, or a thread pool): there is no parent to outlive
+    parent_pid = parent.pid
+
+    def gone() -> bool:
+        return os.getppid() != parent_pid
+
+    def exit_if_orphaned(*_args: object) -> None:
+        if gone():
+            os._exit(1)  # no clean-up: the parent that would read our results is dead
+
+    if sys.platform.startswith("linux") and _PARENT_DEATH_SIGNAL is not None:
+        signal.signal(_PARENT_DEATH_SIGNAL, exit_if_orphaned)
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(_PARENT_DEATH_SIGNAL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still ends us
+    exit_if_orphaned()  # the parent may have died before the signal was asked for
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            exit_if_orphaned()
+
+    threading.Thread(target=watch, name="posture-parent-watch", daemon=True).start()
 
 
 def _current() -> Worker:
@@ -246,7 +297,18 @@ class _NativeStderrMute:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """This process's peak resident memory in MiB.
+
+    On Linux from /proc/self/status (VmHWM): `ru_maxrss` starts a process started by fork and exec (a
+    spawned worker) at its parent's peak, which would report a big parent's memory as the worker's.
+    Elsewhere `ru_maxrss` (KiB on Linux, bytes on macOS)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
     try:
         import resource
     except ImportError:  # Windows

@@ -3,22 +3,27 @@
 #
 # - Debian's `chromium` (with a font), driven headless by the page tests in tests/page/ through
 #   Playwright with the system browser (never `playwright install`: no browser downloads).
+# - Debian's `poppler-utils` (pdftotext, pdftoppm, pdfimages): the PDF report's tests read and render
+#   its pages with a PDF reader other than the one that wrote them (tests/api/test_report.py).
 #
-# Idempotent and quiet: nothing happens when /usr/bin/chromium is already there. On a machine without
-# it, installing needs root (or sudo) and apt-get; any failure stops `make test` with a clear message.
+# Idempotent and quiet: nothing happens when /usr/bin/chromium and /usr/bin/pdftoppm are already there.
+# On a machine without them, installing needs root (or sudo) and apt-get; any failure stops `make test`
+# with a clear message.
 set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium
-PACKAGES=(chromium fonts-dejavu-core)
+PDFTOPPM=/usr/bin/pdftoppm
+PACKAGES=(chromium fonts-dejavu-core poppler-utils)
 
-if [[ -x "$CHROMIUM" ]]; then
+if [[ -x "$CHROMIUM" && -x "$PDFTOPPM" ]]; then
     exit 0
 fi
 
 fail() {
     echo "scripts/test-deps.sh: $*" >&2
-    echo "scripts/test-deps.sh: the page tests need Debian's chromium at $CHROMIUM;" \
-        "install it with: apt-get install --no-install-recommends ${PACKAGES[*]}" >&2
+    echo "scripts/test-deps.sh: the page tests need Debian's chromium at $CHROMIUM and the report" \
+        "tests poppler's $PDFTOPPM; install them with: apt-get install --no-install-recommends" \
+        "${PACKAGES[*]}" >&2
     exit 1
 }
 
@@ -35,7 +40,7 @@ if [[ "$(id -u)" -ne 0 ]]; then
     fi
 fi
 
-echo "scripts/test-deps.sh: installing ${PACKAGES[*]} (for the page tests)..." >&2
+echo "scripts/test-deps.sh: installing ${PACKAGES[*]} (for the page and report tests)..." >&2
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 export DEBIAN_FRONTEND=noninteractive
@@ -45,7 +50,9 @@ if ! { "${SUDO[@]}" apt-get update -qq && \
     fail "apt-get failed (output above)"
 fi
 
-if [[ ! -x "$CHROMIUM" ]]; then
-    fail "apt-get finished but $CHROMIUM is still missing"
-fi
+for tool in "$CHROMIUM" "$PDFTOPPM"; do
+    if [[ ! -x "$tool" ]]; then
+        fail "apt-get finished but $tool is still missing"
+    fi
+done
 echo "scripts/test-deps.sh: $("$CHROMIUM" --version 2>/dev/null || echo chromium) installed." >&2

@@ -61,7 +61,16 @@ def get_current_user(
         if "authorization" in request.headers:
             raise ApiError(401, "invalid_api_key", "Send the key as `Authorization: Bearer KEY`.", _CHALLENGE)
         raise ApiError(401, "missing_api_key", "Send an API key: `Authorization: Bearer KEY`.", _CHALLENGE)
-    user = repository.authenticate(db, credentials.credentials)
+    try:
+        user = repository.authenticate(db, credentials.credentials)
+    except repository.KeyRevoked as revoked:
+        raise ApiError(
+            401,
+            "revoked_api_key",
+            f"This API key was revoked on {revoked.revoked_at:%Y-%m-%d %H:%M} UTC; use another key "
+            "(`posture users key NAME` issues one).",
+            _CHALLENGE,
+        ) from None
     if user is None:
         raise ApiError(401, "invalid_api_key", "The API key is not valid.", _CHALLENGE)
     return user

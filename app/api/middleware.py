@@ -1,63 +1,112 @@
-"""Request body size limit, enforced while the body streams in (before it is parsed or buffered)."""
+"""ASGI middleware: limits on a request (headers' size, body's size and time), HEAD answered like GET,
+and the security headers of every answer.
+
+The limits on connections and on the time to send a request's headers live below the application,
+in the HTTP protocol (`app/api/server.py`): an ASGI app is only called once the headers are in.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_response
 
+SECURITY_HEADERS = (
+    # Browsers must take every answer as what its Content-Type says (a photo is never run as a page).
+    (b"x-content-type-options", b"nosniff"),
+    # Links on the page never tell another site which subject or analysis was open.
+    (b"referrer-policy", b"no-referrer"),
+)
 
-class _TooLarge(Exception):
+
+class _BodyRefused(Exception):
     pass
 
 
-class BodySizeLimit:
-    """Answer 413 `request_too_large` as soon as a body is known to exceed `max_bytes`: at once when
-    Content-Length says so, else when the bytes received pass it (chunked uploads)."""
+class RequestLimits:
+    """Answer 431 `headers_too_large` for headers over `max_header_bytes` (h11 only bounds what it
+    buffers of headers still arriving); 413 `request_too_large` as soon as a body is known to exceed
+    `max_bytes` (at once when Content-Length says so, else when the bytes received pass it: chunked
+    uploads); and 408 `request_timeout` when the whole body has not arrived `timeout_s` after the
+    request's headers (a client trickling an upload would otherwise hold its connection and a request
+    slot for ever).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Only the body is timed: once it is in, the app's waits for a disconnect are not."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, timeout_s: float = 120.0, max_header_bytes: int = 16 * 1024
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        header_bytes = sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
+        if header_bytes > self.max_header_bytes:
+            response = error_response(
+                431,
+                "headers_too_large",
+                f"The request's headers are larger than {self.max_header_bytes} bytes.",
+                {"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            await self._too_large(scope, receive, send)
             return
 
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         received = 0
-        exceeded = False
+        body_done = False
+        refusal: str | None = None
         response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
+            nonlocal received, body_done, refusal
+            if body_done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                refusal = "timeout"
+                raise _BodyRefused from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    exceeded = True
-                    raise _TooLarge
+                    refusal = "size"
+                    raise _BodyRefused
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True  # disconnected: nothing more will come
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal response_started
-            if exceeded:
-                return  # whatever the app makes of the interrupted body, the answer is 413
+            if refusal is not None:
+                return  # whatever the app makes of the interrupted body, the answer is ours
             response_started = response_started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, limited_receive, guarded_send)
         except Exception:
-            if not exceeded:
+            if refusal is None:
                 raise
-        if exceeded and not response_started:
-            await self._refuse(scope, receive, send)
+        if refusal is not None and not response_started:
+            if refusal == "size":
+                await self._too_large(scope, receive, send)
+            else:
+                await self._too_slow(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit_mb = self.max_bytes / (1024 * 1024)
         response = error_response(
             413,
@@ -66,6 +115,62 @@ class BodySizeLimit:
             {"Connection": "close"},
         )
         await response(scope, receive, send)
+
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            408,
+            "request_timeout",
+            f"The request body did not arrive within {self.timeout_s:g} s; retry on a faster connection.",
+            {"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+class HeadAsGet:
+    """HEAD runs the GET route and sends its status and headers (Content-Length included) without
+    the body, for every GET route: FastAPI registers GET routes for GET only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        finished = False
+
+        async def headers_only(message: Message) -> None:
+            nonlocal finished
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not message.get("more_body", False) and not finished:
+                finished = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+class SecurityHeaders:
+    """`SECURITY_HEADERS` on every answer, added where the app did not set them. Wraps the whole
+    middleware stack (`app.main`), so that Starlette's own 500 answers carry them too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in SECURITY_HEADERS if header[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _content_length(scope: Scope) -> int | None:

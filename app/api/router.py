@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.routes import analyses, health, history, subjects
+from app.api.routes import analyses, health, history, subjects, visits
+from app.api.routes import report as report_routes
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(health.router)
 api_router.include_router(subjects.router)
 api_router.include_router(analyses.router)
 api_router.include_router(history.router)
+api_router.include_router(visits.router)
+api_router.include_router(report_routes.router)

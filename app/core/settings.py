@@ -5,7 +5,15 @@
 | `POSTURE_DATA_DIR` | `./data` | stored photos, overlays and the default SQLite database |
 | `POSTURE_DATABASE_URL` | `<data dir>/posture.db` | SQLAlchemy URL (`postgresql+psycopg://…`) |
 | `POSTURE_STORE_PHOTOS` | `true` | keep the (metadata-stripped) photo and its overlay |
+| `POSTURE_STORAGE_URL` | `<data dir>/files` | photos and overlays: a directory or `s3://bucket/prefix` |
+| `POSTURE_SWEEP_INTERVAL_S` | 3600 | seconds between sweeps of deleted and orphan files (0: start-up only) |
+| `POSTURE_SWEEP_GRACE_S` | 3600 | age a file no row references must reach before a sweep removes it |
 | `POSTURE_MAX_UPLOAD_BYTES` | 20 MiB | largest request body accepted (413 beyond) |
+| `POSTURE_BODY_TIMEOUT_S` | 120 | time to send a whole request body after its headers (408 beyond) |
+| `POSTURE_HEADER_TIMEOUT_S` | 10 | time to send a request's headers (`posture serve`; closed beyond) |
+| `POSTURE_KEEP_ALIVE_TIMEOUT_S` | 5 | idle time a connection is kept between requests (`posture serve`) |
+| `POSTURE_MAX_CONNECTIONS` | 200 | open connections (`posture serve`; beyond, 503 `busy`) |
+| `POSTURE_MAX_HEADER_BYTES` | 16 KiB | size of a request's headers (431 beyond) |
 | `POSTURE_INFERENCE_WORKERS` | CPU count (≤ 8) | photos analysed in parallel, one model per worker |
 | `POSTURE_INFERENCE_POOL` | `process` | `process` or `thread` workers (see docs/benchmarks.md) |
 | `POSTURE_MAX_QUEUED_ANALYSES` | 32 | analyses waiting for a worker before uploads get 503 `busy` |
@@ -33,7 +41,17 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
     store_photos: bool = True
+    storage_url: str = Field("", description="A directory or s3://bucket/prefix; empty means data_dir/files.")
+    sweep_interval_s: float = Field(3600, ge=0)
+    # Longer than any upload takes between writing its files and committing its row (a second or so).
+    sweep_grace_s: float = Field(3600, ge=0)
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    # 20 MiB in 120 s is 1.4 Mbit/s; a phone photo of 3–5 MB needs a fifth of that.
+    body_timeout_s: float = Field(120.0, gt=0)
+    header_timeout_s: float = Field(10.0, gt=0)
+    keep_alive_timeout_s: float = Field(5.0, gt=0)
+    max_connections: int = Field(200, ge=1)
+    max_header_bytes: int = Field(16 * 1024, ge=1024)
     inference_workers: int = Field(default_factory=lambda: default_workers(maximum=8), ge=1, le=64)
     inference_pool: PoolKind = "process"
     max_queued_analyses: int = Field(32, ge=0)
@@ -59,6 +77,20 @@ class Settings(BaseSettings):
     def model_options(self) -> PoseModelOptions:
         return PoseModelOptions(model_path=self.model_path)
 
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, url: str) -> str:
+        if "://" in url and not url.startswith("s3://"):
+            raise ValueError("use a directory path or s3://bucket/prefix")
+        if url.startswith("s3://") and not url[len("s3://") :].split("/", 1)[0]:
+            raise ValueError("no bucket: use s3://bucket/prefix")
+        return url
+
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def storage_location(self) -> str:
+        """`storage_url`, or the default directory under the data dir."""
+        return self.storage_url or str(self.files_dir)

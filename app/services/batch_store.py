@@ -7,7 +7,8 @@ batch run and the server share one database and one file store.
 
 What an upload stores, a batch stores: only accepted photos; the analysis document; the photo
 re-encoded without metadata and its overlay (when the service keeps photos); `taken_at` from the
-manifest, else the photo's EXIF time, else now. Subjects are found by name in the account, and created
+manifest, else the photo's EXIF time, else now; visits grouped the same way (a manifest's `visit` label,
+else shots within 30 minutes of each other). Subjects are found by name in the account, and created
 when missing.
 """
 
@@ -22,7 +23,7 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.services.uploads import as_utc, resolve_taken_at, source_name
 from app.storage import repository
-from app.storage.files import FileStore
+from app.storage.files import LocalFileStore, open_store
 from app.storage.models import User, utcnow
 from posture.batch import BatchInputError, BatchResult
 from posture.photo_copy import strip_metadata
@@ -43,8 +44,9 @@ class HistoryStore:
         self._db = Database(settings.sqlalchemy_url)
         try:
             self._db.migrate()
-            settings.files_dir.mkdir(parents=True, exist_ok=True)
-            self._files = FileStore(settings.files_dir)
+            self._files = open_store(settings.storage_location)
+            if isinstance(self._files, LocalFileStore):
+                self._files.root.mkdir(parents=True, exist_ok=True)
             self._session = self._db.session()
             self._user = self._account(user)
         except BaseException:
@@ -98,7 +100,11 @@ class HistoryStore:
         outcome = JobResult(0, stored, photo_jpeg=photo, overlay_png=overlay)
         given = as_utc(result.item.taken_at) if result.item.taken_at is not None else None
         taken_at = resolve_taken_at(given, outcome, utcnow())
-        record = repository.add_analysis(self._session, self._files, self.subject_id(name), outcome, taken_at)
+        # The manifest's `visit` label, else the grouping by time, as for uploads (app.storage.visits).
+        visit = result.item.visit
+        record = repository.add_analysis(
+            self._session, self._files, self.subject_id(name), outcome, taken_at, visit
+        )
         if record is None:  # the subject was deleted while we ran: make it again next time
             self._subjects.pop(name, None)
             return False
@@ -118,6 +124,7 @@ class HistoryStore:
 
     def close(self) -> None:
         self._session.close()
+        self._files.close()
         self._db.dispose()
 
     def __enter__(self) -> HistoryStore:

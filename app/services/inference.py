@@ -11,16 +11,25 @@ One inference keeps a single core busy (MediaPipe gives XNNPACK one thread outsi
 CPU time equals wall time), so the default is one worker per core, with OpenCV kept to one thread per
 worker. Jobs beyond the workers wait in the pool's queue; beyond `max_queued` more, the service
 answers 503 `busy` instead of piling up photos in memory.
+
+A worker that dies (killed, out of memory, a native crash) breaks its process pool: the pool is
+replaced by a fresh one, whose models load in the background (`state` is "starting" again until one
+has), and the broken pool's processes are ended, killed if they do not stop, never left behind.
+Workers also end by themselves when the server process dies (`posture.worker.init_process`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from typing import Literal, Protocol
 
 from app.core.errors import ServiceUnavailable
@@ -66,8 +75,11 @@ class InferencePool:
         self.kind = kind
         self.max_queued = max_queued
         self.model_options = model_options or PoseModelOptions()
-        self._lock = threading.Lock()
+        # Reentrant: a warm-up callback may run at once, in the thread that holds the lock.
+        self._lock = threading.RLock()
         self._executor: Executor | None = None
+        self._generation = 0  # bumped with each replaced pool: callbacks of an older one are ignored
+        self._broken_starts = 0
         self._state: State = "starting"
         self._detail: str | None = None
         self._in_flight = 0
@@ -106,16 +118,21 @@ class InferencePool:
 
     def _warm_up(self, executor: Executor) -> None:
         # All submitted at once, so a process pool starts every worker instead of reusing the first.
+        warmed = functools.partial(self._warmed, self._generation, executor)
         for _ in range(self.workers):
-            executor.submit(worker.warm_up).add_done_callback(self._warmed)
+            executor.submit(worker.warm_up).add_done_callback(warmed)
 
-    def _warmed(self, future: Future[int]) -> None:
-        if future.cancelled():
-            return
+    def _warmed(self, generation: int, executor: Executor, future: Future[int]) -> None:
+        if future.cancelled() or generation != self._generation:
+            return  # a replaced pool's warm-up: it says nothing about the current pool
         error = future.exception()
         if error is None:
             self.worker_pids.add(future.result())
-            self._state, self._detail = "ok", None
+            self._state, self._detail, self._broken_starts = "ok", None, 0
+        elif isinstance(error, BrokenProcessPool) and self._broken_starts < MAX_BROKEN_STARTS:
+            # A worker died while loading its model (killed, out of memory): try a fresh pool.
+            self._broken_starts += 1
+            self._replace_broken(executor)
         elif self._state != "ok":
             self._state, self._detail = "unavailable", str(error)
             log.error("the pose model cannot be loaded: %s", error)
@@ -147,14 +164,55 @@ class InferencePool:
 
     def _replace_broken(self, broken: Executor) -> None:
         with self._lock:
-            if self._executor is broken:
-                self._executor = self._new_executor()
-                self.worker_pids.clear()
-                self._warm_up(self._executor)
+            if self._executor is not broken:
+                return  # replaced already, by the request (or warm-up) that saw the break first
+            processes = _processes_of(broken)
+            self._generation += 1
+            self._state = "starting"
+            self._detail = "An analysis worker stopped; fresh workers are loading the pose model."
+            self.worker_pids.clear()
+            self._executor = self._new_executor()
+            self._warm_up(self._executor)
         broken.shutdown(wait=False, cancel_futures=True)
+        # The executor terminates a broken pool's other workers itself; one that does not end (a
+        # signal handler, a hung native call) is killed, so no process outlives its pool.
+        threading.Thread(
+            target=_reap, args=(processes, REAP_GRACE_S), name="posture-pool-reaper", daemon=True
+        ).start()
 
     def close(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+MAX_BROKEN_STARTS = 3
+"""Pools in a row whose workers die while loading before the model is declared unavailable."""
+REAP_GRACE_S = 5.0
+
+
+def _processes_of(executor: Executor) -> list[BaseProcess]:
+    """The worker processes of a process pool (none for threads). `_processes` is private, but it is
+    the only handle on them, and stable across Python versions."""
+    processes = getattr(executor, "_processes", None) or {}
+    return list(processes.values())
+
+
+def _reap(processes: list[BaseProcess], grace_s: float) -> None:
+    """Wait up to `grace_s` for `processes` to end, then kill those still running. Watches their
+    sentinels (readable once a process has ended), not their exit status, which the executor's own
+    thread may be collecting at the same time."""
+    sentinels: dict[int, BaseProcess] = {}
+    for process in processes:
+        try:
+            sentinels[process.sentinel] = process
+        except ValueError:  # closed: long gone
+            continue
+    deadline = time.monotonic() + grace_s
+    while sentinels and (left := deadline - time.monotonic()) > 0:
+        for ended in wait(list(sentinels), timeout=left):
+            sentinels.pop(ended)  # type: ignore[call-overload]
+    for process in sentinels.values():
+        log.warning("killing inference worker %s of a broken pool: it did not stop", process.pid)
+        process.kill()

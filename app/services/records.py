@@ -29,7 +29,15 @@ def analysis_or_404(db: Session, user: User, analysis_id: uuid.UUID) -> Analysis
 
 def stored_analysis(record: AnalysisRecord) -> StoredAnalysis:
     return StoredAnalysis.model_validate(
-        {**record.result, "id": record.id, "subject_id": record.subject_id, "taken_at": record.taken_at}
+        {
+            **record.result,
+            "id": record.id,
+            "subject_id": record.subject_id,
+            "taken_at": record.taken_at,
+            "visit_id": record.visit_id,
+            "visit": record.visit_label,
+            "reanalysis_skipped": record.reanalysis_skipped,
+        }
     )
 
 

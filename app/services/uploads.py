@@ -11,6 +11,7 @@ from fastapi import UploadFile
 
 from app.core.errors import ApiError
 from app.core.settings import Settings
+from app.schemas import BIDI_CONTROLS
 from app.services.inference import Analyzer
 from posture.intake import IntakeLimits
 from posture.options import AnalysisOptions
@@ -20,7 +21,8 @@ from posture.worker import Job, JobResult
 # themselves decide the image format, so a mislabelled image still works.
 _ACCEPTED_PART_TYPES = ("image/", "application/octet-stream")
 _EARLIEST, _LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
-_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and DEL, and the bidirectional controls (a file name such as "photo\u202egpj.exe").
+_UNSAFE_NAME_CHARS = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{BIDI_CONTROLS}]")
 
 
 def check_taken_at(value: datetime | None) -> datetime | None:
@@ -43,7 +45,8 @@ def as_utc(value: datetime) -> datetime | None:
 
 
 def source_name(filename: str | None) -> str | None:
-    """The client's file name without directories or control characters (it is stored and echoed)."""
+    """The client's file name without directories, control or bidirectional characters (it is stored and
+    echoed)."""
     if not filename:
         return None
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]

@@ -6,7 +6,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, TypeDecorator, Uuid
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -61,6 +72,8 @@ class ApiKey(Base):
     lookup: Mapped[str] = mapped_column(String(32), unique=True)
     key_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -97,12 +110,41 @@ class AnalysisRecord(Base):
     overlay_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     series_layout: Mapped[str] = mapped_column(String(16))
     series: Mapped[bytes] = mapped_column(LargeBinary)
+    # The visit (`Visit`), kept by `app.storage.visits.regroup` in the transaction of every change. No
+    # foreign key: SQLite can add one only by rebuilding this table, whose implicit delete would cascade
+    # to the documents; the regrouping is the one writer and removes a visit only once it is empty.
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # The client's visit label (upload field or manifest column `visit`), which overrides the grouping.
+    visit_label: Mapped[str | None] = mapped_column(String(64))
+    # `posture.trends.method_key` of the document's versions: trends see mixed methods without documents.
+    method: Mapped[str] = mapped_column(String(96), default="", server_default="")
+    # Why the last re-analysis could not replace this analysis (`photo_not_stored`, `photo_missing`,
+    # `refused`): it keeps the version it was made with. Null once re-analysed, or never tried.
+    reanalysis_skipped: Mapped[str | None] = mapped_column(String(32))
 
     document: Mapped[AnalysisDocument] = relationship(lazy="joined", cascade="all, delete-orphan")
 
     @property
     def result(self) -> dict[str, Any]:
         return self.document.result
+
+
+class Visit(Base):
+    """The shots of one subject and mode taken in one session: within `[visits] gap_min` of each other
+    (posture/rules.toml), or sharing one client label. `taken_at` is its first shot's."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_subject_taken", "subject_id", "taken_at", "id"),
+        # One visit per label (unlabelled visits have none: NULLs never collide).
+        Index("ix_visits_subject_label", "subject_id", "mode", "label", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(64))
+    taken_at: Mapped[datetime]
 
 
 class AnalysisDocument(Base):
@@ -114,3 +156,18 @@ class AnalysisDocument(Base):
         ForeignKey("analyses.id", ondelete="CASCADE"), primary_key=True
     )
     result: Mapped[dict[str, Any]]
+
+
+class FileOutbox(Base):
+    """A stored file to remove, recorded in the transaction that deleted the rows referencing it. The
+    sweeper (`app.storage.sweep`) removes the file unless another row references it by then (photos are
+    shared by content), then this entry."""
+
+    __tablename__ = "file_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Failed removals (storage unreachable): counted, retried on the next sweep.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..intake import IntakeLimits
 from ..options import MAX_CAMERA_ROLL_DEG, AnalysisOptions
+from ..trends import visit_label
 from ..worker import Job
 
 # Extensions of the formats `posture.intake` reads; a folder search picks only these.
@@ -43,6 +44,8 @@ class BatchItem:
     taken_at: datetime | None = None
     camera_roll: float | str | None = None
     """The manifest's `camera_roll`: degrees, `off`, or None (the run's option)."""
+    visit: str | None = None
+    """The manifest's `visit` label: with `--store`, photos of one label form one visit."""
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,9 @@ def discover(
 
 def read_manifest(manifest: Path) -> Iterator[BatchItem]:
     """Rows of a CSV manifest: `path` (required; relative to the manifest's folder), `subject`,
-    `taken_at` (ISO 8601 date or date-time) and `camera_roll` (degrees, or `off`) optional; other
-    columns are ignored. A row naming a folder
-    stands for every photo in it, with the row's subject and time."""
+    `taken_at` (ISO 8601 date or date-time), `camera_roll` (degrees, or `off`) and `visit` (a label:
+    with `--store`, the photos of one label form one visit) optional; other columns are ignored. A row
+    naming a folder stands for every photo in it, with the row's subject, time and visit."""
     try:
         # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
         with manifest.open(newline="", encoding="utf-8-sig") as f:
@@ -148,11 +151,12 @@ def read_manifest(manifest: Path) -> Iterator[BatchItem]:
         subject = cells.get("subject") or None
         taken_at = _parse_time(cells.get("taken_at", ""), f"{manifest}:{line}")
         roll = _parse_roll(cells.get("camera_roll", ""), f"{manifest}:{line}")
+        visit = _parse_visit(cells.get("visit", ""), f"{manifest}:{line}")
         if path.is_dir():
             for photo in _walk(path):
-                yield BatchItem(photo, str(photo), subject, taken_at, roll)
+                yield BatchItem(photo, str(photo), subject, taken_at, roll, visit)
         else:
-            yield BatchItem(path, str(path), subject, taken_at, roll)
+            yield BatchItem(path, str(path), subject, taken_at, roll, visit)
 
 
 def _parse_time(text: str, where: str) -> datetime | None:
@@ -181,6 +185,15 @@ def _parse_roll(text: str, where: str) -> float | str | None:
             f"{where}: camera_roll {text!r} is not a number of degrees between −45 and 45, nor 'off'"
         )
     return value
+
+
+def _parse_visit(text: str, where: str) -> str | None:
+    if not text:
+        return None
+    try:
+        return visit_label(text)
+    except ValueError as exc:
+        raise BatchInputError(f"{where}: visit {text[:80]!r}: {exc}") from None
 
 
 def _walk(folder: Path) -> Iterator[Path]:

@@ -6,6 +6,9 @@ creates its own uniquely named database there and drops it at the end, so parall
 Set `POSTURE_TEST_POSTGRES=0` to skip the PostgreSQL half explicitly.
 
 Each test gets its own account (accounts cannot see each other) and its own data dir.
+
+Photos and overlays are stored on the filesystem; tests marked `both_storages` run once more against
+S3-compatible object storage: a real moto server process (`tests/api/s3_server.py`), a new bucket each.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from app.core.settings import Settings
 from app.main import create_app
 from app.services.inference import InferencePool
 from app.storage import repository
+from app.storage.files import FileStore, LocalFileStore
 from posture.analysis import package_version
 from posture.errors import PostureError
 from posture.intake import IntakeLimits, load_photo
@@ -45,11 +49,22 @@ from posture.rules import rules_version
 from posture.scoring import score_all
 from posture.worker import Job, JobResult
 
+from .s3_server import bucket_keys, moto_server, new_bucket, s3_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_images"
 PG_ADMIN_URL = os.environ.get(
     "POSTURE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_storages: run on the filesystem and on S3 object storage")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "storage" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_storages"):
+        metafunc.parametrize("storage", ["files", "s3"], indirect=True)
 
 
 # --- databases ------------------------------------------------------------------------------------
@@ -70,6 +85,22 @@ def postgres_url() -> Iterator[str]:
             f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({type(exc).__name__}). Start one (docs/api.md), "
             "point POSTURE_TEST_POSTGRES_URL at it, or set POSTURE_TEST_POSTGRES=0 to skip those tests."
         )
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """An empty PostgreSQL database of the test's own, dropped after it: for tests that look at every
+    row (the session's database holds other tests' analyses, which may share a photo's content)."""
+    name = f"posture_fresh_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
@@ -101,6 +132,39 @@ def database(database_url: str, databases: dict[str, Database]) -> Database:
         db.migrate()
         databases[database_url] = db
     return databases[database_url]
+
+
+# --- file storage ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto S3 server process for the session, and boto3's variables pointing at it (restored after)."""
+    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
+        saved = {name: os.environ.get(name) for name in s3_environment(endpoint)}
+        os.environ.update(s3_environment(endpoint))
+        try:
+            yield endpoint
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture
+def bucket_url(s3_endpoint: str) -> str:
+    """`s3://bucket/prefix` of a new, empty bucket."""
+    return new_bucket()
+
+
+@pytest.fixture
+def storage(request: pytest.FixtureRequest) -> str:
+    """The app's `storage_url`: "" (files under the data dir), or a new bucket's URL for the `s3` run."""
+    if getattr(request, "param", "files") == "s3":
+        return request.getfixturevalue("bucket_url")
+    return ""
 
 
 # --- photos ---------------------------------------------------------------------------------------
@@ -179,9 +243,11 @@ class FakeAnalyzer:
             bands=scored.bands,
             findings=scored.findings,
         )
-        if not job.keep_photo:
-            return JobResult(0, analysis)
-        return JobResult(0, analysis, photo_jpeg=strip_metadata(job.data), overlay_png=_overlay_png(job.data))
+        # As the worker: the overlay when asked for (uploads that keep files, re-analyses), the copy
+        # for photos to keep.
+        overlay = _overlay_png(job.data) if job.options.overlay or job.keep_photo else None
+        photo = strip_metadata(job.data) if job.keep_photo else None
+        return JobResult(0, analysis, photo_jpeg=photo, overlay_png=overlay)
 
 
 def _measures_from_hash(photo: bytes) -> dict[str, float | None]:
@@ -190,9 +256,14 @@ def _measures_from_hash(photo: bytes) -> dict[str, float | None]:
 
 
 def _overlay_png(photo: bytes) -> bytes:
-    shade = hashlib.sha256(photo).digest()[0]
+    """A small PNG unique to the photo, as a real overlay is: the photo's hash is in its first row
+    (so two photos never share an overlay file, which the deletion tests count on)."""
+    digest = hashlib.sha256(photo).digest()
+    image = Image.new("RGB", (36, 64), (digest[0], 90, 160))
+    for x in range(32):
+        image.putpixel((x, 0), (digest[x], digest[x], digest[x]))
     out = io.BytesIO()
-    Image.new("RGB", (36, 64), (shade, 90, 160)).save(out, format="PNG")
+    image.save(out, format="PNG")
     return out.getvalue()
 
 
@@ -227,6 +298,10 @@ class Api:
     database: Database
 
     @property
+    def store(self) -> FileStore:
+        return self.client.app.state.store
+
+    @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
@@ -257,8 +332,11 @@ class Api:
             data={k: str(v) for k, v in form.items()},
         )
 
-    def stored_files(self) -> list[Path]:
-        return sorted(p for p in (self.data_dir / "files").rglob("*") if p.is_file())
+    def stored_files(self) -> list[Any]:
+        """Everything in the store: paths under the data dir's files, or the bucket's keys."""
+        if isinstance(self.store, LocalFileStore):
+            return sorted(p for p in (self.data_dir / "files").rglob("*") if p.is_file())
+        return bucket_keys(self.store.url)
 
 
 def new_account(database: Database) -> str:
@@ -272,12 +350,14 @@ def running_api(database: Database, data_dir: Path, analyzer: Any, **settings: A
     config = Settings(data_dir=data_dir, database_url=database.url, **settings)
     app = create_app(config, analyzer=analyzer)
     with TestClient(app) as client:
+        # The start-up sweep runs in the background: let it end, so it cannot race the test's checks.
+        assert app.state.sweeper.first_done.wait(30), "the start-up sweep did not end"
         yield Api(client, new_account(database), data_dir, database)
 
 
 @pytest.fixture
-def api(database: Database, tmp_path: Path, fake: FakeAnalyzer) -> Iterator[Api]:
-    with running_api(database, tmp_path / "data", fake) as running:
+def api(database: Database, tmp_path: Path, fake: FakeAnalyzer, storage: str) -> Iterator[Api]:
+    with running_api(database, tmp_path / "data", fake, storage_url=storage) as running:
         yield running
 
 

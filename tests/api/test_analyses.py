@@ -14,7 +14,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from app.storage import repository
-from app.storage.files import FileStore, sha256_hex
+from app.storage.files import sha256_hex
 from app.storage.models import AnalysisRecord, Subject
 from posture.result import Analysis
 
@@ -51,8 +51,10 @@ def test_upload_answers_201_with_the_analysis_object(api: Api, fake: FakeAnalyze
     assert body["subject_id"] == sid and body["status"] == "ok"
     assert body["taken_at"] == "2026-02-03T03:05:06Z"
     assert body["source"] == "side view.jpg"
-    # The same serialisation as Analysis.to_dict(), plus id, subject_id and taken_at.
-    assert set(body) == set(Analysis.model_fields) - {"overlay_png"} | {"id", "subject_id", "taken_at"}
+    # The same serialisation as Analysis.to_dict(), plus where it lives in the history.
+    history = {"id", "subject_id", "taken_at", "visit_id", "visit", "reanalysis_skipped"}
+    assert set(body) == set(Analysis.model_fields) - {"overlay_png"} | history
+    assert body["visit_id"] and body["visit"] is None and body["reanalysis_skipped"] is None
     assert api.get(f"/api/v1/analyses/{body['id']}").json() == body
     assert fake.calls == 1
 
@@ -197,6 +199,7 @@ def test_streamed_oversize_body_is_413_while_streaming(database, tmp_path, fake)
         assert _count_analyses(api, sid) == 0 and fake.calls == 0
 
 
+@pytest.mark.both_storages
 def test_photo_is_stored_upright_without_any_metadata(api: Api):
     sid = api.subject()
     # Stored 80×48 landscape with "rotate 90° CW" orientation: upright it is 48×80 portrait.
@@ -213,6 +216,7 @@ def test_photo_is_stored_upright_without_any_metadata(api: Api):
     assert b"ACME" not in stored and b"Exif" not in stored
 
 
+@pytest.mark.both_storages
 def test_overlay_is_served_as_png(api: Api):
     sid = api.subject()
     body = api.upload(sid, make_jpeg(16)).json()
@@ -241,6 +245,7 @@ def test_store_photos_off_keeps_only_the_analysis(database, tmp_path, fake):
         assert api.stored_files() == []
 
 
+@pytest.mark.both_storages
 def test_deleting_an_analysis_removes_its_files(api: Api):
     sid = api.subject()
     body = api.upload(sid, make_jpeg(19)).json()
@@ -251,6 +256,7 @@ def test_deleting_an_analysis_removes_its_files(api: Api):
     assert api.delete(f"/api/v1/analyses/{body['id']}").status_code == 404
 
 
+@pytest.mark.both_storages
 def test_a_file_shared_by_two_analyses_stays_until_the_last_goes(api: Api):
     photo = make_jpeg(20)
     first_subject, second_subject = api.subject("A"), api.subject("B")
@@ -265,6 +271,7 @@ def test_a_file_shared_by_two_analyses_stays_until_the_last_goes(api: Api):
     assert api.stored_files() == []
 
 
+@pytest.mark.both_storages
 def test_deleting_a_subject_deletes_its_analyses_and_files(api: Api):
     sid, keep = api.subject("Gone"), api.subject("Kept")
     ids = [api.upload(sid, make_jpeg(21 + i)).json()["id"] for i in range(3)]
@@ -277,19 +284,22 @@ def test_deleting_a_subject_deletes_its_analyses_and_files(api: Api):
     assert api.get(f"/api/v1/analyses/{kept}/photo").status_code == 200
 
 
-def test_a_storage_failure_mid_upload_leaves_no_record(database, tmp_path, fake, monkeypatch):
+@pytest.mark.both_storages
+def test_a_storage_failure_mid_upload_leaves_no_record(database, tmp_path, fake, monkeypatch, storage):
     """The photo is written, then writing the overlay fails (disk full): the row is never committed,
-    the client gets a JSON 500 without internals, and the next upload works."""
-    with running_api(database, tmp_path / "data", fake) as api:
+    the photo written is removed again, the client gets a JSON 500 without internals, and the next
+    upload works."""
+    with running_api(database, tmp_path / "data", fake, storage_url=storage) as api:
         sid = api.subject()
-        real_put = FileStore.put
+        store_type = type(api.store)
+        real_put = store_type.put
 
         def failing_put(self, kind, data):
             if kind.value == "overlay":
                 raise OSError(28, "No space left on device")
             return real_put(self, kind, data)
 
-        monkeypatch.setattr(FileStore, "put", failing_put)
+        monkeypatch.setattr(store_type, "put", failing_put)
         client = TestClient(api.client.app, raise_server_exceptions=False)
         response = client.post(
             f"/api/v1/subjects/{sid}/analyses", files={"photo": ("p.jpg", make_jpeg(31))}, headers=api.auth
@@ -299,12 +309,13 @@ def test_a_storage_failure_mid_upload_leaves_no_record(database, tmp_path, fake,
             "code": "internal_error",
             "message": "An unexpected error occurred; it has been logged.",
         }
-        assert _count_analyses(api, sid) == 0
-        monkeypatch.setattr(FileStore, "put", real_put)
+        assert _count_analyses(api, sid) == 0 and api.stored_files() == []
+        monkeypatch.setattr(store_type, "put", real_put)
         assert api.upload(sid, make_jpeg(32)).status_code == 201
         assert _count_analyses(api, sid) == 1
 
 
+@pytest.mark.both_storages
 def test_upload_racing_a_subject_delete_stores_nothing(api: Api, fake: FakeAnalyzer):
     """The subject disappears while its photo is being analysed: 404, and no orphan row or file."""
     sid = api.subject()

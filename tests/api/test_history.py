@@ -84,6 +84,10 @@ def test_compare_flags_differences_against_the_noise_levels(api: Api, fake: Fake
         "b": 12.0,
         "difference": 2.0,
         "noise": noise["pelvic_tilt_deg"],
+        "noise_source": "rules",  # no multi-shot visits: the rules' floor
+        "noise_visits": 0,
+        "n_a": 1,
+        "n_b": 1,
         "within_noise": True,
     }
     trunk = body["measures"]["trunk_lean_deg"]
@@ -122,7 +126,11 @@ def test_trends_fit_a_robust_slope_per_30_days(api: Api, fake: FakeAnalyzer):
     sid = api_subject(api)
     body = api.get(f"/api/v1/subjects/{sid}/trends").json()
     assert body["n"] == len(days) and body["mode"] == "standing"
-    assert len(body["analysis_ids"]) == len(body["taken_at"]) == len(days)
+    # Photos on different days: one visit each, so one point per photo.
+    assert len(body["visit_ids"]) == len(body["taken_at"]) == len(days) and body["shots"] == [1] * len(days)
+    photos = api.get(f"/api/v1/subjects/{sid}/trends", params={"by": "photo"}).json()
+    assert len(photos["analysis_ids"]) == len(photos["taken_at"]) == len(days)
+    assert photos["measures"]["trunk_lean_deg"]["values"] == body["measures"]["trunk_lean_deg"]["values"]
     assert body["taken_at"] == sorted(body["taken_at"])
     trunk = body["measures"]["trunk_lean_deg"]
     assert trunk["n"] == len(days) and len(trunk["values"]) == len(days)
@@ -156,11 +164,13 @@ def test_export_csv_has_the_analysis_object_names(api: Api, fake: FakeAnalyzer):
     assert f"subject-{sid}.csv" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert CSV_COLUMNS[2:] == ROW_COLUMNS  # the layout of `posture batch`, after the ids
+    assert CSV_COLUMNS[:4] == ("id", "subject_id", "visit_id", "visit")
+    assert CSV_COLUMNS[4:] == ROW_COLUMNS  # the layout of `posture batch`, after the ids and the visit
     assert set(MEASURE_NAMES) <= set(CSV_COLUMNS)
     assert [r["id"] for r in rows] == [second["id"], first["id"]]  # taken_at order
     assert [r["taken_at"] for r in rows] == [second["taken_at"], first["taken_at"]]  # as in the API
     assert rows[0]["subject_id"] == sid and rows[0]["subject"] == "History"
+    assert rows[0]["visit_id"] == second["visit_id"] and rows[0]["visit"] == ""
     assert rows[0]["sha256"] == ""  # the service keeps no hash of the original file
     assert float(rows[1]["pelvic_tilt_deg"]) == 12.5 and rows[1]["knee_angle_deg"] == ""
     assert rows[0]["score_overall"] == str(second["scores"]["overall"])
@@ -195,7 +205,7 @@ def test_trends_read_rows_packed_with_an_older_measure_list_from_their_documents
         record = session.get(AnalysisRecord, uuid.UUID(first["id"]))
         record.series_layout, record.series = "older-layout", b"\x00" * 8
         session.commit()
-    body = api.get(f"/api/v1/subjects/{api_subject(api)}/trends").json()
+    body = api.get(f"/api/v1/subjects/{api_subject(api)}/trends", params={"by": "photo"}).json()
     assert body["analysis_ids"] == [first["id"], second["id"]]
     assert body["measures"]["pelvic_tilt_deg"]["values"] == [5.0, 8.0]
     assert body["measures"]["pelvic_tilt_deg"]["slope_per_30d"] == pytest.approx(3.0)
@@ -214,4 +224,4 @@ def test_trends_follow_every_change_to_the_history(api: Api, fake: FakeAnalyzer)
     assert body["n"] == 2 and body["measures"]["pelvic_tilt_deg"]["values"] == [5.0, 8.0]
     assert api.delete(f"/api/v1/analyses/{first['id']}").status_code == 204
     body = api.get(url).json()
-    assert body["analysis_ids"] == [second["id"]]
+    assert body["visit_ids"] == [second["visit_id"]]

@@ -9,6 +9,7 @@ import uuid
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -65,10 +66,16 @@ def test_processes_starting_together_migrate_once(database_url: str, tmp_path):
             assert proc.returncode == 0, err.decode()
         engine = create_engine(url)
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [_head()]
         engine.dispose()
     finally:
         _drop(url)
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 def _fresh_database(database_url: str, tmp_path) -> str:
@@ -115,6 +122,79 @@ def test_a_database_of_the_first_revision_upgrades_with_its_data(database_url: s
         migrate(engine)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT name, history_version FROM subjects")).all() == [("Kept", 0)]
+    finally:
+        engine.dispose()
+        _drop(url)
+
+
+def test_existing_histories_are_grouped_into_visits_by_the_migration(database_url: str, tmp_path):
+    """0004 gives every analysis its visit (per subject and mode, a shot within 30 minutes of the
+    previous one joins its visit) and its method (rules version | model), from the rows as they were."""
+    url = _fresh_database(database_url, tmp_path)
+    engine = create_engine(url)
+    ids = [uuid.uuid4().hex for _ in range(7)]
+    # (subject, mode, time): s1 standing 09:00, 09:20, 09:50 (one run: 20 and 30 minutes apart), 10:21
+    # (31 minutes: a new visit); s1 lunge 09:10 (its own series); s2 standing 09:05 and 09:06.
+    shots = [
+        ("s1", "standing", "2026-01-05 09:00:00"),
+        ("s1", "standing", "2026-01-05 09:20:00"),
+        ("s1", "standing", "2026-01-05 09:50:00"),
+        ("s1", "standing", "2026-01-05 10:21:00"),
+        ("s1", "lunge", "2026-01-05 09:10:00"),
+        ("s2", "standing", "2026-01-05 09:05:00"),
+        ("s2", "standing", "2026-01-05 09:06:00"),
+    ]
+    try:
+        migrate(engine, "0003")
+        with engine.begin() as conn:
+            user = uuid.uuid4().hex
+            conn.execute(
+                text("INSERT INTO users (id, name, created_at) VALUES (:id, 'old', :now)"),
+                {"id": user, "now": "2026-01-01 00:00:00"},
+            )
+            subjects = {"s1": uuid.uuid4().hex, "s2": uuid.uuid4().hex}
+            for name, subject in subjects.items():
+                conn.execute(
+                    text(
+                        "INSERT INTO subjects (id, user_id, name, created_at, updated_at) "
+                        "VALUES (:id, :user, :name, :now, :now)"
+                    ),
+                    {"id": subject, "user": user, "name": name, "now": "2026-01-01 00:00:00"},
+                )
+            for analysis_id, (subject, mode, taken) in zip(ids, shots, strict=True):
+                conn.execute(
+                    text(
+                        "INSERT INTO analyses (id, subject_id, taken_at, created_at, mode, series_layout, "
+                        "series) VALUES (:id, :subject, :taken, :taken, :mode, 'old', :series)"
+                    ),
+                    {
+                        "id": analysis_id,
+                        "subject": subjects[subject],
+                        "taken": taken,
+                        "mode": mode,
+                        "series": b"",
+                    },
+                )
+                versions = '"versions": {"rules": "2026.11.2", "model_sha256": "ab12"}'
+                document = f'{{"mode": "{mode}", {versions}}}'
+                conn.execute(
+                    text("INSERT INTO analysis_documents (analysis_id, result) VALUES (:id, :doc)"),
+                    {"id": analysis_id, "doc": document},
+                )
+        migrate(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, visit_id, method FROM analyses")).all()
+            visit_of = {uuid.UUID(str(r[0])).hex: r[1] for r in rows}
+            assert {r[2] for r in rows} == {"2026.11.2|ab12"}
+            assert None not in visit_of.values()
+            groups = [visit_of[i] for i in ids]
+            assert groups[0] == groups[1] == groups[2]
+            assert len(set(groups)) == 4  # {0, 1, 2}, {3}, {4}, {5, 6}
+            assert groups[5] == groups[6] and groups[3] not in (groups[0], groups[4], groups[5])
+            visits = conn.execute(text("SELECT id, mode, label, taken_at FROM visits")).all()
+            assert len(visits) == 4 and {v[2] for v in visits} == {None}
+            first = {str(v[0]).replace("-", ""): v for v in visits}[str(groups[0]).replace("-", "")]
+            assert first[1] == "standing" and str(first[3]).startswith("2026-01-05 09:00:00")
     finally:
         engine.dispose()
         _drop(url)

@@ -190,7 +190,9 @@ def test_sign_in_upload_overlay_scores_trends_compare_and_a_refused_photo(
     expect(page.locator("#analysis-title .badge")).to_have_text("Latest")
     wait_for_overlays(page, ".analysis .overlay-img", 1)
     expect(page.locator(".tl-item")).to_have_count(2)
-    expect(page.locator(".tl-item .tl-date")).to_have_text(["10 Feb 2026", "5 Jan 2026"])
+    # Two days: two visits of one shot each, newest first.
+    expect(page.locator(".visit .visit-date")).to_have_text(["10 Feb 2026", "5 Jan 2026"])
+    expect(page.locator(".visit .visit-meta").first).to_contain_text("1 shot")
     screenshot(page, artifacts / "03-subject-two-photos.png")
 
     # Trends: the overall score on top, then one chart per measure, each with both photos, the noise
@@ -222,12 +224,12 @@ def test_sign_in_upload_overlay_scores_trends_compare_and_a_refused_photo(
         assert (band_top <= fit_end <= band_bottom) == (not expected["beyond_noise"]), name
     screenshot(trends_card, artifacts / "04-trends.png")
 
-    # Compare: tick both photos; the overlays side by side at one size, the differences vs noise.
-    page.get_by_label("Select the photo of 5 Jan 2026 for comparison").check()
+    # Compare: tick both visits; the overlays side by side at one size, the differences vs noise.
+    page.get_by_label("Select the visit of 5 Jan 2026 for comparison").check()
     expect(page.get_by_role("button", name="Compare selected")).to_be_disabled()
-    page.get_by_label("Select the photo of 10 Feb 2026 for comparison").check()
+    page.get_by_label("Select the visit of 10 Feb 2026 for comparison").check()
     page.get_by_role("button", name="Compare selected").click()
-    expect(page.get_by_role("heading", level=1, name="Compare two photos")).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name="Compare two visits")).to_be_visible()
     wait_for_overlays(page, ".compare-figure .overlay-img", 2)
     boxes = [page.locator(".compare-figure .overlay-img").nth(i).bounding_box() for i in range(2)]
     assert boxes[0]["width"] == pytest.approx(boxes[1]["width"], abs=0.5)
@@ -282,6 +284,89 @@ def test_sign_in_upload_overlay_scores_trends_compare_and_a_refused_photo(
     screenshot(page.locator("#main .upload"), artifacts / "06-refused-photo.png")
     assert server.api("GET", f"/subjects/{subject_id}").json()["analysis_count"] == 2
 
+    assert_clean(tab, browser_context)
+
+
+def test_shots_of_one_session_form_a_visit_and_two_visits_are_compared(
+    server: Server, tab: Tab, browser_context, artifacts
+):
+    """The upload form invites the next shot of the visit; the history groups shots by visit with their
+    spread; the trends have one point per visit; two visits compare by their medians, each shown by its
+    most central shot, and every band says where it comes from."""
+    page = tab.page
+    subject = server.subject("Vera Visits")
+    sign_in_fast(page, server, f"/#/subjects/{subject}")
+    expect(page.get_by_role("heading", level=1, name="Vera Visits")).to_be_visible()
+
+    upload(page, SIDE, "2026-05-04")
+    invite = page.locator(".upload-invite")
+    expect(invite).to_contain_text("Shot 1 of the visit of 4 May 2026", timeout=60_000)
+    expect(invite).to_contain_text("asks for 3")
+    page.get_by_role("button", name="Add another shot to this visit").click()
+    expect(page.get_by_label("Date taken")).to_have_value("2026-05-04")  # kept: the shot joins the visit
+    expect(invite).to_contain_text("The next photo joins the visit of 4 May 2026 (1 shot so far)")
+    upload(page, CROP)
+    expect(invite).to_contain_text("Shot 2 of the visit of 4 May 2026", timeout=60_000)
+    expect(page.locator(".visit")).to_have_count(1)
+    visit = page.locator(".visit").first
+    expect(visit.locator(".tl-item")).to_have_count(2)
+    expect(visit.locator(".visit-meta")).to_contain_text("Standing · 2 shots")
+    expect(visit.locator(".tl-item .tl-date")).to_have_text(["Shot 1", "Shot 2"])
+
+    # A second visit of two shots a month later, through the API.
+    server.upload(subject, SIDE, "2026-06-01T09:00:00Z")
+    server.upload(subject, CROP, "2026-06-01T09:10:00Z")
+    page.reload()
+    expect(page.locator(".visit")).to_have_count(2)
+    expect(page.locator(".visit .visit-date")).to_have_text(["1 Jun 2026", "4 May 2026"])
+    visits = server.api("GET", f"/subjects/{subject}/visits").json()["items"]
+    assert [v["n"] for v in visits] == [2, 2]
+
+    # Trends: one point per visit; a bar for each visit whose shots differ; the band's source in words.
+    trends = server.api("GET", f"/subjects/{subject}/trends").json()
+    assert trends["by"] == "visit" and trends["n"] == 2 and trends["shots"] == [2, 2]
+    overall_card = page.locator("#trends .trend-card").first
+    expect(overall_card.locator("svg circle.pt")).to_have_count(2)
+    spread = trends["measures"]["overall_score"]["spread"]
+    expect(overall_card.locator("svg .spread line")).to_have_count(sum(1 for s in spread if s))
+    expect(page.locator(".trends-summary")).to_contain_text("2 visits (4 photos)")
+    cards = page.locator("#trends .trend-grid > .trend-card")
+    for i in range(cards.count()):
+        name = cards.nth(i).get_attribute("data-measure")
+        entry = trends["measures"][name]
+        words = (
+            "personal band from" if entry["noise_source"] == "personal" else "software floor from the rules"
+        )
+        expect(cards.nth(i).locator(".trend-band")).to_contain_text(words)
+    # Two visits of two shots are below the three a personal band needs: the page says so.
+    expect(overall_card.locator(".trend-band")).to_contain_text("a personal band needs 3 visits")
+    screenshot(page.locator("#history"), artifacts / "13-history-visits.png")
+
+    # Compare the two visits: medians, each side shown by its shot nearest the medians.
+    page.get_by_label("Select the visit of 4 May 2026 for comparison").check()
+    page.get_by_label("Select the visit of 1 Jun 2026 for comparison").check()
+    page.get_by_role("button", name="Compare selected").click()
+    expect(page.get_by_role("heading", level=1, name="Compare two visits")).to_be_visible()
+    wait_for_overlays(page, ".compare-figure .overlay-img", 2)
+    comparison = server.api("GET", "/compare", params={"a": visits[0]["id"], "b": visits[1]["id"]}).json()
+    shown = [
+        page.locator(".compare-figure .overlay-img").nth(i).get_attribute("data-analysis") for i in range(2)
+    ]
+    assert shown == [comparison["a"]["central_analysis_id"], comparison["b"]["central_analysis_id"]]
+    expect(page.locator(".compare-figure figcaption").first).to_contain_text(
+        "Visit of 2 shots · median overall"
+    )
+    rows = page.locator(".diff-table tbody tr")
+    for i in range(rows.count()):
+        entry = comparison["measures"][rows.nth(i).get_attribute("data-measure")]
+        if entry["within_noise"] is None:
+            continue
+        words = (
+            "personal band from" if entry["noise_source"] == "personal" else "software floor from the rules"
+        )
+        expect(rows.nth(i).locator(".verdict-source")).to_have_text(re.compile(words))
+    assert page.evaluate(NO_HORIZONTAL_SCROLL)
+    screenshot(page, artifacts / "14-compare-visits.png")
     assert_clean(tab, browser_context)
 
 

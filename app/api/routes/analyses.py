@@ -8,44 +8,76 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
-from fastapi.responses import FileResponse
-from pydantic import AfterValidator
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import AnalyzerDep, CurrentUser, DbSession, SettingsDep, Store, require_multipart
+from app.api.deps import (
+    AnalyzerDep,
+    CurrentUser,
+    DbSession,
+    SettingsDep,
+    Store,
+    TrendsCache,
+    require_json,
+    require_multipart,
+)
+from app.api.forms import multipart_body, read_form
 from app.api.routes.common import AnalysisId, Limit, Offset, SubjectId
 from app.core.errors import ApiError, responses
-from app.schemas import Analysis, Page, StoredAnalysis
+from app.schemas import Analysis, AnalysisUpdate, Page, StoredAnalysis
+from app.services import history, visits
 from app.services.records import analysis_or_404, stored_analysis, subject_or_404
-from app.services.uploads import analyze_photo, check_taken_at, make_job, read_photo, resolve_taken_at
+from app.services.uploads import analyze_photo, check_taken_at, make_job, resolve_taken_at
 from app.storage import repository
 from app.storage.files import FileKind
 from app.storage.models import User, utcnow
 from posture.facing import Facing
-from posture.options import AnalysisOptions
+from posture.options import AnalysisOptions, LevelMode
 from posture.result import Mode
 
 router = APIRouter(tags=["analyses"], responses=responses(401, 422))
 
-PhotoField = Annotated[
-    UploadFile,
-    File(description="The side-profile photo: JPEG, PNG, WebP or HEIC (EXIF orientation is applied)."),
-]
-FacingField = Annotated[Facing | None, Form(description="Override the detected facing direction.")]
-ModeField = Annotated[Mode, Form(description="Standing posture or knee-to-wall lunge.")]
-RollField = Annotated[
-    float | None,
-    Form(ge=-45, le=45, description="Camera roll in degrees, if known (from the phone's level)."),
-]
-TakenAtField = Annotated[
-    datetime | None,
-    Form(description="When the photo was taken (ISO 8601); default: EXIF capture time, else now."),
-    AfterValidator(check_taken_at),
-]
+
+class AnalyzeFields(BaseModel):
+    """The form fields of an analysis besides `photo` (multipart, read by `app.api.forms.read_form`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    facing: Facing | None = Field(None, description="Override the detected facing direction.")
+    mode: Mode = Field("standing", description="Standing posture or knee-to-wall lunge.")
+    camera_roll_deg: float | None = Field(
+        None, ge=-45, le=45, description="Camera roll in degrees, if known (from the phone's level)."
+    )
+    level: LevelMode = Field(
+        "auto",
+        description="Without `camera_roll_deg`: `auto` reads the camera's roll from the photo and applies "
+        "it when confident; `off` trusts the photo's frame as upright.",
+    )
+
+    def options(self) -> AnalysisOptions:
+        return AnalysisOptions(
+            facing=self.facing, mode=self.mode, camera_roll_deg=self.camera_roll_deg, level=self.level
+        )
+
+
+class UploadFields(AnalyzeFields):
+    """The form fields of an upload to a history besides `photo`."""
+
+    taken_at: Annotated[datetime | None, AfterValidator(check_taken_at)] = Field(
+        None, description="When the photo was taken (ISO 8601); default: EXIF capture time, else now."
+    )
+    visit: str | None = Field(
+        None,
+        description="A visit label (1–64 printable characters): shots with one label form one visit, "
+        "whatever their times; without one, a shot within 30 minutes of the previous one joins its visit.",
+    )
+
+
 _UPLOAD_ERRORS = responses(404, 413, 415, 503)
-_IMAGE_CACHE = {"Cache-Control": "private, max-age=86400"}
+_IMAGE_CACHE = {"Cache-Control": "private, no-cache"}  # revalidated (ETag): a deleted photo is gone
 
 
 @router.post(
@@ -53,31 +85,31 @@ _IMAGE_CACHE = {"Cache-Control": "private, max-age=86400"}
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_multipart)],
     responses=_UPLOAD_ERRORS,
+    openapi_extra=multipart_body(UploadFields),
 )
 async def upload_analysis(
+    request: Request,
     subject_id: SubjectId,
-    photo: PhotoField,
     user: CurrentUser,
     db: DbSession,
     store: Store,
     analyzer: AnalyzerDep,
     settings: SettingsDep,
-    taken_at: TakenAtField = None,
-    facing: FacingField = None,
-    mode: ModeField = "standing",
-    camera_roll_deg: RollField = None,
+    cache: TrendsCache,
 ) -> StoredAnalysis:
     """Analyse a photo and add it to the subject's history. A photo the quality gate refuses answers 422
     with its code (e.g. `not_side_view`) and nothing is stored."""
     await run_in_threadpool(_check_subject, db, user, subject_id)
-    data = await read_photo(photo)
-    options = AnalysisOptions(facing=facing, mode=mode, camera_roll_deg=camera_roll_deg)
-    job = make_job(settings, data, photo.filename, options, keep_files=True)
+    photo, form = await read_form(request, UploadFields)  # only now, with the key checked
+    label = visits.check_label(form.visit)
+    job = make_job(settings, photo.data, photo.filename, form.options(), keep_files=True)
     outcome = await analyze_photo(analyzer, job)
-    when = resolve_taken_at(taken_at, outcome, utcnow())
-    record = await run_in_threadpool(repository.add_analysis, db, store, subject_id, outcome, when)
+    when = resolve_taken_at(form.taken_at, outcome, utcnow())
+    record = await run_in_threadpool(repository.add_analysis, db, store, subject_id, outcome, when, label)
     if record is None:
         raise ApiError(404, "subject_not_found", f"Subject {subject_id} was deleted during the upload.")
+    # The page reads the trends next: computed now, they are served from the cache (docs/benchmarks.md).
+    await run_in_threadpool(history.refresh_trends, db, cache, subject_id)
     return stored_analysis(record)
 
 
@@ -86,20 +118,18 @@ def _check_subject(db: Session, user: User, subject_id: uuid.UUID) -> None:
     db.commit()  # no transaction (or pooled connection) held while the photo is analysed
 
 
-@router.post("/analyze", dependencies=[Depends(require_multipart)], responses=responses(413, 415, 503))
+@router.post(
+    "/analyze",
+    dependencies=[Depends(require_multipart)],
+    responses=responses(413, 415, 503),
+    openapi_extra=multipart_body(AnalyzeFields),
+)
 async def analyze_once(
-    photo: PhotoField,
-    user: CurrentUser,
-    analyzer: AnalyzerDep,
-    settings: SettingsDep,
-    facing: FacingField = None,
-    mode: ModeField = "standing",
-    camera_roll_deg: RollField = None,
+    request: Request, user: CurrentUser, analyzer: AnalyzerDep, settings: SettingsDep
 ) -> Analysis:
     """Analyse one photo without storing anything."""
-    data = await read_photo(photo)
-    options = AnalysisOptions(facing=facing, mode=mode, camera_roll_deg=camera_roll_deg)
-    job = make_job(settings, data, photo.filename, options, keep_files=False)
+    photo, form = await read_form(request, AnalyzeFields)
+    job = make_job(settings, photo.data, photo.filename, form.options(), keep_files=False)
     return (await analyze_photo(analyzer, job)).analysis
 
 
@@ -125,26 +155,43 @@ def get_analysis(analysis_id: AnalysisId, user: CurrentUser, db: DbSession) -> S
     return stored_analysis(analysis_or_404(db, user, analysis_id))
 
 
-def _download(kind: FileKind, what: str, doc: str) -> Callable[..., FileResponse]:
+def _download(kind: FileKind, what: str, doc: str) -> Callable[..., Response]:
     """The GET handler of one stored file kind (the overlay, the photo)."""
 
-    def download(analysis_id: AnalysisId, user: CurrentUser, db: DbSession, store: Store) -> FileResponse:
+    def download(
+        request: Request, analysis_id: AnalysisId, user: CurrentUser, db: DbSession, store: Store
+    ) -> Response:
         record = analysis_or_404(db, user, analysis_id)
         digest = record.overlay_sha256 if kind is FileKind.OVERLAY else record.photo_sha256
         if digest is None:
             raise ApiError(
                 404, f"{what}_not_stored", f"No {what} was stored: this server does not keep photos."
             )
-        path = store.path(kind, digest)
-        if not path.is_file():
-            raise ApiError(
-                404, f"{what}_missing", f"The stored {what} file is missing from the data directory."
-            )
-        return FileResponse(path, media_type=kind.media_type, headers=_IMAGE_CACHE)
+        db.commit()  # no transaction (or pooled connection) held while the file streams
+        # Files are content-addressed: the hash is the version, and a revalidation needs no file.
+        cache = {**_IMAGE_CACHE, "ETag": f'"{digest}"'}
+        if _etag_matches(request.headers.get("if-none-match"), digest):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=cache)
+        stored = store.open(kind, digest)
+        if stored is None:
+            raise ApiError(404, f"{what}_missing", f"The stored {what} file is missing from the file store.")
+        if stored.path is not None:  # a local file: sent by the server itself
+            return FileResponse(stored.path, media_type=kind.media_type, headers=cache)
+        # From object storage: streamed a chunk at a time, never held whole.
+        headers = {**cache, "Content-Length": str(stored.size)}
+        return StreamingResponse(stored.chunks, media_type=kind.media_type, headers=headers)
 
     download.__doc__ = doc
     download.__name__ = f"get_{what}"
     return download
+
+
+def _etag_matches(if_none_match: str | None, digest: str) -> bool:
+    """RFC 9110 If-None-Match: `*`, or a list of (possibly weak) entity tags, one of them ours."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in tags or any(tag.removeprefix("W/") == f'"{digest}"' for tag in tags)
 
 
 for _kind, _what, _path, _description, _doc in (
@@ -173,8 +220,23 @@ for _kind, _what, _path, _description, _doc in (
 
 
 @router.delete("/analyses/{analysis_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
-def delete_analysis(analysis_id: AnalysisId, user: CurrentUser, db: DbSession, store: Store) -> Response:
+def delete_analysis(
+    analysis_id: AnalysisId, user: CurrentUser, db: DbSession, store: Store, cache: TrendsCache
+) -> Response:
     """Delete one analysis and its stored files (unless another analysis uses the same photo)."""
     record = analysis_or_404(db, user, analysis_id)
+    subject_id = record.subject_id  # read now: a rollback (deleted meanwhile) expires the record
     repository.delete_analysis(db, store, record)
+    history.refresh_trends(db, cache, subject_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch("/analyses/{analysis_id}", dependencies=[Depends(require_json)], responses=responses(404, 415))
+def update_analysis(
+    analysis_id: AnalysisId, body: AnalysisUpdate, user: CurrentUser, db: DbSession, cache: TrendsCache
+) -> StoredAnalysis:
+    """Re-date an analysis (`taken_at`) or set its visit label (`visit`; null clears it, and the shot
+    joins its visit by time again). The visits it leaves and joins are regrouped at once."""
+    updated = visits.update_analysis(db, user, analysis_id, body)
+    history.refresh_trends(db, cache, updated.subject_id)
+    return updated

@@ -111,7 +111,9 @@ function tickLabel(t, span) {
 /**
  * The trend of one measure.
  * spec: {times: Date[], values: (number|null)[], noise, fitStart, fitEnd, beyond, height, label,
- *        format(value) → text, noiseText, bounds?: [lo, hi], zeroLine?: bool}
+ *        format(value) → text, noiseText, bounds?: [lo, hi], zeroLine?: bool,
+ *        spread?: (number|null)[] and shots?: number[] (one point per visit: its median, the spread of
+ *        its shots drawn as a bar of that length centred on it, and how many shots it has)}
  */
 export function trendChart(spec, width) {
   const height = spec.height || 180;
@@ -120,7 +122,7 @@ export function trendChart(spec, width) {
   const plotH = height - margin.top - margin.bottom;
   const times = spec.times.map((t) => +t);
   const points = times
-    .map((t, i) => ({ t, v: spec.values[i] }))
+    .map((t, i) => ({ t, v: spec.values[i], i }))
     .filter((p) => p.v !== null && p.v !== undefined);
   const hasFit = spec.fitStart !== null && spec.fitStart !== undefined && spec.fitEnd !== null;
   const centre = hasFit ? spec.fitStart : points.length ? points[0].v : null;
@@ -211,13 +213,27 @@ export function trendChart(spec, width) {
       }),
     );
   }
+  // each visit's spread: a bar as long as its shots' max − min, centred on its median
+  if (spec.spread) {
+    const bars = s("g", { class: "spread" });
+    for (const p of points) {
+      const width = spec.spread[p.i];
+      if (width === null || width === undefined || width <= 0) continue;
+      bars.append(s("line", { x1: x(p.t), x2: x(p.t), y1: clampY(p.v - width / 2), y2: clampY(p.v + width / 2) }));
+    }
+    svg.append(bars);
+  }
   const dots = s("g", { class: "points" });
   const radius = points.length > 60 ? 2.5 : points.length > 25 ? 3.5 : 4.5;
   points.forEach((p, i) => {
     const last = i === points.length - 1;
+    const shots = spec.shots ? spec.shots[p.i] : 1;
+    const width = spec.spread ? spec.spread[p.i] : null;
+    const detail =
+      shots > 1 ? ` (median of ${shots} shots${width !== null && width !== undefined ? `, spread ${spec.format(width).replace(/^\+/, "")}` : ""})` : "";
     dots.append(
       s("circle", { class: last ? "pt pt-last" : "pt", cx: x(p.t), cy: y(p.v), r: last ? radius + 1 : radius },
-        s("title", {}, `${formatDate(p.t)}: ${spec.format(p.v)}`)),
+        s("title", {}, `${formatDate(p.t)}: ${spec.format(p.v)}${detail}`)),
     );
   });
   svg.append(dots);

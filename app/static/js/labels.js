@@ -131,6 +131,8 @@ export const WARNINGS = {
   mode_differs: "One photo is standing and the other a lunge: most measures cannot be compared.",
   rules_version_differs: "The two photos were scored with different rules versions: scores may differ for that reason.",
   model_differs: "The two photos were analysed with different pose models: differences may come from the model.",
+  mixed_versions:
+    "These photos were analysed by different versions of the method: re-analyse the history (posture history reanalyze) before reading differences as change.",
 };
 
 /** How the camera's level was found (`camera_level.source`); `hint_deg` is rules.toml [camera_level]. */
@@ -193,19 +195,26 @@ export const ERROR_TITLES = {
   invalid_option: "Invalid option",
   invalid_request: "Invalid request",
   malformed_request: "Invalid request",
+  duplicate_field: "A field was sent twice",
+  headers_too_large: "Invalid request",
+  request_timeout: "The upload took too long",
   method_not_allowed: "Not allowed",
   different_subjects: "Photos of different subjects",
+  invalid_visit_label: "Invalid visit label",
   // The API key.
   missing_api_key: "No API key",
   invalid_api_key: "Key not accepted",
+  revoked_api_key: "Key revoked",
   // Something that is not there.
   not_found: "Not found",
   subject_not_found: "Subject not found",
   analysis_not_found: "Photo not found",
+  visit_not_found: "Visit not found",
   photo_not_stored: "The photo was not kept",
   overlay_not_stored: "No overlay was kept",
   photo_missing: "The stored photo is missing",
   overlay_missing: "The stored overlay is missing",
+  no_analyses_in_window: "No photos in this period",
   // The server.
   analysis_failed: "The analysis failed",
   busy: "The server is busy",

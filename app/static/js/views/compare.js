@@ -1,12 +1,30 @@
-// Two analyses side by side: the overlays (rendered at one scale with the ankle at one canvas point,
-// so equal widths line them up) and the per-measure differences, each marked beyond or within noise.
+// Two analyses or two visits side by side: the overlays (rendered at one scale with the ankle at one
+// canvas point, so equal widths line them up; a visit is shown by its shot nearest the medians) and the
+// per-measure differences (a visit's: of its medians), each marked beyond or within the noise band,
+// with the band's source in words.
 
 import { get, imageUrl } from "../api.js";
 import { formatDate, formatDuration, h, icon } from "../dom.js";
 import { formatChange, formatMeasure, formatNoise, MEASURE_GROUPS, MEASURES, WARNINGS } from "../labels.js";
 import { bandChip, errorAlert, estimateTag, noteAlert, spinner } from "../ui.js";
+import { bandSource } from "./subject/trends.js";
 
-function overlay(analysis, letter, subjectId) {
+/** How one side is described: a photo, or a visit by its shots and median score. */
+function sideText(side, visit, analysis) {
+  if (side.kind !== "visit") {
+    const overall = analysis.scores.overall;
+    return { score: overall === undefined ? "not scored" : `Overall ${overall} / 100`, band: analysis.bands.overall, note: "" };
+  }
+  const overall = visit.scores.overall;
+  const shots = `${visit.n} ${visit.n === 1 ? "shot" : "shots"}`;
+  return {
+    score: overall === undefined ? `Visit of ${shots}, not scored` : `Visit of ${shots} · median overall ${Math.round(overall)} / 100`,
+    band: visit.band,
+    note: visit.n > 1 ? "Shown: the shot nearest the visit's medians." : "",
+  };
+}
+
+function overlay(analysis, letter, subjectId, side = { kind: "analysis" }, visit = null) {
   const frame = h("div", { class: "img-frame" }, spinner("Loading the overlay…"));
   imageUrl(`/analyses/${analysis.id}/overlay.png`)
     .then((url) => {
@@ -22,10 +40,10 @@ function overlay(analysis, letter, subjectId) {
       );
     })
     .catch((error) => frame.replaceChildren(errorAlert(error, { title: "No overlay" })));
-  const overall = analysis.scores.overall;
+  const text = sideText(side, visit, analysis);
   return h(
     "figure",
-    { class: "compare-figure", "data-letter": letter },
+    { class: "compare-figure", "data-letter": letter, "data-kind": side.kind },
     h(
       "figcaption",
       {},
@@ -33,10 +51,11 @@ function overlay(analysis, letter, subjectId) {
       h(
         "span",
         { class: "compare-when" },
-        h("a", { href: `#/subjects/${subjectId}/analyses/${analysis.id}` }, formatDate(analysis.taken_at)),
-        h("span", { class: "muted small" }, overall === undefined ? "not scored" : `Overall ${overall} / 100`),
+        h("a", { href: `#/subjects/${subjectId}/analyses/${analysis.id}` }, formatDate(side.kind === "visit" ? visit.taken_at : analysis.taken_at)),
+        h("span", { class: "muted small" }, text.score),
+        text.note ? h("span", { class: "muted small" }, text.note) : null,
       ),
-      analysis.bands.overall ? bandChip(analysis.bands.overall) : null,
+      text.band ? bandChip(text.band) : null,
     ),
     frame,
   );
@@ -100,6 +119,7 @@ function verdict(name, d) {
     { class: `verdict ${beyond ? "verdict-beyond" : "verdict-within"}` },
     h("span", { class: "verdict-pill" }, beyond ? "Beyond noise" : "Within noise"),
     h("span", { class: "verdict-noise" }, `noise ${formatNoise(name, d.noise)}`),
+    h("span", { class: "verdict-source", "data-source": d.noise_source }, bandSource(d, { short: true })),
   );
 }
 
@@ -176,7 +196,7 @@ function summary(cmp) {
       "p",
       { class: "muted" },
       beyond.length === 0
-        ? `None of the ${entries.length} measures compared changed beyond its noise: these two photos show no change that can be told from re-taking the same photo.`
+        ? `None of the ${entries.length} measures compared changed beyond its noise: these two ${cmp.a.kind === "visit" && cmp.b.kind === "visit" ? "visits" : "photos"} show no change that can be told from re-taking the photos.`
         : `${beyond.length} of ${entries.length} measures changed beyond noise: ${beyond.map(([n]) => (MEASURES[n] || { label: n }).label.toLowerCase()).join(", ")}.`,
     ),
   );
@@ -185,14 +205,19 @@ function summary(cmp) {
 
 export async function compareView(route) {
   const { subjectId, a: aId, b: bId } = route;
-  const [cmp, a, b, subject] = await Promise.all([
-    get("/compare", { a: aId, b: bId }),
-    get(`/analyses/${aId}`),
-    get(`/analyses/${bId}`),
-    get(`/subjects/${subjectId}`),
+  const [cmp, subject] = await Promise.all([get("/compare", { a: aId, b: bId }), get(`/subjects/${subjectId}`)]);
+  // Each side is shown by a photo: itself, or a visit's shot nearest its medians.
+  const visitOf = (side) => (side.kind === "visit" ? get(`/visits/${side.id}`) : Promise.resolve(null));
+  const [a, b, visitA, visitB] = await Promise.all([
+    get(`/analyses/${cmp.a.central_analysis_id || cmp.a.id}`),
+    get(`/analyses/${cmp.b.central_analysis_id || cmp.b.id}`),
+    visitOf(cmp.a),
+    visitOf(cmp.b),
   ]);
+  const visits = cmp.a.kind === "visit" && cmp.b.kind === "visit";
+  const when = (side) => side.taken_at;
   const days = cmp.days_between;
-  const sideBySide = h("div", { class: "compare-grid" }, overlay(a, "A", subjectId), overlay(b, "B", subjectId));
+  const sideBySide = h("div", { class: "compare-grid" }, overlay(a, "A", subjectId, cmp.a, visitA), overlay(b, "B", subjectId, cmp.b, visitB));
   const views = h("div", {}, sideBySide);
   let blended = null;
   const buttons = [
@@ -225,11 +250,11 @@ export async function compareView(route) {
           h("a", { href: `#/subjects/${subjectId}` }, subject.name),
           h("span", { "aria-hidden": "true" }, " / "),
         ),
-        h("h1", { tabindex: "-1" }, "Compare two photos"),
+        h("h1", { tabindex: "-1" }, visits ? "Compare two visits" : "Compare two photos"),
         h(
           "p",
           { class: "muted" },
-          `A: ${formatDate(a.taken_at)} → B: ${formatDate(b.taken_at)} · ${days < 0 ? "B is earlier, " : ""}${formatDuration(days)}${Math.round(Math.abs(days)) ? " apart" : ""}`,
+          `A: ${formatDate(when(cmp.a))} → B: ${formatDate(when(cmp.b))} · ${days < 0 ? "B is earlier, " : ""}${formatDuration(days)}${Math.round(Math.abs(days)) ? " apart" : ""}`,
         ),
       ),
       h(
@@ -259,7 +284,7 @@ export async function compareView(route) {
         h(
           "p",
           { class: "hint" },
-          "Noise is the smallest change of a measure that re-taking the same photo cannot produce (minimal detectable change). Within noise means: not a change you can rely on.",
+          "Noise is the smallest change of a measure that re-taking the photos cannot produce (minimal detectable change), for the medians compared. It is the subject's personal band where at least 3 visits of 2 or more shots measure it, never below the software floor from the rules. Within noise means: not a change you can rely on.",
         ),
       ),
     ),

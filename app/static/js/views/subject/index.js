@@ -7,7 +7,7 @@ import { formatDate, h, icon } from "../../dom.js";
 import { emptyState, errorAlert, spinner, toast } from "../../ui.js";
 import { deleteSubject, editSubject, photoCount } from "../subjects.js";
 import { analysisPanel } from "./analysis.js";
-import { historySection, loadNewest } from "./history.js";
+import { historySection, loadNewest, loadNewestVisits } from "./history.js";
 import { loadTrends, showTrends } from "./trends.js";
 import { uploadForm } from "./upload.js";
 
@@ -33,20 +33,30 @@ export async function subjectView(route) {
     selected: null,
     trends: null,
     trendMode: "standing",
-    picked: [], // ids ticked for comparison, oldest tick first
+    visits: [], // oldest first: the newest pages of visits loaded so far
+    visitsOffset: 0,
+    visitsTotal: 0,
+    picked: [], // visit ids ticked for comparison, oldest tick first
   };
 
   const load = async () => {
     const subject = await get(`/subjects/${subjectId}`);
-    const [page, trends] = await Promise.all([loadNewest(subjectId, subject.analysis_count), loadTrends(subjectId)]);
+    const [page, trends, visits] = await Promise.all([
+      loadNewest(subjectId, subject.analysis_count),
+      loadTrends(subjectId),
+      loadNewestVisits(subjectId),
+    ]);
     state.subject = subject;
     state.history = page.items;
     state.offset = page.offset;
     state.total = page.total;
+    state.visits = visits.items;
+    state.visitsOffset = visits.offset;
+    state.visitsTotal = visits.total;
     state.trends = trends;
     if (trends.standing.n === 0 && trends.lunge.n > 0) state.trendMode = "lunge";
     if (state.trendMode === "lunge" && trends.lunge.n === 0) state.trendMode = "standing";
-    state.picked = state.picked.filter((id) => state.history.some((a) => a.id === id));
+    state.picked = state.picked.filter((id) => state.visits.some((v) => v.id === id));
   };
   await load();
 
@@ -94,6 +104,12 @@ export async function subjectView(route) {
             icon("download"),
             "JSON",
           ),
+          h(
+            "button",
+            { type: "button", class: "btn btn-secondary btn-small", disabled: !s.analysis_count, onclick: onReport, "data-action": "report" },
+            icon("download"),
+            "Report (PDF)",
+          ),
           h("button", { type: "button", class: "btn btn-secondary btn-small btn-danger-text", onclick: onDelete }, icon("trash"), "Delete"),
         ),
       ),
@@ -116,6 +132,14 @@ export async function subjectView(route) {
   async function onDelete() {
     try {
       if (await deleteSubject(state.subject)) location.hash = "#/";
+    } catch (error) {
+      showError(error);
+    }
+  }
+  async function onReport() {
+    // The series shown in the trends (standing or lunge), as one PDF a coach can hand over.
+    try {
+      await download(`/subjects/${subjectId}/report.pdf?mode=${state.trendMode}`, `${slug(state.subject.name)}-posture-report.pdf`);
     } catch (error) {
       showError(error);
     }

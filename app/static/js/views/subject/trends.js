@@ -1,18 +1,19 @@
 // The trends section of a subject's page: the overall score and one chart per measure against its
-// noise band, standing and lunge photos apart.
+// noise band, standing and lunge photos apart. One point per visit (the median of its shots, with their
+// spread as a bar); each band says where it comes from (the subject's own visits or the rules).
 
 import { get } from "../../api.js";
 import { mountChart, trendChart } from "../../charts.js";
 import { DAY_MS, formatDate, formatDuration, h, icon } from "../../dom.js";
-import { formatChange, formatMeasure, formatNoise, KEY_TRENDS, MEASURES } from "../../labels.js";
-import { emptyState, estimateTag } from "../../ui.js";
+import { formatChange, formatMeasure, formatNoise, KEY_TRENDS, MEASURES, WARNINGS } from "../../labels.js";
+import { emptyState, estimateTag, noteAlert } from "../../ui.js";
 import { photoCount } from "../subjects.js";
 
 /** Both series of the subject's trends: standing and lunge photos are never mixed. */
 export async function loadTrends(subjectId) {
   const [standing, lunge] = await Promise.all([
-    get(`/subjects/${subjectId}/trends`, { mode: "standing" }),
-    get(`/subjects/${subjectId}/trends`, { mode: "lunge" }),
+    get(`/subjects/${subjectId}/trends`, { mode: "standing", by: "visit" }),
+    get(`/subjects/${subjectId}/trends`, { mode: "lunge", by: "visit" }),
   ]);
   return { standing, lunge };
 }
@@ -22,13 +23,25 @@ function latestValue(values) {
   return null;
 }
 
+/**
+ * Where a measure's noise band comes from, in words: the subject's own visits or the rules; `short`
+ * leaves out why the rules' floor applied.
+ */
+export function bandSource(m, { short = false } = {}) {
+  const visits = m.noise_visits || 0;
+  if (m.noise_source === "personal") return `personal band from ${visits} ${visits === 1 ? "visit" : "visits"}`;
+  if (short) return "software floor from the rules";
+  if (visits >= 3) return `software floor from the rules (the personal band from ${visits} visits is narrower)`;
+  return "software floor from the rules (a personal band needs 3 visits of 2 or more shots)";
+}
+
 function trendCaption(name, m, times) {
   const present = times.filter((_, i) => m.values[i] !== null && m.values[i] !== undefined);
   if (m.n === 0) return { tone: "none", text: "Not measured in these photos." };
   if (m.n === 1 || m.change === null || m.change === undefined) {
     return {
       tone: "none",
-      text: `One photo so far: the band (${formatNoise(name, m.noise)}) shows how far the next photo has to move to count as a change.`,
+      text: `One visit so far: the band (${formatNoise(name, m.noise)}) shows how far the next visit has to move to count as a change.`,
     };
   }
   const days = (present[present.length - 1] - present[0]) / DAY_MS;
@@ -46,7 +59,7 @@ function trendCaption(name, m, times) {
   };
 }
 
-function trendCard(name, m, times, { big = false } = {}) {
+function trendCard(name, m, times, shots, { big = false } = {}) {
   const meta = MEASURES[name] || { label: name };
   const caption = trendCaption(name, m, times);
   const latest = latestValue(m.values);
@@ -62,6 +75,7 @@ function trendCard(name, m, times, { big = false } = {}) {
     ),
     box,
     h("figcaption", { class: `trend-caption tone-${caption.tone}` }, icon(caption.tone === "beyond" ? "arrow" : caption.tone === "within" ? "equal" : "info"), h("span", {}, caption.text)),
+    h("p", { class: "trend-band muted small", "data-source": m.noise_source }, `Noise band ${formatNoise(name, m.noise)}: ${bandSource(m)}.`),
   );
   const spec = {
     times,
@@ -74,9 +88,11 @@ function trendCard(name, m, times, { big = false } = {}) {
     label: meta.label,
     format: (v) => formatMeasure(name, v),
     noiseText: formatNoise(name, m.noise),
+    spread: m.spread || null,
+    shots,
     bounds: name === "overall_score" ? [0, 100] : name === "heel_lift" ? [0, 1] : null,
     zeroLine: Boolean(meta.signed),
-    ariaLabel: `${meta.label} over time, ${m.n} ${m.n === 1 ? "photo" : "photos"}. ${caption.text}`,
+    ariaLabel: `${meta.label} over time, ${m.n} ${m.n === 1 ? "visit" : "visits"}. ${caption.text}`,
   };
   return { card, mount: () => mountChart(box, (width) => trendChart(spec, width)) };
 }
@@ -90,20 +106,22 @@ function trendsContent(trends) {
     };
   }
   const times = trends.taken_at.map((t) => new Date(t));
-  const overall = trendCard("overall_score", trends.measures.overall_score, times, { big: true });
+  const shots = trends.shots || null;
+  const overall = trendCard("overall_score", trends.measures.overall_score, times, shots, { big: true });
   mounts.push(overall.mount);
   const available = Object.keys(trends.measures).filter((name) => name !== "overall_score" && trends.measures[name].n > 0);
   const key = KEY_TRENDS.filter((name) => available.includes(name));
   const more = available.filter((name) => !KEY_TRENDS.includes(name));
-  const keyCards = key.map((name) => trendCard(name, trends.measures[name], times));
-  const moreCards = more.map((name) => trendCard(name, trends.measures[name], times));
+  const keyCards = key.map((name) => trendCard(name, trends.measures[name], times, shots));
+  const moreCards = more.map((name) => trendCard(name, trends.measures[name], times, shots));
   mounts.push(...keyCards.map((c) => c.mount), ...moreCards.map((c) => c.mount));
   const first = times[0];
   const last = times[times.length - 1];
+  const visits = `${trends.n} ${trends.n === 1 ? "visit" : "visits"} (${photoCount(trends.n_analyses)})`;
   const summary =
     trends.n === 1
-      ? `1 photo, ${formatDate(first)}. Add another to see a trend.`
-      : `${photoCount(trends.n)} from ${formatDate(first)} to ${formatDate(last)} (${formatDuration((last - first) / DAY_MS)}).`;
+      ? `${visits}, ${formatDate(first)}. Add another visit to see a trend.`
+      : `${visits} from ${formatDate(first)} to ${formatDate(last)} (${formatDuration((last - first) / DAY_MS)}).`;
   const element = h(
     "div",
     { class: "trends-body" },
@@ -111,10 +129,12 @@ function trendsContent(trends) {
     h(
       "ul",
       { class: "chart-legend", "aria-label": "How to read the charts" },
-      h("li", {}, h("span", { class: "swatch swatch-band", "aria-hidden": "true" }), "Noise band: a change that stays inside it is within photo-to-photo noise, not progress"),
+      h("li", {}, h("span", { class: "swatch swatch-band", "aria-hidden": "true" }), "Noise band: a change that stays inside it is within retake noise, not progress"),
       h("li", {}, h("span", { class: "swatch swatch-fit", "aria-hidden": "true" }), "Trend line (robust fit)"),
-      h("li", {}, h("span", { class: "swatch swatch-pt", "aria-hidden": "true" }), "One photo"),
+      h("li", {}, h("span", { class: "swatch swatch-pt", "aria-hidden": "true" }), "One visit: the median of its shots"),
+      h("li", {}, h("span", { class: "swatch swatch-spread", "aria-hidden": "true" }), "Spread of the visit's shots (max − min)"),
     ),
+    trends.warnings && trends.warnings.length ? h("div", { class: "warnings" }, trends.warnings.map((w) => noteAlert(WARNINGS[w] || w, { tone: "warn" }))) : null,
     overall.card,
     h("div", { class: "trend-grid" }, keyCards.map((c) => c.card)),
     moreCards.length
@@ -145,13 +165,13 @@ export function showTrends(box, trends, mode, onMode) {
           h(
             "button",
             { type: "button", "aria-pressed": String(mode === choice), onclick: () => onMode(choice) },
-            choice === "standing" ? `Standing (${standing.n})` : `Lunge (${lunge.n})`,
+            choice === "standing" ? `Standing (${standing.n_analyses})` : `Lunge (${lunge.n_analyses})`,
           ),
         ),
       )
     : null;
   box.replaceChildren(
-    h("div", { class: "section-head" }, h("div", {}, h("h2", { id: "trends-title" }, "Trends"), h("p", { class: "muted small" }, "Each measure over time, with the band of change that photos cannot tell from noise.")), modeSwitch),
+    h("div", { class: "section-head" }, h("div", {}, h("h2", { id: "trends-title" }, "Trends"), h("p", { class: "muted small" }, "Each measure over time, one point per visit, with the band of change that retakes cannot tell from noise.")), modeSwitch),
     content.element,
   );
   content.mount();

@@ -1,9 +1,12 @@
 // The upload form of a subject's page: choose or drop a photo, the optional fields, the upload with its
-// progress, and the refusal shown in the API's words.
+// progress, and the refusal shown in the API's words. After an upload it invites the next shot of the
+// same visit (the photo protocol asks for three), keeping the fields that make it join that visit.
 
-import { uploadPhoto } from "../../api.js";
-import { h, icon, todayIso } from "../../dom.js";
-import { errorAlert, toast } from "../../ui.js";
+import { get, uploadPhoto } from "../../api.js";
+import { formatDate, h, icon, todayIso } from "../../dom.js";
+import { errorAlert, noteAlert, toast } from "../../ui.js";
+
+const PROTOCOL_SHOTS = 3; // docs/photo-protocol.md: three shots per session, and their median
 
 const ACCEPT = "image/jpeg,image/png,image/webp,image/heic,image/heif,.jpg,.jpeg,.png,.webp,.heic,.heif";
 
@@ -47,14 +50,27 @@ export function uploadForm(subject, onUploaded) {
     placeholder: "0",
     "aria-describedby": "camera-roll-hint",
   });
+  const visitLabel = h("input", {
+    type: "text",
+    id: "visit-label",
+    name: "visit",
+    maxlength: 64,
+    autocomplete: "off",
+    placeholder: "by time",
+    "aria-describedby": "visit-label-hint",
+  });
   const submit = h("button", { type: "submit", class: "btn btn-primary", id: "upload-button" }, icon("upload"), "Analyse photo");
   const cancel = h("button", { type: "button", class: "btn btn-secondary", hidden: true }, "Cancel");
   const bar = h("progress", { max: 100, value: 0, "aria-labelledby": "upload-status" });
   const statusText = h("span", { id: "upload-status" }, "");
   const progress = h("div", { class: "progress", hidden: true }, bar, statusText);
   const message = h("div", { class: "upload-message", "aria-live": "polite" });
+  const invite = h("div", { class: "upload-invite", "aria-live": "polite" });
   let previewUrl = null;
   let current = null;
+  // The visit the next shot is meant to join (after "Add another shot to this visit"), with the
+  // fields of the shot before it: {visit, fields: {date, facing, mode, roll, label}}.
+  let sameVisit = null;
 
   const showFile = (file) => {
     if (previewUrl) URL.revokeObjectURL(previewUrl);
@@ -92,7 +108,7 @@ export function uploadForm(subject, onUploaded) {
   });
 
   const setBusy = (busy) => {
-    for (const el of [fileInput, dateInput, facing, mode, roll, submit]) el.disabled = busy;
+    for (const el of [fileInput, dateInput, facing, mode, roll, visitLabel, submit]) el.disabled = busy;
     cancel.hidden = !busy;
     progress.hidden = !busy;
   };
@@ -121,6 +137,9 @@ export function uploadForm(subject, onUploaded) {
         if (facing.value) data.append("facing", facing.value);
         data.append("mode", mode.value);
         if (roll.value !== "") data.append("camera_roll_deg", roll.value);
+        if (visitLabel.value.trim() !== "") data.append("visit", visitLabel.value.trim());
+        const fields = { date: dateInput.value, facing: facing.value, mode: mode.value, roll: roll.value, label: visitLabel.value };
+        const joining = sameVisit;
 
         message.replaceChildren();
         bar.value = 0;
@@ -142,9 +161,11 @@ export function uploadForm(subject, onUploaded) {
           form.reset();
           showFile(null);
           dateInput.max = todayIso();
+          sameVisit = null;
           const overall = analysis.scores.overall;
           toast(`Photo analysed${overall !== undefined ? `: overall ${overall} / 100` : ""}.`);
           await onUploaded(analysis);
+          await showInvite(analysis, fields, joining);
         } catch (error) {
           message.replaceChildren(errorAlert(error));
         } finally {
@@ -161,10 +182,71 @@ export function uploadForm(subject, onUploaded) {
       h("div", { class: "field" }, h("label", { for: "facing" }, "Facing"), facing),
       h("div", { class: "field" }, h("label", { for: "mode" }, "Mode"), mode),
       h("div", { class: "field" }, h("label", { for: "camera-roll" }, "Camera roll (°)"), roll, h("p", { class: "hint", id: "camera-roll-hint" }, "Optional, from the phone's level.")),
+      h(
+        "div",
+        { class: "field field-wide" },
+        h("label", { for: "visit-label" }, "Visit"),
+        visitLabel,
+        h("p", { class: "hint", id: "visit-label-hint" }, "Optional label: photos with one label form one visit. Empty: photos within 30 minutes of each other do."),
+      ),
       h("div", { class: "upload-actions" }, submit, cancel, progress),
     ),
   );
   cancel.addEventListener("click", () => current && current.abort());
+
+  // After an upload: which visit the photo joined, and the invitation to add its next shot.
+  async function showInvite(analysis, fields, joining) {
+    invite.replaceChildren();
+    if (!analysis.visit_id) return;
+    let visit;
+    try {
+      visit = await get(`/visits/${analysis.visit_id}`);
+    } catch {
+      return; // the photo is stored and shown; only the invitation is missing
+    }
+    const date = formatDate(visit.taken_at);
+    const missed = joining && joining.visit.id !== visit.id;
+    const parts = [];
+    if (missed) {
+      parts.push(
+        noteAlert(
+          `This photo started a new visit: it was taken more than 30 minutes from the shots of the visit of ${formatDate(joining.visit.taken_at)}. Give both the same date or the same visit label to join them.`,
+          { tone: "warn" },
+        ),
+      );
+    }
+    const more = visit.n < PROTOCOL_SHOTS
+      ? ` The photo protocol asks for ${PROTOCOL_SHOTS}: step off and back on, then take the next.`
+      : "";
+    const again = h("button", { type: "button", class: "btn btn-secondary btn-small", id: "another-shot" }, icon("camera"), "Add another shot to this visit");
+    again.addEventListener("click", () => {
+      sameVisit = { visit, fields };
+      dateInput.value = fields.date;
+      facing.value = fields.facing;
+      mode.value = fields.mode;
+      roll.value = fields.roll;
+      visitLabel.value = visit.label || fields.label;
+      invite.replaceChildren(
+        h(
+          "p",
+          { class: "invite-line", "data-visit": visit.id },
+          icon("info"),
+          h("span", {}, `The next photo joins the visit of ${date} (${visit.n} ${visit.n === 1 ? "shot" : "shots"} so far): choose it above.`),
+        ),
+      );
+      fileInput.focus();
+    });
+    parts.push(
+      h(
+        "div",
+        { class: "invite-line", "data-visit": visit.id },
+        h("p", {}, `Shot ${visit.n} of the visit of ${date}${visit.label ? ` (${visit.label})` : ""}.${more}`),
+        again,
+      ),
+    );
+    invite.replaceChildren(...parts);
+  }
+
   return h(
     "section",
     { class: "card upload", "aria-labelledby": "upload-title" },
@@ -176,5 +258,6 @@ export function uploadForm(subject, onUploaded) {
     ),
     form,
     message,
+    invite,
   );
 }

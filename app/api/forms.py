@@ -1,0 +1,87 @@
+"""Multipart upload forms, read by the upload routes themselves once the API key is checked.
+
+FastAPI parses `Form` and `File` parameters before it runs any dependency, so with them an anonymous
+caller could make the server parse a whole 20 MiB body before the 401. The upload routes therefore take
+the request and call `read_form` after authentication; a Pydantic model declares the fields other than
+`photo`, validates them (422 `invalid_request`, as FastAPI would) and gives the body's OpenAPI schema
+(`multipart_body`). A field sent twice (two `photo` parts) answers 422 `duplicate_field`, not last-one-wins.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
+
+from app.core.errors import ApiError
+from app.services.uploads import read_photo
+
+PHOTO_FIELD = "photo"
+PHOTO_DESCRIPTION = "The side-profile photo: JPEG, PNG, WebP or HEIC (EXIF orientation is applied)."
+# Enough for every declared field and a stray extra; a second `photo` must still parse to be reported.
+_MAX_FILES = 4
+_MAX_FIELDS = 32
+
+F = TypeVar("F", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class PhotoPart:
+    data: bytes
+    filename: str | None
+
+
+async def read_form(request: Request, model: type[F]) -> tuple[PhotoPart, F]:
+    """The photo part and the other fields of a multipart upload, validated by `model`."""
+    async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
+        counts = Counter(name for name, _ in form.multi_items())
+        for name, count in counts.items():
+            if count > 1:
+                raise ApiError(
+                    422,
+                    "duplicate_field",
+                    f"The form has {count} `{name[:40]}` fields; send each field once.",
+                )
+        # As FastAPI's Form(): an empty text field is as good as absent (it gets its default).
+        values = {name: value for name, value in form.items() if name != PHOTO_FIELD and value != ""}
+        errors: list[dict[str, Any]] = []
+        try:
+            fields = model.model_validate(values)
+        except ValidationError as exc:
+            errors.extend({**error, "loc": ("body", *error["loc"])} for error in exc.errors())
+        photo = form.get(PHOTO_FIELD)
+        if photo is None:
+            errors.insert(0, {"type": "missing", "loc": ("body", PHOTO_FIELD), "msg": "Field required"})
+        elif not isinstance(photo, UploadFile):
+            errors.insert(0, {"type": "file", "loc": ("body", PHOTO_FIELD), "msg": "Expected a file part"})
+        if errors:
+            raise RequestValidationError(errors)
+        assert isinstance(photo, UploadFile)
+        return PhotoPart(await read_photo(photo), photo.filename), fields
+
+
+def multipart_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` declaring the multipart body: a `photo` file part and `model`'s fields."""
+    schema = model.model_json_schema()
+    assert "$defs" not in schema, "form fields must be flat (no nested models) to inline their schema"
+    properties = {
+        PHOTO_FIELD: {
+            "type": "string",
+            "contentMediaType": "application/octet-stream",
+            "title": "Photo",
+            "description": PHOTO_DESCRIPTION,
+        },
+        **schema.get("properties", {}),
+    }
+    body = {
+        "type": "object",
+        "title": schema.get("title", model.__name__),
+        "properties": properties,
+        "required": [PHOTO_FIELD, *schema.get("required", [])],
+    }
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": body}}}}

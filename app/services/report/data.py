@@ -1,0 +1,282 @@
+"""What a subject's report shows, gathered through the service functions the API's endpoints call
+(the trends, the comparison, the stored analyses and their overlays), so the PDF says exactly what the
+page says. Nothing here queries storage itself.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from app.core.errors import ApiError
+from app.services import history
+from app.services.cache import VersionedCache
+from app.services.records import analysis_or_404, subject_or_404
+from app.storage.files import FileKind, FileStore
+from app.storage.models import User
+from posture.result import Mode
+from posture.rules import load_rules
+from posture.trends import OVERALL, TRACKED
+
+Paper = Literal["a4", "letter"]
+Images = Literal["overlay", "none"]
+NoiseSource = Literal["rules", "personal"]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    since: datetime | None = None
+    until: datetime | None = None
+    mode: Mode | None = None
+    """None: standing photos, or the lunge photos of a subject who has only those (as the page does)."""
+    paper: Paper = "a4"
+    images: Images = "overlay"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of the report's trends and one column of its table: a visit."""
+
+    id: str
+    taken_at: datetime
+    n: int
+    """Photos in the visit."""
+
+
+@dataclass(frozen=True)
+class MeasureRow:
+    """One line of the table: the first and the latest visit, as the comparison reports them."""
+
+    name: str
+    first: float | None
+    latest: float | None
+    change: float | None
+    noise: float | None
+    noise_source: NoiseSource | None
+    noise_visits: int
+    """Multi-shot visits the personal band rests on (0: none)."""
+    within_noise: bool | None
+
+
+@dataclass(frozen=True)
+class MeasureSeries:
+    """One trend chart, as the trends report it: one value per point."""
+
+    name: str
+    values: list[float | None]
+    n: int
+    fit_start: float | None
+    fit_end: float | None
+    change: float | None
+    noise: float | None
+    noise_source: NoiseSource | None
+    noise_visits: int
+    beyond_noise: bool | None
+    spread: list[float | None] | None = None
+    """Per point: the max − min of the visit's shots (null below two)."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A visit's overlay (PNG, same scale and aligned at the ankle), or None when none was kept."""
+
+    taken_at: datetime
+    n: int
+    png: bytes | None
+
+
+@dataclass(frozen=True)
+class ReportData:
+    subject_id: uuid.UUID
+    subject_name: str
+    mode: Mode
+    options: ReportOptions
+    points: list[Point]
+    n_photos: int
+    versions: dict[str, Any]
+    mixed_versions: bool
+    rows: list[MeasureRow]
+    series: list[MeasureSeries]
+    findings: list[str]
+    disclaimer: str
+    latest_warnings: list[str]
+    personal_visits: int | None
+    """Visits the personal noise band rests on, where one applies."""
+    first_picture: Picture | None = None
+    latest_picture: Picture | None = None
+    made_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def first(self) -> Point:
+        return self.points[0]
+
+    @property
+    def latest(self) -> Point:
+        return self.points[-1]
+
+
+def gather(
+    db: Session,
+    user: User,
+    store: FileStore,
+    cache: VersionedCache,
+    subject_id: uuid.UUID,
+    options: ReportOptions,
+) -> ReportData:
+    """Everything the report shows; 404 for a foreign or unknown subject, 422 `no_analyses_in_window`
+    when the window holds no analysis of the mode."""
+    subject = subject_or_404(db, user, subject_id)
+    mode, trends = _trends(db, user, cache, subject_id, options)
+    points = _points(trends)
+    if not points:
+        which = f"{mode} photos" if options.mode else "photos"
+        raise ApiError(
+            422,
+            "no_analyses_in_window",
+            f"No {which} of this subject in the chosen period: widen since/until"
+            + (" or choose the other mode." if options.mode else "."),
+        )
+    comparison = history.compare(db, user, uuid.UUID(points[0].id), uuid.UUID(points[-1].id))
+    compared = comparison.model_dump(mode="json")
+    # The shot that stands for each visit (the one nearest its medians): its overlay and findings.
+    first_record = analysis_or_404(db, user, comparison.a.central_analysis_id or comparison.a.id)
+    latest_record = analysis_or_404(db, user, comparison.b.central_analysis_id or comparison.b.id)
+    latest = latest_record.result
+    pictures: tuple[Picture | None, Picture | None] = (None, None)
+    if options.images == "overlay":
+        pictures = (
+            Picture(points[0].taken_at, points[0].n, _overlay(store, first_record.overlay_sha256)),
+            Picture(points[-1].taken_at, points[-1].n, _overlay(store, latest_record.overlay_sha256)),
+        )
+    rows = _rows(compared, single=len(points) == 1)
+    return ReportData(
+        subject_id=subject.id,
+        subject_name=subject.name,
+        mode=mode,
+        options=options,
+        points=points,
+        n_photos=int(trends.get("n_analyses", trends["n"])),
+        versions=dict(latest.get("versions") or {}),
+        mixed_versions="mixed_versions" in {*trends.get("warnings", []), *compared["warnings"]},
+        rows=rows,
+        series=_series(trends),
+        findings=list(latest.get("findings") or []),
+        disclaimer=load_rules()["findings"]["disclaimer"],
+        latest_warnings=list(latest.get("warnings") or []),
+        personal_visits=_personal_visits(compared, trends),
+        first_picture=pictures[0],
+        latest_picture=pictures[1],
+    )
+
+
+def _trends(
+    db: Session, user: User, cache: VersionedCache, subject_id: uuid.UUID, options: ReportOptions
+) -> tuple[Mode, dict[str, Any]]:
+    """The trends document the page reads (the same JSON, one point per visit), for the chosen mode or
+    the page's default one."""
+
+    def load(mode: Mode) -> dict[str, Any]:
+        body = history.trends_json(
+            db, user, cache, subject_id, mode, options.since, options.until, by="visit"
+        )
+        return json.loads(body)
+
+    if options.mode is not None:
+        return options.mode, load(options.mode)
+    standing = load("standing")
+    if standing["n"] == 0:
+        lunge = load("lunge")
+        if lunge["n"] > 0:
+            return "lunge", lunge
+    return "standing", standing
+
+
+def _points(trends: dict[str, Any]) -> list[Point]:
+    ids = trends.get("visit_ids") or trends["analysis_ids"]
+    shots = trends.get("shots") or [1] * len(ids)
+    return [
+        Point(id=str(pid), taken_at=_time(t), n=int(n))
+        for pid, t, n in zip(ids, trends["taken_at"], shots, strict=True)
+    ]
+
+
+# --- shaping ------------------------------------------------------------------------------------------
+
+
+def _personal_visits(compared: dict[str, Any], trends: dict[str, Any]) -> int | None:
+    counts = [
+        int(m.get("noise_visits") or 0)
+        for m in (*compared["measures"].values(), *trends["measures"].values())
+        if m.get("noise_source") == "personal"
+    ]
+    return max(counts) if counts else None
+
+
+def _time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _source(entry: dict[str, Any]) -> NoiseSource | None:
+    if entry.get("noise") is None:
+        return None
+    return "personal" if entry.get("noise_source") == "personal" else "rules"
+
+
+def _rows(comparison: dict[str, Any], *, single: bool) -> list[MeasureRow]:
+    rows = []
+    for name in TRACKED:
+        d = comparison["measures"].get(name)
+        if d is None:
+            continue
+        rows.append(
+            MeasureRow(
+                name=name,
+                first=d["a"],
+                latest=d["b"],
+                # One visit is compared with itself: no change to speak of.
+                change=None if single else d["difference"],
+                noise=d["noise"],
+                noise_source=_source(d),
+                noise_visits=int(d.get("noise_visits") or 0),
+                within_noise=None if single else d["within_noise"],
+            )
+        )
+    return rows
+
+
+def _series(trends: dict[str, Any]) -> list[MeasureSeries]:
+    out = []
+    for name in TRACKED:
+        m = trends["measures"].get(name)
+        if m is None:
+            continue
+        out.append(
+            MeasureSeries(
+                name=name,
+                values=m["values"],
+                n=m["n"],
+                fit_start=m["fit_start"],
+                fit_end=m["fit_end"],
+                change=m["change"],
+                noise=m["noise"],
+                noise_source=_source(m),
+                noise_visits=int(m.get("noise_visits") or 0),
+                beyond_noise=m["beyond_noise"],
+                spread=m.get("spread"),
+            )
+        )
+    # The overall score first, as on the page.
+    out.sort(key=lambda s: s.name != OVERALL)
+    return out
+
+
+def _overlay(store: FileStore, digest: str | None) -> bytes | None:
+    if not digest:
+        return None
+    return store.read(FileKind.OVERLAY, digest)
