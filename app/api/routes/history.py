@@ -10,13 +10,12 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import AnalyzerDep, CurrentUser, DbSession, SettingsDep, Store, TrendsCache
-from app.api.routes.common import SubjectId
-from app.core.errors import ApiError, responses
+from app.api.routes.common import SubjectId, utc_or_422
+from app.core.errors import responses
 from app.schemas import Comparison, ReanalysisReport, SubjectExport, Trends
 from app.services import history, reanalysis
 from app.services.history import TrendsBy
 from app.services.records import subject_or_404
-from app.services.uploads import as_utc
 from posture.result import Mode
 
 router = APIRouter(tags=["history"], responses=responses(401, 404, 422))
@@ -56,7 +55,7 @@ def trends(
 ) -> Response:
     """Per measure: the time series (one point per visit, its median and spread, or one per photo), a
     Theil–Sen slope per 30 days, the fitted change and the noise band with its source."""
-    since, until = _utc_or_none(since), _utc_or_none(until)
+    since, until = utc_or_422(since), utc_or_422(until)
     body = history.trends_json(db, user, cache, subject_id, mode, since, until, by)
     return Response(body, media_type="application/json")
 
@@ -85,15 +84,6 @@ async def reanalyze(
     if report.reanalysed:
         await run_in_threadpool(history.refresh_trends, db, cache, subject_id)
     return report
-
-
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    utc = as_utc(value)
-    if utc is None:
-        raise ApiError(422, "invalid_request", "Invalid request: since/until must lie between 1900 and 2200.")
-    return utc
 
 
 @router.get(

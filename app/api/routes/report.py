@@ -8,22 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.api.deps import CurrentUser, DbSession, Store, TrendsCache
-from app.api.routes.common import SubjectId
-from app.core.errors import ApiError, responses
+from app.api.routes.common import SubjectId, utc_or_422
+from app.core.errors import responses
 from app.services import report
-from app.services.uploads import as_utc
 from posture.result import Mode
 
 router = APIRouter(tags=["history"], responses=responses(401, 404, 422))
-
-
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    utc = as_utc(value)
-    if utc is None:
-        raise ApiError(422, "invalid_request", "Invalid request: since/until must lie between 1900 and 2200.")
-    return utc
 
 
 @router.get(
@@ -51,7 +41,7 @@ def report_pdf(
     bands, a trend chart per measure with one point per visit, the latest findings and the disclaimer.
     422 `no_analyses_in_window` when the period holds no photo of the mode."""
     options = report.ReportOptions(
-        since=_utc_or_none(since), until=_utc_or_none(until), mode=mode, paper=paper, images=images
+        since=utc_or_422(since), until=utc_or_422(until), mode=mode, paper=paper, images=images
     )
     made = report.build(db, user, store, cache, subject_id, options)
     return Response(
