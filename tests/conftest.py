@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,18 @@ SIDE_SAMPLES = [*sorted(SAMPLES.glob("walk_side_f*.jpg")), SAMPLES / "walk_side_
 REPEATABILITY_SAMPLES = sorted((SAMPLES / "repeatability").glob("double_support_f*.jpg"))
 BAD = SAMPLES / "bad"
 SHARED_DEV = ROOT.parent / "shared" / "data" / "dev"
+
+
+def node_executable() -> str:
+    """Node.js for the tests that load the page's modules: the system one, else Playwright's own."""
+    found = shutil.which("node")
+    if found:
+        return found
+    playwright = pytest.importorskip("playwright")
+    bundled = Path(playwright.__file__).parent / "driver" / "node"
+    if not bundled.is_file():
+        pytest.skip("no node: neither on PATH nor bundled with playwright")
+    return str(bundled)
 
 
 @pytest.fixture(scope="session")

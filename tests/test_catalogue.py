@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import itertools
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,12 +22,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, get_args
 
-import pytest
-
 from posture.errors import ErrorCode, WarningCode
 from posture.measures import MEASURE_NAMES
 from posture.result import Band
 from posture.scoring import AREAS
+
+from .conftest import node_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app"
@@ -47,17 +46,6 @@ CLIENT_ONLY_CODES = {
 _CODE_ARGUMENT = {"ApiError": (1, "code"), "error_response": (1, "code"), "ServiceUnavailable": (0, "code")}
 
 
-def _node() -> str:
-    found = shutil.which("node")
-    if found:
-        return found
-    playwright = pytest.importorskip("playwright")
-    bundled = Path(playwright.__file__).parent / "driver" / "node"
-    if not bundled.is_file():
-        pytest.skip("no node: neither on PATH nor bundled with playwright")
-    return str(bundled)
-
-
 @cache
 def _labels() -> dict[str, Any]:
     """Every exported object of labels.js (functions left out), as JSON through node."""
@@ -68,7 +56,7 @@ def _labels() -> dict[str, Any]:
         "process.stdout.write(JSON.stringify(out));"
     )
     done = subprocess.run(
-        [_node(), "--input-type=module", "-e", script, LABELS_JS.as_uri()],
+        [node_executable(), "--input-type=module", "-e", script, LABELS_JS.as_uri()],
         capture_output=True,
         text=True,
         timeout=60,

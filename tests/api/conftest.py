@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -343,6 +344,20 @@ def new_account(database: Database) -> str:
     with database.session() as session:
         _, key = repository.create_user(session, f"user-{uuid.uuid4().hex[:12]}")
     return key
+
+
+def wait_until_healthy(url: str, process: Any, log_path: Path, deadline: float) -> None:
+    """Poll a server process's /health until it answers 200; fail with its log if it dies first or
+    `deadline` (a `time.monotonic()` value) passes."""
+    while True:
+        assert process.poll() is None, log_path.read_text()
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the server did not become healthy"
+        time.sleep(0.2)
 
 
 @contextmanager

@@ -52,9 +52,7 @@ def test_a_new_user_uploads_two_photos_and_follows_the_history(real_api: Api, ex
     # The API's analysis object is the library's Analysis.to_dict() plus id, subject_id, taken_at.
     for body, name in ((a, SIDE), (b, CROP)):
         assert body["status"] == "ok"
-        assert {k: v for k, v in body.items() if k not in HISTORY_FIELDS} == expected[
-            name
-        ].to_dict()
+        assert {k: v for k, v in body.items() if k not in HISTORY_FIELDS} == expected[name].to_dict()
 
     # Stored files: an upright photo without metadata of the analysed size, and the overlay.
     photo = api.get(f"/api/v1/analyses/{a['id']}/photo")

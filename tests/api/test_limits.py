@@ -39,7 +39,7 @@ from posture.intake import IntakeLimits, load_photo, to_rgb
 from posture.photo_copy import STORED_LONG_SIDE_PX, strip_metadata
 from posture.worker import Job
 
-from .conftest import ROOT, Api, FakeAnalyzer, make_jpeg, new_account, sample
+from .conftest import ROOT, Api, FakeAnalyzer, make_jpeg, new_account, sample, wait_until_healthy
 from .test_multiprocess import _free_port
 
 # --- real server processes ------------------------------------------------------------------------
@@ -92,16 +92,7 @@ def serve(tmp_path: Path, workers: int = 1, **env: str) -> Iterator[Server]:
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become healthy"
-            time.sleep(0.2)
+        wait_until_healthy(url, process, log, time.monotonic() + 120)
         yield Server(url, port, process, data_dir, log)
     finally:
         if process.poll() is None:

@@ -18,7 +18,7 @@ import httpx
 
 from app.core.db import Database
 
-from .conftest import ROOT, FakeAnalyzer, make_jpeg, new_account, running_api, sample
+from .conftest import ROOT, FakeAnalyzer, make_jpeg, new_account, running_api, sample, wait_until_healthy
 
 
 def _free_port() -> int:
@@ -54,15 +54,7 @@ def servers(count: int, data_dir: Path, database_url: str | None) -> Iterator[li
             urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 120
         for url, (proc, log) in zip(urls, procs, strict=True):
-            while True:
-                assert proc.poll() is None, Path(log.name).read_text()
-                try:
-                    if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not become healthy"
-                time.sleep(0.2)
+            wait_until_healthy(url, proc, Path(log.name), deadline)
         yield urls
     finally:
         for proc, _log in procs:

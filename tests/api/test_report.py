@@ -30,6 +30,7 @@ from app.storage.models import AnalysisRecord
 from posture.rules import load_rules
 from posture.trends import TRACKED, method_key
 
+from ..conftest import node_executable
 from .conftest import ROOT, Api, make_jpeg, running_api, sample
 
 ARTIFACTS = ROOT / "test-artifacts" / "report"
@@ -92,17 +93,6 @@ def image_objects(pdf: bytes) -> int:
     return count
 
 
-def _node() -> str:
-    found = shutil.which("node")
-    if found:
-        return found
-    playwright = pytest.importorskip("playwright")
-    bundled = Path(playwright.__file__).parent / "driver" / "node"
-    if not bundled.is_file():
-        pytest.skip("no node: neither on PATH nor bundled with playwright")
-    return str(bundled)
-
-
 def page_words(calls: list[list[Any]]) -> dict[str, Any]:
     """labels.js's tables, and the page's functions (labels.js, dom.js, trends.js's bandSource) applied
     to `calls`:
@@ -122,7 +112,7 @@ def page_words(calls: list[list[Any]]) -> dict[str, Any]:
     """
     done = subprocess.run(
         [
-            _node(),
+            node_executable(),
             "--input-type=module",
             "-e",
             script,

@@ -18,7 +18,7 @@ import httpx
 
 from app.core.db import Database
 
-from .conftest import ROOT, new_account, sample
+from .conftest import ROOT, new_account, sample, wait_until_healthy
 from .s3_server import bucket_keys, free_port
 
 PHOTOS = ("walk_side_crop_f0128.jpg", "walk_side_f0128.jpg")
@@ -41,15 +41,7 @@ def serve(data_dirs: list[Path], env: dict[str, str]) -> Iterator[list[str]]:
             urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 180
         for url, (proc, log_path) in zip(urls, procs, strict=True):
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not become healthy"
-                time.sleep(0.2)
+            wait_until_healthy(url, proc, log_path, deadline)
         yield urls
     finally:
         for proc, _ in procs:
