@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rebuild ``models/pose_landmarker_full.task`` from the mediapipe 0.10.21 wheel.
+"""Rebuild ``posture/model_data/pose_landmarker_full.task`` from the mediapipe 0.10.21 wheel.
 
 Why this script exists
 ----------------------
@@ -71,7 +71,9 @@ WHEEL_TAGS = (
     "--abi", "cp311",
 )  # fmt: skip
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "pose_landmarker_full.task"
+# Written into the package as package data, so that a wheel carries it (posture.model.default_model_path).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = REPO_ROOT / "posture" / "model_data" / "pose_landmarker_full.task"
 
 TFLITE_FILE_ID = b"TFL3"
 METADATA_FILE_ID = b"M001"

@@ -1,7 +1,8 @@
 """The pose model: MediaPipe Tasks `PoseLandmarker`, wrapped in the Tasks shape.
 
-Options in, one long-lived object, `detect(image)`. The model file is the offline bundle in `models/`
-(built from a registry package, see `models/NOTICE`); its SHA-256 is pinned here and checked at load, so
+Options in, one long-lived object, `detect(image)`. The model file is the offline bundle shipped inside
+the package, `posture/model_data/` (built from a registry package by `models/build_pose_task.py`, origin
+and licence in `models/README.md`); its SHA-256 is pinned here and checked at load, so
 a result always names the exact weights that produced it. One `PoseModel` must not be used by two threads
 at once: give each worker its own.
 """
@@ -22,16 +23,21 @@ from mediapipe.tasks.python import BaseOptions, vision
 from .errors import ModelIntegrityError
 
 MODEL_FILENAME = "pose_landmarker_full.task"
+MODEL_DATA_DIR = "model_data"
 MODEL_SHA256 = "74cd0bdebb6fd5c794d539f394a0a2ae3994bad94631cc12b706db359e49c5b1"
 N_LANDMARKS = 33
 
 
 def default_model_path() -> Path:
-    """`$POSTURE_MODEL_PATH`, else `models/` beside the package (source tree, editable install, Docker)."""
+    """`$POSTURE_MODEL_PATH`, else the copy shipped as package data, `posture/model_data/`.
+
+    Package data, not a folder beside the package, so that a wheel or `pip install .` carries it and an
+    installed `posture` works from any directory. pip always installs on disk, so a plain path is enough.
+    """
     env = os.environ.get("POSTURE_MODEL_PATH")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "models" / MODEL_FILENAME
+    return Path(__file__).resolve().parent / MODEL_DATA_DIR / MODEL_FILENAME
 
 
 @dataclass(frozen=True)
@@ -120,8 +126,9 @@ def load_model_bytes(path: Path, expected_sha256: str | None) -> bytes:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ModelIntegrityError(
-            f"Pose model not found at {path}. It ships in the repository's models/ folder; "
-            "rebuild it with `python models/build_pose_task.py` or set POSTURE_MODEL_PATH."
+            f"Pose model not found at {path}. It ships inside the package (posture/model_data/); "
+            "reinstall the package, rebuild it with `python models/build_pose_task.py` "
+            "or set POSTURE_MODEL_PATH."
         ) from exc
     digest = hashlib.sha256(data).hexdigest()
     if expected_sha256 and digest != expected_sha256:
