@@ -177,6 +177,7 @@ def _camera_level(photo: Photo, subject: Subject, options: AnalysisOptions) -> L
         full_confidence=float(rules["full_confidence"]),
         disagree_deg=float(rules["disagree_deg"]),
         segments_scale=1.0 / photo.scale,
+        given_source=options.camera_roll_source,
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ModelIntegrityError
-from .options import FACINGS, MAX_CAMERA_ROLL_DEG, MODES, AnalysisOptions
+from .options import FACINGS, MAX_CAMERA_ROLL_DEG, MODES, ROLL_SOURCES, AnalysisOptions
 
 if TYPE_CHECKING:
     from .batch.cli import StoreOpener
@@ -40,11 +40,24 @@ def add_camera_roll_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def camera_roll_options(value: float | str | None) -> dict[str, object]:
-    """`AnalysisOptions` fields for a `--camera-roll` value: a number, 'off', or None (read it)."""
+def add_camera_roll_source_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--camera-roll-source",
+        choices=ROLL_SOURCES,
+        default="given",
+        help="who read --camera-roll: 'given' (typed in, a level app) or 'device' (the phone's orientation "
+        "sensor at the shot); recorded as camera_level.source (default: given)",
+    )
+
+
+def camera_roll_options(value: float | str | None, source: str = "given") -> dict[str, object]:
+    """`AnalysisOptions` fields for a `--camera-roll` value: a number, 'off', or None (read it), and
+    who read the number (`source`: 'given' or 'device')."""
     if value == "off":
         return {"level": "off"}
-    return {"camera_roll_deg": value}
+    if value is None:
+        return {"camera_roll_deg": None}
+    return {"camera_roll_deg": value, "camera_roll_source": source}
 
 
 def _camera_roll(text: str) -> float | str:
@@ -73,6 +86,7 @@ def build_parser(*registers: Register, store: StoreOpener | None = None) -> argp
     p.add_argument("--facing", choices=FACINGS, help="override the detected facing side")
     p.add_argument("--mode", choices=MODES, default="standing")
     add_camera_roll_argument(p)
+    add_camera_roll_source_argument(p)
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
     p.set_defaults(func=_cmd_analyze)
     register_batch(sub, store)
@@ -97,6 +111,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
     from .table import format_table_row, table_header
 
+    if args.camera_roll_source != "given" and not isinstance(args.camera_roll, float):
+        print("posture: --camera-roll-source device needs --camera-roll DEG (its roll)", file=sys.stderr)
+        return 2
     if args.overlay:
         args.overlay.mkdir(parents=True, exist_ok=True)
     if not args.json:
@@ -105,7 +122,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         facing=args.facing,
         mode=args.mode,
         overlay=bool(args.overlay),
-        **camera_roll_options(args.camera_roll),
+        **camera_roll_options(args.camera_roll, args.camera_roll_source),
     )
     n_rejected = 0
     for path in args.photos:

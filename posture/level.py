@@ -635,13 +635,15 @@ def decide_level(
     full_confidence: float,
     disagree_deg: float,
     segments_scale: float = 1.0,
+    given_source: Literal["given", "device"] = "given",
 ) -> LevelDecision:
     """The contract of `camera_level` (docs/measures.md).
 
-    A given roll wins (`given`); a confident estimate more than `disagree_deg` away from it adds
-    `camera_level_disagrees`. Without one, an estimate of confidence c ≥ `min_confidence` is applied
-    in the share w = (c − min) / (full − min), capped at 1: in full from `full_confidence` on. The
-    ramp is there so that two copies of one photo whose confidences straddle a threshold (a mirrored
+    A given roll wins (`source` is `given_source`: `given` by the user or read by the `device`'s
+    orientation sensor; both are applied alike); a confident estimate more than `disagree_deg` away
+    from it adds `camera_level_disagrees`. Without one, an estimate of confidence c ≥ `min_confidence`
+    is applied in the share w = (c − min) / (full − min), capped at 1: in full from `full_confidence`
+    on. The ramp is there so that two copies of one photo whose confidences straddle a threshold (a mirrored
     or resized copy) get nearly the same correction instead of all or nothing. Below `min_confidence`
     nothing is applied and `camera_level_unknown` is added. `mode="off"` trusts the frame's vertical:
     nothing applied, no warning. `segments_scale` turns the estimate's segments into full-size pixels
@@ -655,7 +657,7 @@ def decide_level(
         warnings: tuple[str, ...] = ()
         if confident and abs(estimate.roll_deg - given_roll_deg) > disagree_deg:  # type: ignore[union-attr,operator]
             warnings = ("camera_level_disagrees",)
-        level = {"roll_deg": round(given_roll_deg, 2), "source": "given", "confidence": 1.0}
+        level = {"roll_deg": round(given_roll_deg, 2), "source": given_source, "confidence": 1.0}
         return LevelDecision(given_roll_deg, level, warnings, segments)
     if mode == "off":
         return LevelDecision(0.0, {"roll_deg": None, "source": "none", "confidence": 0.0}, (), none)

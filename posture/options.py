@@ -15,9 +15,11 @@ from .facing import Facing
 from .result import Mode
 
 LevelMode = Literal["auto", "off"]
+RollSource = Literal["given", "device"]
 
 MODES: tuple[Mode, ...] = ("standing", "lunge")
 LEVEL_MODES: tuple[LevelMode, ...] = ("auto", "off")
+ROLL_SOURCES: tuple[RollSource, ...] = ("given", "device")
 FACINGS: tuple[Facing, ...] = ("left", "right")
 MAX_CAMERA_ROLL_DEG = 45.0
 
@@ -28,13 +30,17 @@ class AnalysisOptions:
     a knee-to-wall lunge. `camera_roll_deg`: the camera's roll when known (from the phone's level),
     removed before measuring; sign as in `posture.geometry.to_canonical`. Without one, `level="auto"`
     reads the roll from the photo (`posture.level`) and applies it when confident; `level="off"` trusts
-    the frame's vertical. `overlay`: also draw the annotated PNG (`Analysis.overlay_png`)."""
+    the frame's vertical. `camera_roll_source`: who read `camera_roll_deg`: `given` (typed in, a level app)
+    or `device` (the phone's orientation sensor at the instant of the shot, sent by the capture page);
+    both are applied alike and recorded as `camera_level.source`. `overlay`: also draw the annotated PNG
+    (`Analysis.overlay_png`)."""
 
     facing: Facing | None = None
     mode: Mode = "standing"
     camera_roll_deg: float | None = None
     level: LevelMode = "auto"
     overlay: bool = False
+    camera_roll_source: RollSource = "given"
 
     def check(self) -> None:
         """Raise `PostureError(invalid_option)` for a value outside the contract."""
@@ -55,6 +61,16 @@ class AnalysisOptions:
                 ErrorCode.INVALID_OPTION,
                 f"camera_roll_deg must be a number between −{MAX_CAMERA_ROLL_DEG:.0f} and "
                 f"{MAX_CAMERA_ROLL_DEG:.0f}.",
+            )
+        if self.camera_roll_source not in ROLL_SOURCES:
+            raise PostureError(
+                ErrorCode.INVALID_OPTION,
+                f"camera_roll_source must be 'given' or 'device', not {self.camera_roll_source!r}.",
+            )
+        if self.camera_roll_source == "device" and self.camera_roll_deg is None:
+            raise PostureError(
+                ErrorCode.INVALID_OPTION,
+                "camera_roll_source 'device' needs the roll the device read (camera_roll_deg).",
             )
 
     @property

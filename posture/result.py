@@ -45,12 +45,15 @@ class CameraLevel(_Frozen):
     roll_deg: float | None = Field(
         None, description="The camera's roll in degrees (given or estimated); null when unknown."
     )
-    source: Literal["given", "background", "floor", "none"] = Field(
+    source: Literal["given", "device", "background", "floor", "none"] = Field(
         "none",
-        description="`given` by the user; read from the room's lines (`background`) or the feet's floor "
-        "contact (`floor`); `none`: unknown or turned off, nothing applied.",
+        description="`given` by the user; `device`: read by the phone's orientation sensor at the shot; "
+        "read from the room's lines (`background`) or the feet's floor contact (`floor`); `none`: unknown "
+        "or turned off, nothing applied.",
     )
-    confidence: float = Field(0.0, description="0..1: how sure the estimate is (1 for a given roll).")
+    confidence: float = Field(
+        0.0, description="0..1: how sure the estimate is (1 for a given or device roll)."
+    )
 
 
 class Versions(_Frozen):

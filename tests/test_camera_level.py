@@ -90,6 +90,35 @@ def test_a_given_roll_wins_and_a_contradicted_one_is_flagged(scenes, model):
     assert "camera_level_disagrees" in contradicted.warnings
 
 
+def test_a_device_roll_is_applied_as_given_and_recorded_as_device(scenes, model):
+    """The capture page sends the roll the phone's sensor read: applied in full like a typed-in roll,
+    stored as `device`, and still checked against a confident estimate from the room's lines."""
+    image, auto = scenes["turned"]
+    roll = round(auto.camera_roll_deg, 1)
+    device = posture.AnalysisOptions(camera_roll_deg=roll, camera_roll_source="device")
+    agreeing = posture.analyze(image, device, model=model)
+    assert agreeing.ok and agreeing.camera_roll_deg == roll
+    assert agreeing.to_dict()["camera_level"] == {"roll_deg": roll, "source": "device", "confidence": 1.0}
+    assert "camera_level_disagrees" not in agreeing.warnings
+    off = posture.AnalysisOptions(camera_roll_deg=0.0, camera_roll_source="device")
+    contradicted = posture.analyze(image, off, model=model)
+    assert contradicted.camera_roll_deg == 0.0 and contradicted.camera_level.source == "device"
+    assert "camera_level_disagrees" in contradicted.warnings
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        posture.AnalysisOptions(camera_roll_deg=1.0, camera_roll_source="sensor"),  # type: ignore[arg-type]
+        posture.AnalysisOptions(camera_roll_source="device"),  # a device source without its roll
+    ],
+)
+def test_an_invalid_roll_source_is_refused(options):
+    result = posture.analyze(SAMPLES / "walk_side_f0128.jpg", options)
+    assert result.status == "rejected" and result.error is not None
+    assert result.error.code == "invalid_option" and "camera_roll_source" in result.error.message
+
+
 def test_level_off_trusts_the_frame_without_a_warning(scenes, model):
     image, _ = scenes["turned"]
     result = posture.analyze(image, posture.AnalysisOptions(level="off"), model=model)
@@ -154,3 +183,46 @@ def test_the_contract_of_decide_level(given, mode, estimate, applied, source, wa
     assert decision.applied_roll_deg == pytest.approx(applied)
     assert decision.level["source"] == source
     assert decision.warnings == warnings
+    if given is not None:  # the phone's sensor: the same contract, recorded as `device`
+        device = decide_level(
+            given,
+            mode,
+            estimate,  # type: ignore[arg-type]
+            min_confidence=0.5,
+            full_confidence=0.8,
+            disagree_deg=2.0,
+            given_source="device",
+        )
+        assert device.applied_roll_deg == pytest.approx(applied) and device.warnings == warnings
+        assert device.level == {**decision.level, "source": "device"}
+
+
+def test_a_manifest_row_may_say_its_roll_came_from_the_device(tmp_path):
+    from posture.batch.inputs import BatchInputError, read_job, read_manifest
+
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes((SAMPLES / "walk_side_f0128.jpg").read_bytes())
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,camera_roll,camera_roll_source\na.jpg,1.5,device\na.jpg,-2,\n")
+    device, given = list(read_manifest(manifest))
+    assert (device.camera_roll, device.camera_roll_source) == (1.5, "device")
+    assert (given.camera_roll, given.camera_roll_source) == (-2.0, "given")
+    options = read_job(0, device, posture.AnalysisOptions()).job.options
+    assert (options.camera_roll_deg, options.camera_roll_source) == (1.5, "device")
+    for bad in ("a.jpg,1.5,sensor\n", "a.jpg,,device\n", "a.jpg,off,device\n"):
+        manifest.write_text("path,camera_roll,camera_roll_source\n" + bad)
+        with pytest.raises(BatchInputError, match="camera_roll_source"):
+            list(read_manifest(manifest))
+
+
+def test_the_cli_records_a_device_roll(capsys):
+    import json
+
+    from posture.cli import main
+
+    photo = str(SAMPLES / "walk_side_f0128.jpg")
+    assert main(["analyze", photo, "--json", "--camera-roll", "1.2", "--camera-roll-source", "device"]) == 0
+    level = json.loads(capsys.readouterr().out)["camera_level"]
+    assert level == {"roll_deg": 1.2, "source": "device", "confidence": 1.0}
+    assert main(["analyze", photo, "--camera-roll-source", "device"]) == 2
+    assert "needs --camera-roll" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..intake import IntakeLimits
-from ..options import MAX_CAMERA_ROLL_DEG, AnalysisOptions
+from ..options import MAX_CAMERA_ROLL_DEG, ROLL_SOURCES, AnalysisOptions
 from ..trends import visit_label
 from ..worker import Job
 
@@ -46,6 +46,8 @@ class BatchItem:
     """The manifest's `camera_roll`: degrees, `off`, or None (the run's option)."""
     visit: str | None = None
     """The manifest's `visit` label: with `--store`, photos of one label form one visit."""
+    camera_roll_source: str = "given"
+    """The manifest's `camera_roll_source`: who read a `camera_roll` in degrees, `given` or `device`."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def discover(
 
 def read_manifest(manifest: Path) -> Iterator[BatchItem]:
     """Rows of a CSV manifest: `path` (required; relative to the manifest's folder), `subject`,
-    `taken_at` (ISO 8601 date or date-time), `camera_roll` (degrees, or `off`) and `visit` (a label:
+    `taken_at` (ISO 8601 date or date-time), `camera_roll` (degrees, or `off`), `camera_roll_source`
+    (`given`, the default, or `device`: the phone's sensor read that roll) and `visit` (a label:
     with `--store`, the photos of one label form one visit) optional; other columns are ignored. A row
     naming a folder stands for every photo in it, with the row's subject, time and visit."""
     try:
@@ -151,12 +154,13 @@ def read_manifest(manifest: Path) -> Iterator[BatchItem]:
         subject = cells.get("subject") or None
         taken_at = _parse_time(cells.get("taken_at", ""), f"{manifest}:{line}")
         roll = _parse_roll(cells.get("camera_roll", ""), f"{manifest}:{line}")
+        roll_source = _parse_roll_source(cells.get("camera_roll_source", ""), roll, f"{manifest}:{line}")
         visit = _parse_visit(cells.get("visit", ""), f"{manifest}:{line}")
         if path.is_dir():
             for photo in _walk(path):
-                yield BatchItem(photo, str(photo), subject, taken_at, roll, visit)
+                yield BatchItem(photo, str(photo), subject, taken_at, roll, visit, roll_source)
         else:
-            yield BatchItem(path, str(path), subject, taken_at, roll, visit)
+            yield BatchItem(path, str(path), subject, taken_at, roll, visit, roll_source)
 
 
 def _parse_time(text: str, where: str) -> datetime | None:
@@ -185,6 +189,15 @@ def _parse_roll(text: str, where: str) -> float | str | None:
             f"{where}: camera_roll {text!r} is not a number of degrees between −45 and 45, nor 'off'"
         )
     return value
+
+
+def _parse_roll_source(text: str, roll: float | str | None, where: str) -> str:
+    source = text.lower() or "given"
+    if source not in ROLL_SOURCES:
+        raise BatchInputError(f"{where}: camera_roll_source {text[:40]!r} is not 'given' nor 'device'")
+    if source == "device" and not isinstance(roll, float):
+        raise BatchInputError(f"{where}: camera_roll_source 'device' needs a camera_roll in degrees")
+    return source
 
 
 def _parse_visit(text: str, where: str) -> str | None:
@@ -225,7 +238,11 @@ def read_job(
     max_bytes = (limits or IntakeLimits()).max_file_bytes
 
     if item.camera_roll is not None:  # the manifest's camera roll wins over the run's option
-        roll = {"level": "off"} if item.camera_roll == "off" else {"camera_roll_deg": item.camera_roll}
+        roll = (
+            {"level": "off"}
+            if item.camera_roll == "off"
+            else {"camera_roll_deg": item.camera_roll, "camera_roll_source": item.camera_roll_source}
+        )
         options = replace(options, **roll)  # type: ignore[arg-type]
 
     def job(data: bytes | None) -> Job:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -35,7 +35,7 @@ from app.storage import repository
 from app.storage.files import FileKind
 from app.storage.models import User, utcnow
 from posture.facing import Facing
-from posture.options import AnalysisOptions, LevelMode
+from posture.options import AnalysisOptions, LevelMode, RollSource
 from posture.result import Mode
 
 router = APIRouter(tags=["analyses"], responses=responses(401, 422))
@@ -56,10 +56,25 @@ class AnalyzeFields(BaseModel):
         description="Without `camera_roll_deg`: `auto` reads the camera's roll from the photo and applies "
         "it when confident; `off` trusts the photo's frame as upright.",
     )
+    camera_roll_source: RollSource = Field(
+        "given",
+        description="Who read `camera_roll_deg`: `given` (typed in, a level app) or `device` (the phone's "
+        "orientation sensor at the shot, as the capture page sends it); stored as `camera_level.source`.",
+    )
+
+    @model_validator(mode="after")
+    def _device_needs_a_roll(self) -> Self:
+        if self.camera_roll_source == "device" and self.camera_roll_deg is None:
+            raise ValueError("camera_roll_source 'device' needs the roll the device read (camera_roll_deg)")
+        return self
 
     def options(self) -> AnalysisOptions:
         return AnalysisOptions(
-            facing=self.facing, mode=self.mode, camera_roll_deg=self.camera_roll_deg, level=self.level
+            facing=self.facing,
+            mode=self.mode,
+            camera_roll_deg=self.camera_roll_deg,
+            level=self.level,
+            camera_roll_source=self.camera_roll_source,
         )
 
 
