@@ -2,7 +2,7 @@
 #
 #   python3 -m venv /opt/posture && /opt/posture/bin/pip install .      # no extras: no test tools, no Ray
 #
-# plus the pose model, run as an unprivileged user:
+# (the pose model is inside the package), run as an unprivileged user:
 #
 #   docker build -t posture-profile .
 #   docker run -d --name posture -p 8000:8000 -v posture-data:/data posture-profile
@@ -19,6 +19,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY posture ./posture
 COPY app ./app
+# the pose model's licence, which the wheel carries as a licence file (pyproject.toml: license-files)
+COPY models/LICENSE.mediapipe ./models/
 RUN python -m venv /opt/posture && /opt/posture/bin/pip install .
 
 FROM python:3.11-slim-bookworm
@@ -30,15 +32,12 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /opt/posture /opt/posture
-# The pose model lives in the repository's models/, not in the wheel: copy it and point the service at it.
-COPY models/pose_landmarker_full.task models/LICENSE.mediapipe /opt/posture/models/
 
 ENV PATH=/opt/posture/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     GLOG_minloglevel=2 \
     TF_CPP_MIN_LOG_LEVEL=2 \
-    POSTURE_MODEL_PATH=/opt/posture/models/pose_landmarker_full.task \
     POSTURE_DATA_DIR=/data
 
 # The code is root-owned and read-only to the service; its user owns only the data volume.
