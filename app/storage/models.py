@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -171,3 +172,54 @@ class FileOutbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Failed removals (storage unreachable): counted, retried on the next sweep.
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class Movement(Base):
+    """One analysed movement clip (a squat or knee-to-wall lunge test): `measures` holds the headline
+    numbers (medians over the reps) that history and trends scan; `result` is `MovementAnalysis.to_dict()`
+    verbatim (reps, series, findings...). The clip and the deepest frame's PNG are content-addressed files
+    (`app.storage.files`), written before this row."""
+
+    __tablename__ = "movements"
+    __table_args__ = (Index("ix_movements_subject_taken", "subject_id", "test", "taken_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    test: Mapped[str] = mapped_column(String(16))
+    taken_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str | None] = mapped_column(String(255))
+    clip_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    deepest_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    method: Mapped[str] = mapped_column(String(96), default="", server_default="")
+    measures: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any]] = mapped_column(deferred=True)
+
+
+class MovementJob(Base):
+    """An uploaded clip on its way to a `Movement`: queued, running (with its progress), then done (with
+    the movement's id) or failed (with the library's or the service's error code).
+
+    While the job is unfinished its row references the clip file; a server running it renews
+    `heartbeat_at`, so a job whose server died (a restart, `kill -9`) is recognised as interrupted by any
+    other server or at the next start-up (`app.storage.movements.fail_interrupted`)."""
+
+    __tablename__ = "movement_jobs"
+    __table_args__ = (Index("ix_movement_jobs_status", "status", "heartbeat_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    test: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]]
+    source: Mapped[str | None] = mapped_column(String(255))
+    taken_at: Mapped[datetime]
+    clip_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    movement_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("movements.id", ondelete="SET NULL"))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

@@ -41,7 +41,17 @@ from sqlalchemy.orm import Session
 from app.core.security import key_lookup, key_matches, new_api_key
 from app.storage import visits
 from app.storage.files import FileKind, FileStore, sha256_hex
-from app.storage.models import AnalysisDocument, AnalysisRecord, ApiKey, FileOutbox, Subject, User, utcnow
+from app.storage.models import (
+    AnalysisDocument,
+    AnalysisRecord,
+    ApiKey,
+    FileOutbox,
+    Movement,
+    MovementJob,
+    Subject,
+    User,
+    utcnow,
+)
 from app.storage.series import LAYOUT, pack, row_from_document, unpack
 from posture.trends import TRACKED, method_key
 from posture.worker import JobResult
@@ -254,6 +264,7 @@ def delete_subject(session: Session, store: FileStore, user: User, subject_id: u
             )
         ).all()
     )
+    files |= movement_files(session, [subject.id])
     outbox = _enqueue(session, files)
     session.execute(delete(AnalysisRecord).where(AnalysisRecord.subject_id == subject.id))
     session.delete(subject)
@@ -285,9 +296,9 @@ def delete_account(session: Session, store: FileStore, user: User) -> DeletedAcc
             AnalysisRecord.subject_id.in_(owned)
         )
     ).all()
-    files = _files_of(rows)
+    files = _files_of(rows) | movement_files(session, subject_ids)
     outbox = _enqueue(session, files)
-    # The foreign keys cascade to keys, subjects, analyses and their documents.
+    # The foreign keys cascade to keys, subjects, analyses and their documents, movements and jobs.
     session.execute(delete(User).where(User.id == user.id))
     session.commit()
     session.expunge_all()  # the loaded account and its objects are gone
@@ -672,17 +683,45 @@ def _files_of(rows: Iterable[tuple[str | None, str | None]]) -> set[FileRef]:
     return files
 
 
+# Every column that references a stored file, by kind: a file none of them names is unreferenced.
+_REFERENCES: dict[FileKind, tuple[Any, ...]] = {
+    FileKind.PHOTO: (AnalysisRecord.photo_sha256,),
+    FileKind.OVERLAY: (AnalysisRecord.overlay_sha256, Movement.deepest_sha256),
+    FileKind.CLIP: (Movement.clip_sha256, MovementJob.clip_sha256),
+}
+
+
 def referenced_files(session: Session, files: Iterable[FileRef]) -> set[FileRef]:
-    """Those of `files` that some analysis references."""
+    """Those of `files` that some analysis, movement or unfinished movement job references."""
     wanted = set(files)
     found: set[FileRef] = set()
     for kind in FileKind:
-        column = AnalysisRecord.photo_sha256 if kind is FileKind.PHOTO else AnalysisRecord.overlay_sha256
         digests = sorted(d for k, d in wanted if k is kind)
-        for start in range(0, len(digests), 500):
-            hits = session.scalars(select(column).where(column.in_(digests[start : start + 500])).distinct())
-            found.update((kind, digest) for digest in hits)
+        for column in _REFERENCES[kind]:
+            for start in range(0, len(digests), 500):
+                chunk = digests[start : start + 500]
+                hits = session.scalars(select(column).where(column.in_(chunk)).distinct())
+                found.update((kind, digest) for digest in hits)
     return found
+
+
+def movement_files(session: Session, subject_ids: Sequence[uuid.UUID]) -> set[FileRef]:
+    """The files of the movements and movement jobs of `subject_ids` (for their deletion's outbox)."""
+    files: set[FileRef] = set()
+    if not subject_ids:
+        return files
+    ids = list(subject_ids)
+    rows = session.execute(
+        select(Movement.clip_sha256, Movement.deepest_sha256).where(Movement.subject_id.in_(ids))
+    ).all()
+    for clip, deepest in rows:
+        if clip:
+            files.add((FileKind.CLIP, clip))
+        if deepest:
+            files.add((FileKind.OVERLAY, deepest))
+    jobs = session.scalars(select(MovementJob.clip_sha256).where(MovementJob.subject_id.in_(ids)))
+    files.update((FileKind.CLIP, clip) for clip in jobs if clip)
+    return files
 
 
 def remove_unreferenced(

@@ -25,15 +25,16 @@ CHUNK_BYTES = 256 * 1024
 
 class FileKind(StrEnum):
     PHOTO = "photo"
-    OVERLAY = "overlay"
+    OVERLAY = "overlay"  # a photo's annotated PNG, and a movement's deepest frame
+    CLIP = "clip"  # a movement clip as uploaded (MP4, MOV, WebM...: its bytes say which)
 
     @property
     def extension(self) -> str:
-        return ".jpg" if self is FileKind.PHOTO else ".png"
+        return {"photo": ".jpg", "overlay": ".png", "clip": ".bin"}[self.value]
 
     @property
     def media_type(self) -> str:
-        return "image/jpeg" if self is FileKind.PHOTO else "image/png"
+        return {"photo": "image/jpeg", "overlay": "image/png", "clip": "application/octet-stream"}[self.value]
 
 
 def sha256_hex(data: bytes) -> str:
@@ -53,7 +54,7 @@ def file_name(kind: FileKind, digest: str) -> str:
     return f"{kind.value}/{digest[:2]}/{digest}{kind.extension}"
 
 
-_NAME = re.compile(r"(photo|overlay)/([0-9a-f]{2})/([0-9a-f]{64})\.(jpg|png)")
+_NAME = re.compile(r"(photo|overlay|clip)/([0-9a-f]{2})/([0-9a-f]{64})\.(jpg|png|bin)")
 
 
 def parse_name(name: str) -> tuple[FileKind, str] | None:

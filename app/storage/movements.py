@@ -1,0 +1,336 @@
+"""Movement clips and their jobs in storage: a job from upload to its movement (or its error), the
+movements themselves, and their files.
+
+The file rules of `app.storage.repository` (module doc) hold here too, with the same locks and outbox:
+
+- the clip is stored (content-addressed) before the job row that references it commits, and the
+  deepest frame's PNG before the movement row; a crash between the two leaves only a file no row
+  references, which the sweep removes after its grace period;
+- a job ends in one transaction: done (the movement row inserted, the job pointing at it) or failed
+  (the error recorded, the clip's reference dropped and the clip put in the outbox, removed unless a
+  movement shares it). So there is never a movement without its job's end, nor a job "done" without
+  its movement;
+- an unfinished job carries its server's heartbeat: one whose heartbeat is older than a few beats was
+  interrupted (the server died or restarted) and is failed as `job_interrupted` by whoever looks.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from app.storage.files import FileKind, FileStore, sha256_hex
+from app.storage.models import Movement, MovementJob, Subject, User, utcnow
+from app.storage.repository import (
+    FileRef,
+    _begin_write,
+    _discard,
+    _drain_now,
+    _enqueue,
+    remove_unreferenced,
+)
+from posture.trends import method_key
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+UNFINISHED = (QUEUED, RUNNING)
+INTERRUPTED = "job_interrupted"
+
+
+# --- jobs -------------------------------------------------------------------------------------------
+
+
+def create_job(
+    session: Session,
+    store: FileStore,
+    subject_id: uuid.UUID,
+    clip: bytes,
+    *,
+    test: str,
+    options: dict[str, Any],
+    source: str | None,
+    taken_at: datetime,
+    owner: str,
+) -> MovementJob | None:
+    """Store the clip, then a queued job referencing it; None (and nothing kept) if the subject was
+    deleted meanwhile."""
+    digest = sha256_hex(clip)
+    written: set[FileRef] = set()
+    try:
+        store.put(FileKind.CLIP, clip)
+        written.add((FileKind.CLIP, digest))
+    except BaseException:
+        _discard(session, store, written)
+        raise
+    _begin_write(session, [digest])
+    try:
+        if not _lock_subject(session, subject_id):
+            remove_unreferenced(session, store, written, locked=True)
+            session.rollback()
+            return None
+        if not store.exists(FileKind.CLIP, digest):  # removed by a sweep since it was written
+            store.put(FileKind.CLIP, clip)
+        now = utcnow()
+        job = MovementJob(
+            subject_id=subject_id,
+            status=QUEUED,
+            progress=0.0,
+            test=test,
+            options=options,
+            source=source,
+            taken_at=taken_at,
+            clip_sha256=digest,
+            owner=owner,
+            created_at=now,
+            heartbeat_at=now,
+        )
+        session.add(job)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _discard(session, store, written)
+        raise
+    return job
+
+
+def get_job(session: Session, user: User, job_id: uuid.UUID) -> MovementJob | None:
+    return session.scalar(
+        select(MovementJob)
+        .join(Subject, Subject.id == MovementJob.subject_id)
+        .where(MovementJob.id == job_id, Subject.user_id == user.id)
+    )
+
+
+def job_by_id(session: Session, job_id: uuid.UUID) -> MovementJob | None:
+    return session.get(MovementJob, job_id, populate_existing=True)
+
+
+def mark_running(session: Session, job_id: uuid.UUID, owner: str) -> bool:
+    """The job is being analysed by `owner`; False if it is no longer unfinished (failed meanwhile,
+    or its subject deleted)."""
+    done = session.execute(
+        update(MovementJob)
+        .where(MovementJob.id == job_id, MovementJob.status.in_(UNFINISHED))
+        .values(status=RUNNING, owner=owner, heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return bool(done)
+
+
+def beat(session: Session, progress: dict[uuid.UUID, float | None]) -> None:
+    """Renew the heartbeat of these unfinished jobs, and set the progress of those with a new one."""
+    if not progress:
+        return
+    now = utcnow()
+    for job_id, value in progress.items():
+        values: dict[str, Any] = {"heartbeat_at": now}
+        if value is not None:
+            values["progress"] = max(0.0, min(1.0, value))
+        session.execute(
+            update(MovementJob)
+            .where(MovementJob.id == job_id, MovementJob.status.in_(UNFINISHED))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+
+
+def finish_job(
+    session: Session,
+    store: FileStore,
+    job_id: uuid.UUID,
+    document: dict[str, Any],
+    deepest_png: bytes | None,
+) -> Movement | None:
+    """Store an accepted analysis as the job's movement and mark the job done, in one transaction (the
+    deepest frame's PNG written first). None, with nothing kept, if the job is no longer unfinished
+    (its subject deleted, or declared interrupted)."""
+    written: set[FileRef] = set()
+    digest = sha256_hex(deepest_png) if deepest_png is not None else None
+    try:
+        if deepest_png is not None and digest is not None:
+            store.put(FileKind.OVERLAY, deepest_png)
+            written.add((FileKind.OVERLAY, digest))
+    except BaseException:
+        _discard(session, store, written)
+        raise
+    found = session.execute(
+        select(MovementJob.subject_id, MovementJob.clip_sha256).where(MovementJob.id == job_id)
+    ).first()
+    session.rollback()
+    _begin_write(session, [d for d in (digest, found[1] if found else None) if d])
+    try:
+        # The subject's row first, then the job's: the order a subject's deletion takes them in.
+        job = None
+        if found is not None and _lock_subject(session, found[0]):
+            job = session.get(MovementJob, job_id, populate_existing=True, with_for_update=True)
+        if job is None or job.status not in UNFINISHED:
+            remove_unreferenced(session, store, written, locked=True)
+            session.rollback()
+            return None
+        if deepest_png is not None and digest is not None and not store.exists(FileKind.OVERLAY, digest):
+            store.put(FileKind.OVERLAY, deepest_png)
+        document = json_safe(document)
+        movement = Movement(
+            subject_id=job.subject_id,
+            test=job.test,
+            taken_at=job.taken_at,
+            source=job.source,
+            clip_sha256=job.clip_sha256,
+            deepest_sha256=digest,
+            method=method_key(document.get("versions")),
+            measures=dict(document.get("measures") or {}),
+            result=document,
+        )
+        session.add(movement)
+        session.flush()
+        now = utcnow()
+        job.status, job.progress, job.movement_id = DONE, 1.0, movement.id
+        job.clip_sha256 = None  # the movement references the clip now
+        job.heartbeat_at = job.finished_at = now
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _discard(session, store, written)
+        raise
+    return movement
+
+
+def fail_job(session: Session, store: FileStore, job_id: uuid.UUID, code: str, message: str) -> bool:
+    """Record the job's error and let go of its clip (removed unless a movement shares it), in one
+    transaction; False if it had finished already."""
+    found = session.execute(
+        select(MovementJob.subject_id, MovementJob.clip_sha256).where(MovementJob.id == job_id)
+    ).first()
+    session.rollback()
+    if found is None:
+        return False
+    _begin_write(session, [found[1]] if found[1] else [])
+    job = None
+    if _lock_subject(session, found[0]):
+        job = session.get(MovementJob, job_id, populate_existing=True, with_for_update=True)
+    if job is None or job.status not in UNFINISHED:
+        session.rollback()
+        return False
+    files = {(FileKind.CLIP, job.clip_sha256)} if job.clip_sha256 else set()
+    now = utcnow()
+    job.status, job.error_code, job.error_message = FAILED, code, message[:2000]
+    job.clip_sha256 = None
+    job.heartbeat_at = job.finished_at = now
+    outbox = _enqueue(session, files)
+    session.commit()
+    _drain_now(session, store, outbox)
+    return True
+
+
+def fail_interrupted(session: Session, store: FileStore, stale_before: datetime) -> int:
+    """Fail every unfinished job whose server stopped beating before `stale_before`: its server died or
+    restarted mid-job. Returns how many."""
+    stale = session.scalars(
+        select(MovementJob.id).where(
+            MovementJob.status.in_(UNFINISHED), MovementJob.heartbeat_at < stale_before
+        )
+    ).all()
+    session.rollback()
+    message = (
+        "The server analysing this clip stopped before it was done (a restart or a crash); "
+        "nothing was kept. Upload the clip again."
+    )
+    return sum(fail_job(session, store, job_id, INTERRUPTED, message) for job_id in stale)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities as None (JSONB refuses them) and tuples as lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _lock_subject(session: Session, subject_id: uuid.UUID) -> bool:
+    """Lock the subject's row (a concurrent deletion waits for this write); False if it is gone."""
+    found = session.scalar(select(Subject.id).where(Subject.id == subject_id).with_for_update())
+    return found is not None
+
+
+# --- movements --------------------------------------------------------------------------------------
+
+
+def get_movement(session: Session, user: User, movement_id: uuid.UUID) -> Movement | None:
+    return session.scalar(
+        select(Movement)
+        .join(Subject, Subject.id == Movement.subject_id)
+        .where(Movement.id == movement_id, Subject.user_id == user.id)
+    )
+
+
+def list_movements(
+    session: Session, subject_id: uuid.UUID, limit: int, offset: int, test: str | None = None
+) -> tuple[Sequence[Movement], int]:
+    where = [Movement.subject_id == subject_id]
+    if test is not None:
+        where.append(Movement.test == test)
+    rows = session.scalars(
+        select(Movement).where(*where).order_by(Movement.taken_at, Movement.id).limit(limit).offset(offset)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(Movement).where(*where))
+    return rows, int(total or 0)
+
+
+@dataclass(frozen=True)
+class MovementPoint:
+    id: uuid.UUID
+    taken_at: datetime
+    measures: dict[str, Any]
+    method: str
+
+
+def movement_series(
+    session: Session,
+    subject_id: uuid.UUID,
+    test: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[MovementPoint]:
+    """The subject's movements of one test in time order: their headline measures, not the documents."""
+    where = [Movement.subject_id == subject_id, Movement.test == test]
+    if since is not None:
+        where.append(Movement.taken_at >= since)
+    if until is not None:
+        where.append(Movement.taken_at <= until)
+    rows = session.execute(
+        select(Movement.id, Movement.taken_at, Movement.measures, Movement.method)
+        .where(*where)
+        .order_by(Movement.taken_at, Movement.id)
+    ).all()
+    session.rollback()
+    return [MovementPoint(*row) for row in rows]
+
+
+def delete_movement(session: Session, store: FileStore, movement: Movement) -> bool:
+    """Delete a movement; its clip and deepest frame go to the outbox in the same transaction and are
+    removed after the commit unless shared (module doc of `app.storage.repository`)."""
+    files: set[FileRef] = set()
+    if movement.clip_sha256:
+        files.add((FileKind.CLIP, movement.clip_sha256))
+    if movement.deepest_sha256:
+        files.add((FileKind.OVERLAY, movement.deepest_sha256))
+    movement_id = movement.id
+    _begin_write(session)
+    if not session.execute(delete(Movement).where(Movement.id == movement_id)).rowcount:
+        session.rollback()  # deleted meanwhile, by another request
+        return False
+    outbox = _enqueue(session, files)
+    session.commit()
+    _drain_now(session, store, outbox)
+    return True
