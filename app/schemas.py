@@ -60,6 +60,14 @@ class Health(BaseModel):
     detail: str | None = Field(None, description="Why the service is not `ok`.")
 
 
+class CaptureSettings(BaseModel):
+    level_tolerance_deg: float = Field(
+        description="The page's shutter opens only while the phone's roll reads within this many degrees "
+        "(rules.toml `[capture]`)."
+    )
+    rules_version: str = Field(description="The version of the rules file these settings come from.")
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int = Field(description="Items in the whole collection.")

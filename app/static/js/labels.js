@@ -140,6 +140,7 @@ export const CAMERA_LEVEL = {
   hint_deg: 2,
   sources: {
     given: "as entered",
+    device: "read by the phone's level at the shot",
     background: "read from the room's lines",
     floor: "read from the floor under the feet",
     none: "not known",
@@ -158,7 +159,7 @@ export function cameraLevelText(a) {
       : "Camera level: off; the photo's frame is taken as upright.";
   } else {
     const how = CAMERA_LEVEL.sources[level.source] || level.source;
-    const sure = level.source === "given" ? "" : ` (confidence ${level.confidence.toFixed(2)})`;
+    const sure = level.source === "given" || level.source === "device" ? "" : ` (confidence ${level.confidence.toFixed(2)})`;
     text = `Camera level: roll ${signed(roll, 1)}° ${how}${sure}, corrected before measuring.`;
   }
   const off = level.roll_deg === null || level.roll_deg === undefined ? 0 : Math.abs(level.roll_deg);
