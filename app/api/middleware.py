@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_response
@@ -126,9 +127,20 @@ class RequestLimits:
         await response(scope, receive, send)
 
 
+HEAD_AS_GET = "posture.head_as_get"
+"""The scope key `HeadAsGet` sets on the GET it runs for a HEAD (see `is_head`)."""
+
+
+def is_head(request: Request) -> bool:
+    """Whether this GET answers a HEAD: a route may then skip fetching a body no one will receive (a
+    photo in object storage)."""
+    return bool(request.scope.get(HEAD_AS_GET))
+
+
 class HeadAsGet:
     """HEAD runs the GET route and sends its status and headers (Content-Length included) without
-    the body, for every GET route: FastAPI registers GET routes for GET only."""
+    the body, for every GET route: FastAPI registers GET routes for GET only. The route can tell
+    (`is_head`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -147,7 +159,7 @@ class HeadAsGet:
                 finished = True
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        await self.app({**scope, "method": "GET", HEAD_AS_GET: True}, receive, headers_only)
 
 
 class SecurityHeaders:

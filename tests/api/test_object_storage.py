@@ -107,3 +107,32 @@ def test_sweep_command_removes_unreferenced_files_after_the_grace(api: Api, post
     assert api.get(f"/api/v1/analyses/{kept}/photo").status_code == 200
     code, _, err = posture("storage", "sweep", "--grace", "-1")
     assert code == 2 and "--grace" in err
+
+
+def test_head_on_a_stored_file_in_a_bucket_reads_only_its_metadata(database, tmp_path, fake, bucket_url):
+    """HEAD answers what GET would (status, length, type, ETag) from the object's metadata: the only
+    request to the bucket is a HeadObject, so nothing of the photo is transferred."""
+    with running_api(database, tmp_path / "data", fake, storage_url=bucket_url) as api:
+        aid = _history(api, 1, seed=6100)[0]
+        calls: list[str] = []
+        api.client.app.state.store._client.meta.events.register(
+            "before-call.s3", lambda model, **_: calls.append(model.name)
+        )
+        for path, kind in (("photo", FileKind.PHOTO), ("overlay.png", FileKind.OVERLAY)):
+            url = f"/api/v1/analyses/{aid}/{path}"
+            get = api.get(url)
+            assert get.status_code == 200 and calls == ["GetObject"]
+            calls.clear()
+            head = api.request("HEAD", url)
+            assert head.status_code == 200 and head.content == b"" and calls == ["HeadObject"]
+            for header in ("content-length", "content-type", "etag", "cache-control"):
+                assert head.headers[header] == get.headers[header], header
+            assert head.headers["content-length"] == str(len(get.content))
+            calls.clear()
+            # Gone from the bucket behind the server's back: HEAD says so as GET does.
+            api.store.delete(kind, sha256_hex(get.content))
+            for method in ("HEAD", "GET"):
+                missing = api.request(method, url)
+                assert missing.status_code == 404, method
+            assert api.get(url).json()["code"] == f"{path.split('.')[0]}_missing"
+            calls.clear()

@@ -25,6 +25,7 @@ from app.api.deps import (
     require_multipart,
 )
 from app.api.forms import multipart_body, read_form
+from app.api.middleware import is_head
 from app.api.routes.common import AnalysisId, Limit, Offset, SubjectId
 from app.core.errors import ApiError, responses
 from app.schemas import Analysis, AnalysisUpdate, Page, StoredAnalysis
@@ -187,7 +188,8 @@ def _download(kind: FileKind, what: str, doc: str) -> Callable[..., Response]:
         cache = {**_IMAGE_CACHE, "ETag": f'"{digest}"'}
         if _etag_matches(request.headers.get("if-none-match"), digest):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=cache)
-        stored = store.open(kind, digest)
+        # A HEAD reads the object's metadata only: nothing is fetched from object storage.
+        stored = store.open(kind, digest, body=not is_head(request))
         if stored is None:
             raise ApiError(404, f"{what}_missing", f"The stored {what} file is missing from the file store.")
         if stored.path is not None:  # a local file: sent by the server itself

@@ -109,8 +109,9 @@ class FileStore(ABC):
     def exists(self, kind: FileKind, digest: str) -> bool: ...
 
     @abstractmethod
-    def open(self, kind: FileKind, digest: str) -> Download | None:
-        """The file to stream, or None when it is not stored."""
+    def open(self, kind: FileKind, digest: str, *, body: bool = True) -> Download | None:
+        """The file to stream, or None when it is not stored. `body=False` (a HEAD): only its size, from
+        the store's metadata where the store has to fetch a body (object storage), and no `chunks`."""
 
     @abstractmethod
     def delete(self, kind: FileKind, digest: str) -> None:

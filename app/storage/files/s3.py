@@ -77,14 +77,16 @@ class S3FileStore(FileStore):
             raise
         return True
 
-    def open(self, kind: FileKind, digest: str) -> Download | None:
+    def open(self, kind: FileKind, digest: str, *, body: bool = True) -> Download | None:
+        # Without the body, a HEAD request: the object's metadata, so nothing is transferred.
+        fetch = self._client.get_object if body else self._client.head_object
         try:
-            answer = self._client.get_object(Bucket=self.bucket, Key=self.key(kind, digest))
+            answer = fetch(Bucket=self.bucket, Key=self.key(kind, digest))
         except ClientError as exc:
             if _error_code(exc) in _MISSING:
                 return None
             raise
-        return Download(int(answer["ContentLength"]), _chunks(answer["Body"]))
+        return Download(int(answer["ContentLength"]), _chunks(answer["Body"]) if body else iter(()))
 
     def delete(self, kind: FileKind, digest: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=self.key(kind, digest))
