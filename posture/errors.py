@@ -22,6 +22,12 @@ class ErrorCode(StrEnum):
     LOW_VISIBILITY = "low_visibility"
     INVALID_OPTION = "invalid_option"
     ANALYSIS_FAILED = "analysis_failed"
+    # A movement clip (posture.movement).
+    CLIP_UNREADABLE = "clip_unreadable"
+    CLIP_TOO_LONG = "clip_too_long"
+    NO_MOVEMENT = "no_movement"
+    PERSON_LEFT_FRAME = "person_left_frame"
+    NOT_SIDE_ON = "not_side_on"
 
 
 class WarningCode(StrEnum):
@@ -34,6 +40,10 @@ class WarningCode(StrEnum):
     FACING_UNCERTAIN = "facing_uncertain"
     CAMERA_LEVEL_UNKNOWN = "camera_level_unknown"
     CAMERA_LEVEL_DISAGREES = "camera_level_disagrees"
+    # On one movement clip: some sampled frames could not be measured (listed in `failed_frames`), and
+    # lunge frames whose front heel had left the floor (left out of the peak shin angle, listed per rep).
+    FRAMES_FAILED = "frames_failed"
+    HEEL_LIFTED = "heel_lifted"
     # On a comparison or trend of several analyses.
     MODE_DIFFERS = "mode_differs"
     RULES_VERSION_DIFFERS = "rules_version_differs"

@@ -92,23 +92,7 @@ class PoseModel:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         with self._lock:  # the graph is not re-entrant; a lock turns misuse into waiting, not corruption
             result = self._landmarker.detect(image)
-        masks = result.segmentation_masks or []
-        poses = []
-        for i, pose in enumerate(result.pose_landmarks):
-            lm = np.array(
-                [
-                    (p.x * width, p.y * height, p.z, _or_zero(p.visibility), _or_zero(p.presence))
-                    for p in pose
-                ],
-                dtype=np.float64,
-            )
-            mask = (
-                np.array(masks[i].numpy_view(), dtype=np.float32).reshape(height, width)
-                if i < len(masks)
-                else np.zeros((height, width), np.float32)
-            )
-            poses.append(PoseDetection(landmarks=lm, mask=mask))
-        return poses
+        return _detections(result, width, height)
 
     def close(self) -> None:
         self._finalizer()
@@ -118,6 +102,80 @@ class PoseModel:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class VideoPoseModel:
+    """The same landmarker and model file in VIDEO running mode, for the frames of a clip.
+
+    VIDEO mode tracks the person from frame to frame (the detector runs only when the track is lost),
+    so a frame costs one landmark pass instead of the photo pipeline's several crops. Its state belongs
+    to one clip: call `start_clip()` before the first frame of each clip, then `detect_for_video` with
+    strictly increasing timestamps. Not for two threads at once.
+    """
+
+    def __init__(self, options: PoseModelOptions | None = None) -> None:
+        self.options = options or PoseModelOptions(num_poses=2)
+        self._data = load_model_bytes(self.options.model_path, self.options.expected_sha256)
+        self.sha256 = hashlib.sha256(self._data).hexdigest()
+        self._landmarker: vision.PoseLandmarker | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._last_ms = -1
+
+    def start_clip(self) -> None:
+        """Forget the previous clip's track: a fresh landmarker (the model bytes are kept in memory)."""
+        self.close()
+        task_options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=self._data),
+            running_mode=vision.RunningMode.VIDEO,
+            num_poses=self.options.num_poses,
+            min_pose_detection_confidence=self.options.min_pose_detection_confidence,
+            min_pose_presence_confidence=self.options.min_pose_presence_confidence,
+            output_segmentation_masks=True,
+        )
+        self._landmarker = vision.PoseLandmarker.create_from_options(task_options)
+        self._finalizer = weakref.finalize(self, _close_quietly, self._landmarker)
+        self._last_ms = -1
+
+    def detect_for_video(self, rgb: np.ndarray, timestamp_ms: int) -> list[PoseDetection]:
+        """Every person in one RGB uint8 frame at `timestamp_ms` (later than the previous frame's)."""
+        if self._landmarker is None:
+            self.start_clip()
+        timestamp_ms = max(int(timestamp_ms), self._last_ms + 1)  # MediaPipe refuses equal timestamps
+        self._last_ms = timestamp_ms
+        height, width = rgb.shape[:2]
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        result = self._landmarker.detect_for_video(image, timestamp_ms)  # type: ignore[union-attr]
+        return _detections(result, width, height)
+
+    def close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+        self._landmarker = None
+        self._finalizer = None
+
+    def __enter__(self) -> VideoPoseModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _detections(result: vision.PoseLandmarkerResult, width: int, height: int) -> list[PoseDetection]:
+    """The landmarker's result as `PoseDetection`s in pixels of a `width` × `height` image."""
+    masks = result.segmentation_masks or []
+    poses = []
+    for i, pose in enumerate(result.pose_landmarks):
+        lm = np.array(
+            [(p.x * width, p.y * height, p.z, _or_zero(p.visibility), _or_zero(p.presence)) for p in pose],
+            dtype=np.float64,
+        )
+        mask = (
+            np.array(masks[i].numpy_view(), dtype=np.float32).reshape(height, width)
+            if i < len(masks)
+            else np.zeros((height, width), np.float32)
+        )
+        poses.append(PoseDetection(landmarks=lm, mask=mask))
+    return poses
 
 
 def load_model_bytes(path: Path, expected_sha256: str | None) -> bytes:

@@ -128,6 +128,9 @@ export const WARNINGS = {
     "The camera's tilt could not be read from the photo: keep the phone level, or enter its roll when you upload.",
   camera_level_disagrees:
     "The camera roll you entered disagrees with the tilt read from the photo: check the phone's level.",
+  frames_failed: "Some frames of the clip could not be measured (listed with the result); the others were.",
+  heel_lifted:
+    "The front heel left the floor in some frames: those frames do not count for the lunge's peak shin angle.",
   mode_differs: "One photo is standing and the other a lunge: most measures cannot be compared.",
   rules_version_differs: "The two photos were scored with different rules versions: scores may differ for that reason.",
   model_differs: "The two photos were analysed with different pose models: differences may come from the model.",
@@ -194,6 +197,12 @@ export const ERROR_TITLES = {
   image_too_large: "The image is too large",
   decompression_bomb: "The image is too large",
   invalid_option: "Invalid option",
+  // A movement clip (posture.movement).
+  clip_unreadable: "The clip could not be read",
+  clip_too_long: "The clip is too long",
+  no_movement: "No rep was found in the clip",
+  person_left_frame: "The person left the picture",
+  not_side_on: "Not filmed side on",
   invalid_request: "Invalid request",
   malformed_request: "Invalid request",
   duplicate_field: "A field was sent twice",
@@ -201,6 +210,7 @@ export const ERROR_TITLES = {
   request_timeout: "The upload took too long",
   method_not_allowed: "Not allowed",
   different_subjects: "Photos of different subjects",
+  different_tests: "Movements of different tests",
   invalid_visit_label: "Invalid visit label",
   // The API key.
   missing_api_key: "No API key",
@@ -211,6 +221,10 @@ export const ERROR_TITLES = {
   subject_not_found: "Subject not found",
   analysis_not_found: "Photo not found",
   visit_not_found: "Visit not found",
+  job_not_found: "Upload job not found",
+  movement_not_found: "Movement not found",
+  deepest_frame_not_stored: "No image of the deepest frame was kept",
+  deepest_frame_missing: "The stored image of the deepest frame is missing",
   photo_not_stored: "The photo was not kept",
   overlay_not_stored: "No overlay was kept",
   photo_missing: "The stored photo is missing",

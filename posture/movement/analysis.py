@@ -1,0 +1,445 @@
+"""The movement pipeline: clip → tracked frames → facing, checks, camera level → canonical series →
+reps → measures → scores → `MovementAnalysis`.
+
+`analyze_clip()` never raises for a bad clip or option: it returns a rejected result with a stable code
+(`clip_unreadable`, `clip_too_long`, `no_person`, `not_side_on`, `person_left_frame`, `no_movement`,
+`invalid_option`, `analysis_failed`) and, where frames were looked at, the ones that failed. Memory is
+bounded by the clip's length limit, not its resolution: per sampled frame it keeps landmarks, a contour
+and (with `overlay`) a small JPEG; of pixels only the current standing candidate's frame and mask.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis import package_version
+from ..errors import ErrorCode, PostureError, WarningCode
+from ..facing import detect_facing
+from ..geometry import to_canonical
+from ..landmarks import INDEX, side_index
+from ..level import DEFAULT_PARAMS, LevelDecision, decide_level, estimate_camera_level
+from ..model import VideoPoseModel
+from ..quality import view_ratio
+from ..result import CameraLevel, ErrorInfo, Versions
+from ..rules import load_rules, rules_version
+from .clip import ClipFrame, ClipInfo, ClipSource, open_clip
+from .measures import (
+    LUNGE_MEASURE_NAMES,
+    SERIES_NAMES,
+    SQUAT_MEASURE_NAMES,
+    RepMeasures,
+    display_series,
+    frame_series,
+    headline,
+    lunge_rep,
+    pelvic_estimate,
+    squat_rep,
+)
+from .options import ClipOptions
+from .overlay import render_deepest, thumbnail
+from .reps import find_reps, smooth, window_samples
+from .result import ClipInfoOut, DeepestFrame, FailedFrame, MovementAnalysis, Rep
+from .scoring import noise_bands, score_movement
+from .tracking import TrackedFrame, VideoModel, track
+
+log = logging.getLogger(__name__)
+
+_HIPS = [INDEX["left_hip"], INDEX["right_hip"]]
+# Landmarks that must lie inside the picture for a frame to count: head, trunk and both legs to the toes.
+_IN_FRAME = [INDEX["nose"]] + [
+    side_index(p, s)
+    for p in ("shoulder", "hip", "knee", "ankle", "heel", "foot_index")
+    for s in ("left", "right")
+]
+_FEET = [side_index(p, s) for p in ("heel", "foot_index") for s in ("left", "right")]
+
+_default_model: VideoPoseModel | None = None
+_default_lock = threading.Lock()  # one clip at a time on the shared default model (it has a track state)
+
+
+def default_video_model() -> VideoPoseModel:
+    """The process-wide video model used when none is passed (created on first use)."""
+    global _default_model
+    if _default_model is None:
+        _default_model = VideoPoseModel()
+    return _default_model
+
+
+@dataclass
+class _Run:
+    """What is known so far, so a rejection can still report the clip and the failed frames."""
+
+    info: ClipInfo | None = None
+    sampled: int = 0
+    failed: list[FailedFrame] = field(default_factory=list)
+
+
+def analyze_clip(
+    source: ClipSource,
+    options: ClipOptions | None = None,
+    *,
+    model: VideoModel | None = None,
+    source_name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> MovementAnalysis:
+    """Analyse a side-on squat or knee-to-wall lunge clip (a video path or bytes, or a burst of photos:
+    a folder or a list of paths). `progress(done, total)` is called as frames are processed."""
+    options = options or ClipOptions()
+    name = source_name if source_name is not None else _source_name(source)
+    run = _Run()
+    with _default_lock if model is None else nullcontext():
+        active = model or default_video_model()  # a missing or tampered model file raises: a deployment fault
+        base = {
+            "source": name,
+            "test": options.safe_test,
+            "versions": Versions(
+                package=package_version(), model_sha256=active.sha256, rules=rules_version()
+            ),
+        }
+        try:
+            options.check()
+            return _analyze(source, options, active, base, run, progress)
+        except PostureError as exc:
+            return _rejected(base, exc.code, exc.message, run)
+        except Exception:
+            log.exception("movement analysis of %s failed", name)
+            return _rejected(
+                base, ErrorCode.ANALYSIS_FAILED, "The analysis failed unexpectedly; this is a bug.", run
+            )
+
+
+def _analyze(
+    source: ClipSource,
+    options: ClipOptions,
+    model: VideoModel,
+    base: dict,
+    run: _Run,
+    progress: Callable[[int, int], None] | None,
+) -> MovementAnalysis:
+    rules = load_rules()["movement"]
+    crules = rules["clip"]
+    with open_clip(
+        source,
+        sample_fps=options.sample_fps,
+        max_duration_s=float(crules["max_duration_s"]),
+        max_side_px=int(crules["max_side_px"]),
+    ) as clip:
+        info = run.info = clip.info
+        expected = (
+            max(1, math.ceil(info.duration_s * info.sample_fps)) if not info.burst else info.frames_total
+        )
+        frames: list[TrackedFrame] = []
+        thumbs: list[tuple[bytes, float]] = []
+        standing: dict[str, object] = {}
+
+        def keep_mask(frame: ClipFrame, lm: np.ndarray) -> bool:
+            hip_y = float(lm[_HIPS, 1].mean())
+            return _in_frame(lm, info) and hip_y < float(standing.get("hip_y", np.inf))  # type: ignore[arg-type]
+
+        for tracked in track(clip, model, keep_mask=keep_mask):
+            if tracked.mask is not None and tracked.landmarks is not None:
+                standing.update(
+                    hip_y=float(tracked.landmarks[_HIPS, 1].mean()),
+                    rgb=tracked.frame.rgb,
+                    mask=tracked.mask,
+                    lm=tracked.landmarks,
+                    scale=tracked.frame.scale,
+                )
+            if options.overlay:
+                thumbs.append(thumbnail(tracked.frame.rgb))
+            frames.append(replace(tracked, frame=replace(tracked.frame, rgb=_EMPTY), mask=None))
+            run.sampled = len(frames)
+            if progress is not None:
+                progress(len(frames), max(expected, len(frames)))
+    if not frames:
+        raise PostureError(ErrorCode.CLIP_UNREADABLE, "No frame of the clip could be decoded.")
+    return _measure(frames, thumbs, standing, options, info, base, run)
+
+
+_EMPTY = np.zeros((0, 0, 3), np.uint8)
+
+
+def _in_frame(lm: np.ndarray, info: ClipInfo) -> bool:
+    pts = lm[_IN_FRAME, :2]
+    return bool(
+        np.all((pts[:, 0] >= 0) & (pts[:, 0] <= info.width) & (pts[:, 1] >= 0) & (pts[:, 1] <= info.height))
+    )
+
+
+def _measure(
+    frames: list[TrackedFrame],
+    thumbs: list[tuple[bytes, float]],
+    standing: dict[str, object],
+    options: ClipOptions,
+    info: ClipInfo,
+    base: dict,
+    run: _Run,
+) -> MovementAnalysis:
+    rules = load_rules()
+    mrules, crules, quality = rules["movement"], rules["movement"]["clip"], rules["quality"]
+    n = len(frames)
+    found = [f.landmarks is not None for f in frames]
+    if not any(found):
+        raise PostureError(
+            ErrorCode.NO_PERSON,
+            "No person was found in the clip. Film the whole body, side on, in good light.",
+        )
+    reasons: dict[int, str] = {}
+    for i, f in enumerate(frames):
+        if f.landmarks is None:
+            reasons[i] = "no_person"
+        elif not _in_frame(f.landmarks, info):
+            reasons[i] = "out_of_frame"
+    good = [i for i in range(n) if i not in reasons]
+    if not good:
+        run.failed = _failed(frames, reasons)
+        raise _left_frame(len(reasons), n)
+
+    # Facing: the mean of the frames' votes (one frame's cue can flip as the legs swing).
+    decisions = [detect_facing(frames[i].landmarks) for i in good]  # type: ignore[arg-type]
+    score = float(np.mean([d.votes_score for d in decisions]))
+    detected = "right" if score >= 0 else "left"
+    facing = options.facing or detected
+    side = "right" if facing == "right" else "left"
+    ratio = float(np.median([view_ratio(frames[i].landmarks) for i in good]))  # type: ignore[arg-type]
+    if ratio > quality["max_view_ratio"]:
+        raise PostureError(
+            ErrorCode.NOT_SIDE_ON,
+            "The person is not side on to the camera (shoulders and hips are seen across, ratio "
+            f"{ratio:.2f} > {quality['max_view_ratio']}). Film from the side, the camera at hip height, "
+            "so it sees one side of the body.",
+        )
+    chain = [side_index(p, side) for p in ("shoulder", "hip", "knee", "ankle")]
+    for i in good:
+        vis = frames[i].landmarks[chain, 3]  # type: ignore[index]
+        if float(vis.mean()) < quality["min_chain_visibility"]:
+            reasons[i] = "low_visibility"
+    good = [i for i in range(n) if i not in reasons]
+    run.failed = _failed(frames, reasons)
+    if not good or len(reasons) > float(crules["max_failed_share"]) * n:
+        raise _left_frame(len(reasons), n)
+
+    level = _camera_level(options, standing)
+    roll = round(level.applied_roll_deg, 2)
+    canon = np.full((n, 33, 4), np.nan)
+    contours: dict[int, np.ndarray | None] = {}
+    frame_geom = {
+        "width": info.width,
+        "height": info.height,
+        "facing_left": facing == "left",
+        "camera_roll_deg": roll,
+    }
+    for i in good:
+        lm = frames[i].landmarks
+        canon[i, :, 2:4] = lm[:, 2:4]  # type: ignore[index]
+        canon[i, :, :2] = to_canonical(lm[:, :2], **frame_geom)  # type: ignore[index]
+        c = frames[i].contour
+        contours[i] = None if c is None else to_canonical(c, **frame_geom)
+
+    raw = frame_series(canon, side)  # type: ignore[arg-type]
+    fps = info.sample_fps
+    window = window_samples(fps, float(crules["smooth_window_s"]), int(crules["smooth_polyorder"]))
+    s = {k: smooth(v, window, int(crules["smooth_polyorder"])) for k, v in raw.series.items()}
+    floor = float(np.nanmedian(s["floor_y"]))
+    hip_height = floor - s["hip_y"]
+    standing_h = float(np.nanpercentile(hip_height, 90))
+    test = options.test
+    min_drop = float(mrules[test]["min_depth_pct"]) / 100.0 * standing_h
+    spans = find_reps(hip_height, min_drop=min_drop, min_separation=round(float(crules["min_rep_s"]) * fps))
+    if not spans:
+        raise PostureError(
+            ErrorCode.NO_MOVEMENT,
+            f"No {test} rep was found: the hip did not go down and back up by at least "
+            f"{mrules[test]['min_depth_pct']:.0f} % of its standing height. Film the whole movement, "
+            "from standing, down and back up, side on.",
+        )
+    lost = [sp.bottom for sp in spans if sp.bottom in reasons]
+    if lost:
+        raise PostureError(
+            ErrorCode.PERSON_LEFT_FRAME,
+            f"The person was not measurable at the bottom of a rep (frame {lost[0]}, "
+            f"{reasons[lost[0]].replace('_', ' ')}). Keep the whole body in the picture through every rep.",
+        )
+
+    foot_len = float(np.nanmedian(raw.series["foot_len"]))
+    reps: list[RepMeasures] = []
+    if test == "squat":
+        for sp in spans:
+            pelvic = {i: _pelvic(canon, contours, i, side) for i in (sp.start, sp.bottom, sp.end)}
+            reps.append(squat_rep(s, sp, foot_len, pelvic))
+    else:
+        for sp in spans:
+            sd = "left" if s["ankle_left_x"][sp.bottom] >= s["ankle_right_x"][sp.bottom] else "right"
+            side_foot = float(np.nanmedian(raw.series[f"foot_len_{sd}"]))
+            reps.append(
+                lunge_rep(
+                    s,
+                    sp,
+                    side_foot,
+                    float(mrules["lunge"]["heel_lift_pct"]),
+                    float(rules["lunge"]["heel_lift_deg"]),
+                )
+            )
+    measures = {k: _round(v) for k, v in headline(test, reps).items()}
+    names = SQUAT_MEASURE_NAMES if test == "squat" else LUNGE_MEASURE_NAMES
+    scored = score_movement(test, measures)
+    noise, noise_source = noise_bands(names)
+
+    times = [f.frame.time_s for f in frames]
+    tops_hip = float(
+        np.nanmedian([s["hip_y"][sp.start] for sp in spans] + [s["hip_y"][sp.end] for sp in spans])
+    )
+    shown = display_series(s, test, tops_hip, floor, foot_len)
+    series: dict[str, list[float | None]] = {"time_s": times}
+    for key in SERIES_NAMES:
+        series[key] = [_round(x) for x in shown[key]]
+
+    key_rep = _key_rep(test, reps)
+    deepest = DeepestFrame(index=key_rep.key_frame, time_s=times[key_rep.key_frame])
+    warnings: list[str] = [WarningCode(w) for w in level.warnings]
+    if max(f.n_people for f in frames) > 1:
+        warnings.append(WarningCode.MULTIPLE_PEOPLE)
+    if options.facing is not None and options.facing != detected:
+        warnings.append(WarningCode.FACING_OVERRIDE_DISAGREES)
+    elif options.facing is None and abs(score) < 0.3:
+        warnings.append(WarningCode.FACING_UNCERTAIN)
+    if reasons:
+        warnings.append(WarningCode.FRAMES_FAILED)
+    if any(r.heel_lifted_frames for r in reps):
+        warnings.append(WarningCode.HEEL_LIFTED)
+
+    out_reps = [
+        Rep(
+            index=k,
+            start_s=times[r.span.start],
+            bottom_s=times[r.span.bottom],
+            end_s=times[r.span.end],
+            side=r.side,
+            measures={name: _round(v) for name, v in r.values.items()},
+            heel_lifted_frames=list(r.heel_lifted_frames),
+        )
+        for k, r in enumerate(reps)
+    ]
+    result = MovementAnalysis(
+        **base,
+        status="ok",
+        facing=facing,
+        side=side,
+        warnings=warnings,
+        clip=_clip_out(info, n),
+        camera_roll_deg=roll,
+        camera_level=CameraLevel(**level.level),
+        reps=out_reps,
+        measures=measures,
+        noise=noise,
+        noise_source=noise_source,
+        scores=scored.scores,
+        bands=scored.bands,
+        findings=scored.findings,
+        failed_frames=run.failed,
+        series=series,
+        deepest_frame=deepest,
+    )
+    if options.overlay and thumbs:
+        jpeg, k = thumbs[key_rep.key_frame]
+        lm = frames[key_rep.key_frame].landmarks
+        draw_side = key_rep.side or side
+        caption = f"{test} rep {reps.index(key_rep) + 1} of {len(reps)} · {deepest.time_s:.2f} s"
+        png = render_deepest(jpeg, k, lm, draw_side, side, test, {**key_rep.values}, caption)  # type: ignore[arg-type]
+        result = result.model_copy(update={"deepest_png": png})
+    return result
+
+
+def _key_rep(test: str, reps: list[RepMeasures]) -> RepMeasures:
+    """The rep whose frame is drawn: the deepest squat, or the lunge rep with the largest peak."""
+    key = "squat_depth_pct" if test == "squat" else "lunge_shin_peak_deg"
+    known = [r for r in reps if r.values.get(key) is not None]
+    return max(known, key=lambda r: r.values[key]) if known else reps[0]  # type: ignore[arg-type,return-value]
+
+
+def _pelvic(canon: np.ndarray, contours: dict[int, np.ndarray | None], i: int, side: str) -> float | None:
+    """The pelvic estimate at frame `i`, as the median of it and its neighbours (the outline flickers)."""
+    values = []
+    for j in (i - 1, i, i + 1):
+        if j in contours:
+            v = pelvic_estimate(canon[j], contours[j], side)  # type: ignore[arg-type]
+            if v is not None:
+                values.append(v)
+    return float(np.median(values)) if values else None
+
+
+def _camera_level(options: ClipOptions, standing: dict[str, object]) -> LevelDecision:
+    """The given roll, else the one read from the standing frame (the highest hip) as in a photo."""
+    rules = load_rules()["camera_level"]
+    estimate = None
+    if (options.level == "auto" or options.camera_roll_deg is not None) and "rgb" in standing:
+        rgb = standing["rgb"]
+        scale = float(standing["scale"])  # type: ignore[arg-type]
+        feet = standing["lm"][_FEET, :2] * scale  # type: ignore[index]
+        params = replace(DEFAULT_PARAMS, min_confidence=float(rules["min_confidence"]))
+        estimate = estimate_camera_level(rgb, standing["mask"], feet, params=params)  # type: ignore[arg-type]
+    return decide_level(
+        float(options.camera_roll_deg) if options.camera_roll_deg is not None else None,
+        options.level,
+        estimate,
+        min_confidence=float(rules["min_confidence"]),
+        full_confidence=float(rules["full_confidence"]),
+        disagree_deg=float(rules["disagree_deg"]),
+    )
+
+
+def _failed(frames: list[TrackedFrame], reasons: dict[int, str]) -> list[FailedFrame]:
+    return [FailedFrame(index=i, time_s=frames[i].frame.time_s, reason=r) for i, r in sorted(reasons.items())]
+
+
+def _left_frame(failed: int, total: int) -> PostureError:
+    return PostureError(
+        ErrorCode.PERSON_LEFT_FRAME,
+        f"The person could not be measured in {failed} of {total} frames (listed in failed_frames): "
+        "out of the picture, hidden or not found. Keep the whole body, head to toes, in view throughout.",
+    )
+
+
+def _clip_out(info: ClipInfo | None, sampled: int) -> ClipInfoOut:
+    if info is None:
+        return ClipInfoOut(frames_sampled=sampled)
+    return ClipInfoOut(
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        duration_s=info.duration_s,
+        rotation_deg=info.rotation_deg,
+        frames_total=info.frames_total,
+        frames_sampled=sampled,
+        sample_fps=round(info.sample_fps, 3),
+    )
+
+
+def _rejected(base: dict, code: ErrorCode, message: str, run: _Run) -> MovementAnalysis:
+    return MovementAnalysis(
+        **base,
+        status="rejected",
+        error=ErrorInfo(code=ErrorCode(code).value, message=message),
+        clip=_clip_out(run.info, run.sampled),
+        failed_frames=run.failed,
+    )
+
+
+def _round(value: float | None) -> float | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return round(float(value), 2)
+
+
+def _source_name(source: ClipSource) -> str | None:
+    if isinstance(source, str | Path):
+        return str(source)
+    return None

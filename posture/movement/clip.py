@@ -1,0 +1,268 @@
+"""Decoding a movement clip: a video (MP4, MOV, WebM) or a burst of photos, sampled at a stated rate.
+
+Frames are streamed: `Clip.frames()` decodes one frame at a time and yields only the sampled ones, so a
+clip never exists in memory as a whole. Video is decoded by OpenCV's bundled FFmpeg, which applies the
+container's rotation (the phone's display matrix) itself (`CAP_PROP_ORIENTATION_AUTO`); the rotation
+it found is reported (`CAP_PROP_ORIENTATION_META`). Frames larger than `max_side_px` are reduced
+before the model sees them (the landmarker works at 256 px inside).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import ErrorCode, PostureError
+from ..intake import load_photo
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm"})
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
+# Seconds of slack on the length limit: container durations are rounded, and a 30 s recording often
+# reads as 30.03 s.
+_DURATION_SLACK_S = 0.5
+
+ClipSource = str | Path | bytes | Sequence[str | Path]
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """What the clip is: upright size in pixels (rotation applied), frame rate, length, the rotation the
+    container asked for (degrees clockwise), the number of frames in it and the sampling rate used."""
+
+    width: int
+    height: int
+    fps: float
+    duration_s: float
+    rotation_deg: int
+    frames_total: int
+    sample_fps: float
+    burst: bool = False
+
+
+@dataclass(frozen=True)
+class ClipFrame:
+    """One sampled frame: its number among the sampled ones, its number in the clip, its time, and the
+    RGB image (uint8, reduced to the working size; `scale` = working pixels per clip pixel)."""
+
+    index: int
+    source_index: int
+    time_s: float
+    rgb: np.ndarray
+    scale: float
+
+
+def is_clip_path(path: str | Path) -> bool:
+    """True for a file name with a video suffix (the CLI and batch route by it)."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def burst_paths(folder: str | Path) -> list[Path]:
+    """The photos of a burst folder, in name order."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+class Clip:
+    """An opened clip. Use as a context manager; `frames()` streams the sampled frames once."""
+
+    def __init__(self, info: ClipInfo, frames: Iterator[ClipFrame], cleanup: list[Path]) -> None:
+        self.info = info
+        self._frames = frames
+        self._cleanup = cleanup
+
+    def frames(self) -> Iterator[ClipFrame]:
+        return self._frames
+
+    def close(self) -> None:
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+        for path in self._cleanup:
+            path.unlink(missing_ok=True)
+        self._cleanup = []
+
+    def __enter__(self) -> Clip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_clip(source: ClipSource, *, sample_fps: float, max_duration_s: float, max_side_px: int) -> Clip:
+    """Open a video (path or bytes) or a burst (a folder or a list of photo paths), or raise
+    `PostureError` with `clip_unreadable` or `clip_too_long`."""
+    if isinstance(source, bytes | bytearray):
+        suffix = _sniff_suffix(bytes(source[:64]))
+        fd, name = tempfile.mkstemp(prefix="posture-clip-", suffix=suffix)
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(source)
+            return _open_video(tmp, sample_fps, max_duration_s, max_side_px, cleanup=[tmp])
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if path.is_dir():
+            return _open_burst(burst_paths(path), sample_fps, max_duration_s, max_side_px)
+        if path.suffix.lower() in PHOTO_SUFFIXES:
+            return _open_burst([path], sample_fps, max_duration_s, max_side_px)
+        return _open_video(path, sample_fps, max_duration_s, max_side_px, cleanup=[])
+    return _open_burst([Path(p) for p in source], sample_fps, max_duration_s, max_side_px)
+
+
+def _sniff_suffix(head: bytes) -> str:
+    """A suffix for uploaded bytes, from the container's signature (FFmpeg probes the content anyway)."""
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return ".webm"
+    if head[4:8] == b"ftyp":
+        return ".mov" if head[8:10] == b"qt" else ".mp4"
+    return ".bin"
+
+
+def _unreadable(message: str) -> PostureError:
+    return PostureError(ErrorCode.CLIP_UNREADABLE, message)
+
+
+def _too_long(duration_s: float, max_duration_s: float) -> PostureError:
+    return PostureError(
+        ErrorCode.CLIP_TOO_LONG,
+        f"The clip is {duration_s:.0f} s long; a movement test takes at most {max_duration_s:.0f} s. "
+        "Film three to five slow reps and trim the rest.",
+    )
+
+
+def _open_video(
+    path: Path, sample_fps: float, max_duration_s: float, max_side_px: int, cleanup: list[Path]
+) -> Clip:
+    if not path.is_file():
+        raise _unreadable(f"No clip file at {path.name}.")
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        cap.release()
+        raise _unreadable("The clip could not be opened as a video. Send an MP4, MOV or WebM file.")
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # upright frames, as the phone shows them
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    rotation = round(float(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0.0)) % 360
+    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+        cap.release()
+        raise _unreadable("The clip has no usable frame rate. Send an MP4, MOV or WebM file from a camera.")
+    duration = count / fps if count > 0 else 0.0
+    if duration > max_duration_s + _DURATION_SLACK_S:
+        cap.release()
+        raise _too_long(duration, max_duration_s)
+    ok, first = cap.read()
+    if not ok or first is None or first.ndim != 3:
+        cap.release()
+        raise _unreadable("No frame of the clip could be decoded. The file may be damaged or cut short.")
+    height, width = first.shape[:2]
+    info = ClipInfo(
+        width=width,
+        height=height,
+        fps=round(fps, 3),
+        duration_s=round(duration, 3),
+        rotation_deg=rotation,
+        frames_total=count,
+        sample_fps=min(float(sample_fps), fps),
+    )
+    return Clip(info, _video_frames(cap, first, fps, sample_fps, max_duration_s, max_side_px), cleanup)
+
+
+def _video_frames(
+    cap: cv2.VideoCapture,
+    first: np.ndarray,
+    fps: float,
+    sample_fps: float,
+    max_duration_s: float,
+    max_side_px: int,
+) -> Iterator[ClipFrame]:
+    """Decode sequentially; keep a frame when its time reaches the next sampling instant."""
+    step = 1.0 / min(sample_fps, fps)
+    half_frame = 0.5 / fps
+    next_t = 0.0
+    sampled = 0
+    source_index = 0
+    bgr: np.ndarray | None = first
+    t0: float | None = None
+    try:
+        while True:
+            if bgr is None:
+                if not cap.grab():
+                    return
+                source_index += 1
+            pos_ms = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+            if t0 is None:
+                t0 = pos_ms
+            # The container's timestamp (variable frame rate phones), else the frame number.
+            t = (pos_ms - t0) / 1000.0 if pos_ms > t0 or source_index == 0 else source_index / fps
+            if t > max_duration_s + _DURATION_SLACK_S:
+                raise _too_long(t, max_duration_s)
+            if t + half_frame >= next_t:
+                if bgr is None:
+                    ok, bgr = cap.retrieve()
+                    if not ok or bgr is None:
+                        return
+                rgb, scale = _working(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side_px)
+                yield ClipFrame(sampled, source_index, round(t, 4), rgb, scale)
+                sampled += 1
+                next_t += step
+                while next_t <= t - half_frame:  # a gap in the stream: do not sample it twice over
+                    next_t += step
+            bgr = None
+    finally:
+        cap.release()
+
+
+def _working(rgb: np.ndarray, max_side_px: int) -> tuple[np.ndarray, float]:
+    height, width = rgb.shape[:2]
+    k = min(1.0, max_side_px / max(height, width))
+    if k >= 1.0:
+        return np.ascontiguousarray(rgb), 1.0
+    size = (max(1, round(width * k)), max(1, round(height * k)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), size[0] / width
+
+
+def _open_burst(paths: list[Path], sample_fps: float, max_duration_s: float, max_side_px: int) -> Clip:
+    if not paths:
+        raise _unreadable("The burst has no photos (JPEG, PNG, WebP or HEIC).")
+    duration = len(paths) / sample_fps
+    if duration > max_duration_s + _DURATION_SLACK_S:
+        raise _too_long(duration, max_duration_s)
+    try:
+        first = load_photo(paths[0], working_long_side_px=max_side_px)
+    except PostureError as exc:
+        raise _unreadable(f"The burst's first photo could not be read: {exc.message}") from exc
+    info = ClipInfo(
+        width=first.width,
+        height=first.height,
+        fps=float(sample_fps),
+        duration_s=round(duration, 3),
+        rotation_deg=0,
+        frames_total=len(paths),
+        sample_fps=float(sample_fps),
+        burst=True,
+    )
+    return Clip(info, _burst_frames(paths, first, info, max_side_px), [])
+
+
+def _burst_frames(paths: list[Path], first: object, info: ClipInfo, max_side_px: int) -> Iterator[ClipFrame]:
+    for i, path in enumerate(paths):
+        try:
+            photo = first if i == 0 else load_photo(path, working_long_side_px=max_side_px)
+        except PostureError as exc:
+            raise _unreadable(
+                f"Photo {i + 1} of the burst ({path.name}) could not be read: {exc.message}"
+            ) from exc
+        if (photo.width, photo.height) != (info.width, info.height):  # type: ignore[attr-defined]
+            raise _unreadable(
+                f"Photo {i + 1} of the burst ({path.name}) is not the size of the first: a burst is one "
+                "camera position, all photos the same size."
+            )
+        yield ClipFrame(i, i, round(i / info.sample_fps, 4), photo.rgb, photo.scale)  # type: ignore[attr-defined]

@@ -1,0 +1,250 @@
+"""The movement measures: per frame (series), per rep, and the clip's headline numbers.
+
+All geometry is in the canonical frame (`posture.geometry`: camera roll removed, person facing +x,
+y down), so a shin or trunk angle is against true vertical and + means forward (the upper end ahead).
+Lengths are made scale-free: heights as % of the standing hip height above the floor, foot positions as
+% of foot length (heel to toe landmark, median over the clip).
+
+Squat, per rep (start = the top before it, bottom = its deepest frame):
+- `squat_depth_pct`: hip drop top → bottom, % of standing hip height (+ = lower).
+- `squat_hip_below_knee_pct`: hip height minus knee height at the bottom, % of standing hip height
+  (> 0: the hip went below the knee, as in a deep squat).
+- `squat_shin_peak_deg`: the near shin's largest forward inclination (ankle → knee) in the rep: the
+  dorsiflexion proxy.
+- `squat_heel_lift_pct`: the near heel's rise at the bottom above its standing height, % of foot length.
+- `squat_trunk_lean_deg`: hip → shoulder inclination at the bottom (+ = forward).
+- `squat_trunk_shin_diff_deg`: trunk lean minus shin angle at the bottom (0 = parallel; + = the trunk
+  leans more than the shin).
+- `squat_knee_past_toe_pct`: knee ahead of the toe landmark at the bottom, % of foot length.
+- `squat_pelvic_change_deg`: the silhouette pelvic tilt estimate (`posture.measures.pelvis`) at the
+  bottom minus at the tops (negative = a posterior "tuck" at depth).
+Lunge, per rep: the front leg is the one whose ankle is further forward at the bottom.
+- `lunge_shin_peak_deg`: the front shin's largest forward inclination among the frames with its heel
+  down; frames with the heel lifted are left out and flagged.
+- `lunge_heel_lift_pct`: the front heel's largest rise in the rep above its floor contact (its lowest
+  point in the rep), % of foot length.
+Clip headline: the median over reps; for the lunge also per side, their difference, and the headline
+`lunge_shin_peak_deg` is the more restricted (lower) side's when both are filmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..landmarks import Side, side_index
+from ..measures.base import build_body
+from ..measures.lumbar import usable_hollow
+from ..measures.pelvis import measure_pelvis
+from .reps import RepSpan
+
+SQUAT_MEASURE_NAMES: tuple[str, ...] = (
+    "squat_depth_pct",
+    "squat_hip_below_knee_pct",
+    "squat_shin_peak_deg",
+    "squat_heel_lift_pct",
+    "squat_trunk_lean_deg",
+    "squat_trunk_shin_diff_deg",
+    "squat_knee_past_toe_pct",
+    "squat_pelvic_change_deg",
+)
+LUNGE_REP_MEASURE_NAMES: tuple[str, ...] = ("lunge_shin_peak_deg", "lunge_heel_lift_pct")
+LUNGE_MEASURE_NAMES: tuple[str, ...] = (
+    "lunge_shin_peak_deg",
+    "lunge_shin_peak_left_deg",
+    "lunge_shin_peak_right_deg",
+    "lunge_asymmetry_deg",
+    "lunge_heel_lift_pct",
+)
+MOVEMENT_MEASURE_NAMES: tuple[str, ...] = (*SQUAT_MEASURE_NAMES, *LUNGE_MEASURE_NAMES)
+# The per-frame curves of `MovementAnalysis.series` (beside `time_s`).
+SERIES_NAMES: tuple[str, ...] = (
+    "hip_height_pct",
+    "shin_deg",
+    "trunk_lean_deg",
+    "heel_rise_pct",
+    "knee_past_toe_pct",
+)
+
+_SIDES: tuple[Side, Side] = ("left", "right")
+
+
+def _incl(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Inclination vs vertical of lower→upper for (n, 2) arrays; + when `upper` is forward (+x)."""
+    d = upper - lower
+    return np.degrees(np.arctan2(d[:, 0], -d[:, 1]))
+
+
+@dataclass
+class Frames:
+    """Canonical per-frame geometry of the sampled frames (NaN where a frame failed).
+
+    `lm` is (n, 33, 4) canonical landmarks; the named arrays are (n,) series derived from them.
+    """
+
+    lm: np.ndarray
+    side: Side
+    series: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def p(self, part: str, side: Side | None = None) -> np.ndarray:
+        return self.lm[:, side_index(part, side or self.side), :2]
+
+
+def frame_series(lm: np.ndarray, side: Side) -> Frames:
+    """The raw per-frame series (before smoothing) from (n, 33, 4) canonical landmarks."""
+    f = Frames(lm=lm, side=side)
+    s = f.series
+    hips = (f.p("hip", "left") + f.p("hip", "right")) / 2
+    s["hip_y"] = hips[:, 1]
+    s["knee_x"], s["knee_y"] = f.p("knee")[:, 0], f.p("knee")[:, 1]
+    s["toe_x"] = f.p("foot_index")[:, 0]
+    s["heel_y"] = f.p("heel")[:, 1]
+    s["floor_y"] = np.max(np.stack([f.p(p)[:, 1] for p in ("heel", "foot_index", "ankle")]), axis=0)
+    s["shin_deg"] = _incl(f.p("ankle"), f.p("knee"))
+    s["trunk_lean_deg"] = _incl(f.p("hip"), f.p("shoulder"))  # the near side, as the photo's trunk lean
+    s["foot_len"] = np.hypot(*(f.p("foot_index") - f.p("heel")).T)
+    for sd in _SIDES:
+        heel, toe = f.p("heel", sd), f.p("foot_index", sd)
+        s[f"shin_{sd}_deg"] = _incl(f.p("ankle", sd), f.p("knee", sd))
+        s[f"ankle_{sd}_x"] = f.p("ankle", sd)[:, 0]
+        s[f"knee_{sd}_x"] = f.p("knee", sd)[:, 0]
+        s[f"toe_{sd}_x"] = toe[:, 0]
+        s[f"heel_{sd}_y"] = heel[:, 1]
+        # The heel→toe line's upward tilt (heel above toe = +), against the canonical horizontal.
+        s[f"foot_tilt_{sd}_deg"] = np.degrees(
+            np.arctan2(toe[:, 1] - heel[:, 1], np.abs(toe[:, 0] - heel[:, 0]) + 1e-9)
+        )
+        s[f"foot_len_{sd}"] = np.hypot(*(toe - heel).T)
+    return f
+
+
+def pelvic_estimate(lm: np.ndarray, contour: np.ndarray | None, side: Side) -> float | None:
+    """The photo pipeline's silhouette pelvic tilt estimate for one canonical frame, or None."""
+    if contour is None or not np.isfinite(lm[:, :2]).all():
+        return None
+    body = build_body(lm, contour, side)
+    value = measure_pelvis(body, usable_hollow(body)).values["pelvic_tilt_deg"].value
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class RepMeasures:
+    span: RepSpan
+    side: Side | None  # lunge: the front leg
+    values: dict[str, float | None]
+    key_frame: int  # the deepest frame (squat) or the peak frame (lunge)
+    heel_lifted_frames: tuple[int, ...] = ()
+
+
+def _f(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _nanmax_at(values: np.ndarray, idx: np.ndarray) -> tuple[float, int | None]:
+    v = values[idx]
+    if not np.isfinite(v).any():
+        return float("nan"), None
+    k = int(np.nanargmax(v))
+    return float(v[k]), int(idx[k])
+
+
+def squat_rep(
+    s: dict[str, np.ndarray], rep: RepSpan, foot_len: float, pelvic: dict[int, float | None]
+) -> RepMeasures:
+    """The squat measures of one rep from the smoothed series `s` (pelvic: estimate per frame index)."""
+    a, b, e = rep.start, rep.bottom, rep.end
+    hip_top = float(np.nanmean([s["hip_y"][a], s["hip_y"][e]]))
+    floor = float(np.nanmean([s["floor_y"][a], s["floor_y"][e]]))
+    height = floor - hip_top
+    v: dict[str, float | None] = dict.fromkeys(SQUAT_MEASURE_NAMES)
+    if height > 0:
+        v["squat_depth_pct"] = _f(100.0 * (s["hip_y"][b] - hip_top) / height)
+        v["squat_hip_below_knee_pct"] = _f(100.0 * (s["hip_y"][b] - s["knee_y"][b]) / height)
+    peak, _ = _nanmax_at(s["shin_deg"], np.arange(a, e + 1))
+    v["squat_shin_peak_deg"] = _f(peak)
+    if foot_len > 0:
+        heel_top = float(np.nanmean([s["heel_y"][a], s["heel_y"][e]]))
+        v["squat_heel_lift_pct"] = _f(100.0 * (heel_top - s["heel_y"][b]) / foot_len)
+        v["squat_knee_past_toe_pct"] = _f(100.0 * (s["knee_x"][b] - s["toe_x"][b]) / foot_len)
+    v["squat_trunk_lean_deg"] = _f(s["trunk_lean_deg"][b])
+    v["squat_trunk_shin_diff_deg"] = _f(s["trunk_lean_deg"][b] - s["shin_deg"][b])
+    tops = [pelvic.get(a), pelvic.get(e)]
+    tops_known = [t for t in tops if t is not None]
+    bottom = pelvic.get(b)
+    if bottom is not None and tops_known:
+        v["squat_pelvic_change_deg"] = float(bottom - np.mean(tops_known))
+    return RepMeasures(rep, None, v, b)
+
+
+def front_side(s: dict[str, np.ndarray], frame: int) -> Side:
+    """The leg whose ankle is further forward (+x) at `frame`."""
+    return "left" if s["ankle_left_x"][frame] >= s["ankle_right_x"][frame] else "right"
+
+
+def lunge_rep(
+    s: dict[str, np.ndarray], rep: RepSpan, foot_len: float, heel_lift_pct: float, heel_lift_deg: float
+) -> RepMeasures:
+    """The lunge measures of one rep: the front shin's peak with the heel down, and the heel's rise."""
+    side = front_side(s, rep.bottom)
+    idx = np.arange(rep.start, rep.end + 1)
+    heel = s[f"heel_{side}_y"]
+    floor = float(np.nanmax(heel[idx])) if np.isfinite(heel[idx]).any() else float("nan")
+    rise = 100.0 * (floor - heel) / foot_len if foot_len > 0 else np.full(len(heel), np.nan)
+    lifted = (rise > heel_lift_pct) | (s[f"foot_tilt_{side}_deg"] > heel_lift_deg)
+    down = idx[~lifted[idx]]
+    peak, at = _nanmax_at(s[f"shin_{side}_deg"], down) if len(down) else (float("nan"), None)
+    values = {
+        "lunge_shin_peak_deg": _f(peak),
+        "lunge_heel_lift_pct": _f(float(np.nanmax(rise[idx]))) if np.isfinite(rise[idx]).any() else None,
+    }
+    flagged = tuple(int(i) for i in idx[lifted[idx]])
+    return RepMeasures(rep, side, values, at if at is not None else rep.bottom, flagged)
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(np.median(known)) if known else None
+
+
+def headline(test: str, reps: Sequence[RepMeasures]) -> dict[str, float | None]:
+    """The clip's numbers: medians over reps (lunge: per side too)."""
+    if test == "squat":
+        return {name: _median([r.values[name] for r in reps]) for name in SQUAT_MEASURE_NAMES}
+    per_side = {sd: _median([r.values["lunge_shin_peak_deg"] for r in reps if r.side == sd]) for sd in _SIDES}
+    known = [v for v in per_side.values() if v is not None]
+    both = len(known) == 2
+    return {
+        "lunge_shin_peak_deg": min(known) if known else None,
+        "lunge_shin_peak_left_deg": per_side["left"],
+        "lunge_shin_peak_right_deg": per_side["right"],
+        "lunge_asymmetry_deg": abs(known[0] - known[1]) if both else None,
+        "lunge_heel_lift_pct": _median([r.values["lunge_heel_lift_pct"] for r in reps]),
+    }
+
+
+def display_series(
+    s: dict[str, np.ndarray], test: str, standing_hip: float, floor: float, foot_len: float
+) -> dict[str, np.ndarray]:
+    """The curves shown beside the clip (`SERIES_NAMES`), from the smoothed series."""
+    height = floor - standing_hip
+    hip = 100.0 * (floor - s["hip_y"]) / height if height > 0 else np.full(len(s["hip_y"]), np.nan)
+    if test == "lunge":  # the leg in front at each frame
+        front_left = s["ankle_left_x"] >= s["ankle_right_x"]
+        shin = np.where(front_left, s["shin_left_deg"], s["shin_right_deg"])
+        heel = np.where(front_left, s["heel_left_y"], s["heel_right_y"])
+        knee_ahead = np.where(
+            front_left, s["knee_left_x"] - s["toe_left_x"], s["knee_right_x"] - s["toe_right_x"]
+        )
+    else:
+        shin, heel, knee_ahead = s["shin_deg"], s["heel_y"], s["knee_x"] - s["toe_x"]
+    heel_floor = float(np.nanmax(heel)) if np.isfinite(heel).any() else float("nan")
+    scale = 100.0 / foot_len if foot_len > 0 else float("nan")
+    return {
+        "hip_height_pct": hip,
+        "shin_deg": shin,
+        "trunk_lean_deg": s["trunk_lean_deg"],
+        "heel_rise_pct": (heel_floor - heel) * scale,
+        "knee_past_toe_pct": knee_ahead * scale,
+    }

@@ -1,0 +1,59 @@
+"""Scores, bands and findings of a movement test, by the `[movement.scores]` and `[movement.findings]`
+rules, scored as the photo's measures are (`posture.scoring.score_value`).
+
+Each scored headline number gets a score 0–100 and a band under its own name; `overall` is their mean.
+A number outside its good range gets its finding sentence, which names its value in a sentence of its
+own. The noise band of every number comes from `[movement.noise]`, with its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..result import Band
+from ..rules import load_rules
+from ..scoring import score_value
+
+
+@dataclass(frozen=True)
+class MovementScores:
+    scores: dict[str, int]
+    bands: dict[str, Band]
+    findings: list[str]
+
+
+def score_movement(test: str, measures: dict[str, float | None]) -> MovementScores:
+    rules = load_rules()["movement"]
+    scores: dict[str, int] = {}
+    bands: dict[str, Band] = {}
+    findings: list[str] = []
+    raw: list[float] = []
+    for name, rule in rules["scores"][test].items():
+        value = measures.get(name)
+        if value is None:
+            continue
+        result = score_value(value, tuple(rule["good"]), tuple(rule["mild"]))
+        scores[name] = round(result.score)
+        bands[name] = result.band
+        raw.append(result.score)
+        if result.direction is not None:
+            findings.append(rules["findings"][test][name][result.direction].format(value=value))
+    if raw:
+        overall = sum(raw) / len(raw)
+        scores["overall"] = round(overall)
+        cut = load_rules()["overall_band"]
+        bands["overall"] = (
+            "good" if overall >= cut["good_from"] else "mild" if overall >= cut["mild_from"] else "marked"
+        )
+        if not findings:
+            findings.append(rules["findings"]["all_good"])
+    findings.append(rules["findings"]["disclaimer"])
+    return MovementScores(scores, bands, findings)
+
+
+def noise_bands(names: tuple[str, ...]) -> tuple[dict[str, float], dict[str, str]]:
+    """The noise band of each of `names` and where it comes from."""
+    rules = load_rules()["movement"]
+    sources = rules["noise_sources"]
+    noise = {n: float(rules["noise"][n]) for n in names if n in rules["noise"]}
+    return noise, {n: sources.get(n, sources["default"]) for n in noise}

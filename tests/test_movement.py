@@ -1,0 +1,299 @@
+"""Movement clips with known geometry (tests/synthetic_clip.py): real decoding through FFmpeg, a fake
+pose model that returns the drawn figure's joints. Reps, measures, sampling, rotation, formats and the
+coded errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posture import ClipOptions, analyze_clip
+from posture.errors import ErrorCode
+from posture.landmarks import INDEX
+from posture.movement import MOVEMENT_MEASURE_NAMES
+from posture.movement.clip import open_clip
+from posture.movement.reps import find_reps, smooth
+from posture.rules import load_rules
+
+from .synthetic_clip import FakeVideoModel, Movement, set_mp4_rotation, write_clip
+
+OFF = {"level": "off"}
+
+
+def _incl(lower: np.ndarray, upper: np.ndarray) -> float:
+    d = upper - lower
+    return float(np.degrees(np.arctan2(d[0], -d[1])))
+
+
+def _expected_squat(m: Movement) -> dict[str, float]:
+    """The squat numbers of `m` from its own geometry at the bottom (t at d = 1)."""
+    top, bottom = m.landmarks(0.0), m.landmarks(m.pause_s + m.rep_s / 2)
+    r = lambda lm, p: lm[INDEX[f"right_{p}"], :2]  # noqa: E731
+    floor = m.floor_y
+    hip_top = top[[INDEX["left_hip"], INDEX["right_hip"]], 1].mean()
+    height = floor - hip_top
+    hip_bottom = bottom[[INDEX["left_hip"], INDEX["right_hip"]], 1].mean()
+    foot = float(np.hypot(*(r(top, "foot_index") - r(top, "heel"))))
+    return {
+        "squat_depth_pct": 100 * (hip_bottom - hip_top) / height,
+        "squat_hip_below_knee_pct": 100 * (hip_bottom - r(bottom, "knee")[1]) / height,
+        "squat_shin_peak_deg": m.shin_peak_deg,
+        "squat_trunk_lean_deg": _incl(r(bottom, "hip"), r(bottom, "shoulder")),
+        "squat_heel_lift_pct": 100 * m.heel_rise_px / foot,
+        "squat_knee_past_toe_pct": 100 * (r(bottom, "knee")[0] - r(bottom, "foot_index")[0]) / foot,
+    }
+
+
+@pytest.fixture(scope="module")
+def squat_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Movement]:
+    m = Movement(heel_rise_px=10.0)
+    return write_clip(tmp_path_factory.mktemp("clips") / "squat.mp4", m), m
+
+
+def test_squat_reps_and_measures_match_the_drawn_geometry(squat_clip: tuple[Path, Movement]) -> None:
+    path, m = squat_clip
+    fake = FakeVideoModel(m)
+    result = analyze_clip(path, ClipOptions(test="squat", **OFF), model=fake)
+    assert result.status == "ok", result.error
+    assert len(result.reps) == m.reps
+    assert result.facing == "right" and result.side == "right"
+    expected = _expected_squat(m)
+    for name, value in expected.items():
+        # Sampled at 15 fps the bottom frame is 1/30 s off the true bottom (d = 0.995): within 1 unit.
+        assert result.measures[name] == pytest.approx(value, abs=1.0), name
+        for rep in result.reps:
+            assert rep.measures[name] == pytest.approx(value, abs=1.2), (name, rep.index)
+    assert result.measures["squat_trunk_shin_diff_deg"] == pytest.approx(
+        expected["squat_trunk_lean_deg"] - m.shin_peak_deg, abs=1.5
+    )
+    # Bottoms at 1.5, 3.5 and 5.5 s, the tops between them.
+    assert [round(r.bottom_s, 1) for r in result.reps] == pytest.approx([1.5, 3.5, 5.5], abs=0.1)
+    assert set(result.measures) == {n for n in MOVEMENT_MEASURE_NAMES if n.startswith("squat_")}
+    assert result.deepest_frame is not None and result.failed_frames == []
+    assert set(result.series) >= {"time_s", "hip_height_pct", "shin_deg", "trunk_lean_deg", "heel_rise_pct"}
+    assert len(result.series["shin_deg"]) == result.clip.frames_sampled
+    assert max(v for v in result.series["shin_deg"] if v is not None) == pytest.approx(
+        m.shin_peak_deg, abs=1.0
+    )
+    assert result.noise["squat_shin_peak_deg"] > 0 and result.noise_source["squat_shin_peak_deg"]
+
+
+def test_frames_are_streamed_at_the_sample_rate_with_increasing_timestamps(squat_clip) -> None:
+    path, m = squat_clip
+    fake = FakeVideoModel(m)
+    result = analyze_clip(path, ClipOptions(test="squat", sample_fps=10, **OFF), model=fake)
+    assert result.ok
+    n = round(m.duration_s * 10)
+    assert fake.calls == result.clip.frames_sampled == n  # one model pass per sampled frame, no more
+    assert fake.clips == 1
+    assert all(b > a for a, b in zip(fake.timestamps, fake.timestamps[1:], strict=False))
+    assert result.series["time_s"][1] == pytest.approx(0.1, abs=0.01)
+
+
+def test_progress_is_reported_per_frame(squat_clip) -> None:
+    path, m = squat_clip
+    seen: list[tuple[int, int]] = []
+    analyze_clip(path, ClipOptions(**OFF), model=FakeVideoModel(m), progress=lambda d, t: seen.append((d, t)))
+    assert [d for d, _ in seen] == list(range(1, len(seen) + 1))
+    assert seen[-1][0] == seen[-1][1]
+
+
+def test_a_mirrored_clip_gives_the_same_numbers(tmp_path: Path, squat_clip) -> None:
+    path, m = squat_clip
+    mirrored = replace(m, mirrored=True)
+    mpath = write_clip(tmp_path / "mirror.mp4", mirrored)
+    a = analyze_clip(path, ClipOptions(**OFF), model=FakeVideoModel(m))
+    b = analyze_clip(mpath, ClipOptions(**OFF), model=FakeVideoModel(mirrored))
+    assert b.ok and b.facing == "left" and b.side == "left"
+    for name, value in a.measures.items():
+        if value is not None:
+            assert b.measures[name] == pytest.approx(value, abs=0.01), name
+
+
+def test_a_given_camera_roll_is_removed(tmp_path: Path, squat_clip) -> None:
+    path, m = squat_clip
+    result = analyze_clip(path, ClipOptions(camera_roll_deg=4.0), model=FakeVideoModel(m))
+    assert result.ok and result.camera_level.source == "given" and result.camera_roll_deg == 4.0
+    # The figure was drawn level: removing a roll it does not have turns the shin by that much.
+    level = analyze_clip(path, ClipOptions(**OFF), model=FakeVideoModel(m))
+    diff = result.measures["squat_shin_peak_deg"] - level.measures["squat_shin_peak_deg"]
+    assert abs(abs(diff) - 4.0) < 0.3
+
+
+def test_lunge_heel_up_frames_are_left_out_and_flagged(tmp_path: Path) -> None:
+    down = Movement(lunge=True, shin_peak_deg=40.0, thigh_peak_deg=30.0, trunk_peak_deg=5.0)
+    up = replace(down, heel_rise_px=14.0)  # 20 % of foot length at the bottom
+    res_down = analyze_clip(
+        write_clip(tmp_path / "down.mp4", down), ClipOptions(test="lunge", **OFF), model=FakeVideoModel(down)
+    )
+    res_up = analyze_clip(
+        write_clip(tmp_path / "up.mp4", up), ClipOptions(test="lunge", **OFF), model=FakeVideoModel(up)
+    )
+    assert res_down.ok and res_up.ok, (res_down.error, res_up.error)
+    assert len(res_down.reps) == len(res_up.reps) == down.reps
+    assert all(r.side == "right" and not r.heel_lifted_frames for r in res_down.reps)
+    assert res_down.measures["lunge_shin_peak_deg"] == pytest.approx(40.0, abs=1.0)
+    assert res_down.measures["lunge_shin_peak_right_deg"] == res_down.measures["lunge_shin_peak_deg"]
+    assert res_down.measures["lunge_shin_peak_left_deg"] is None
+    assert res_down.measures["lunge_asymmetry_deg"] is None
+    # With the heel up near the bottom, the peak comes from the last heel-down frame: well below 40°.
+    limit = load_rules()["movement"]["lunge"]["heel_lift_pct"]
+    assert all(r.heel_lifted_frames for r in res_up.reps)
+    assert "heel_lifted" in res_up.warnings and "heel_lifted" not in res_down.warnings
+    peak = res_up.measures["lunge_shin_peak_deg"]
+    assert peak is not None and peak < 40.0 - 5.0
+    assert res_up.measures["lunge_heel_lift_pct"] == pytest.approx(100 * 14.0 / 70.0, abs=1.5)
+    assert res_up.measures["lunge_heel_lift_pct"] > limit
+    # A restricted lunge gets its finding with its number, in a sentence of its own.
+    assert any(f"was {peak:.0f}° with the heel down." in f for f in res_up.findings)
+
+
+def test_a_webm_and_a_mov_clip_decode(tmp_path: Path, squat_clip) -> None:
+    _, m = squat_clip
+    for name, fourcc in (("c.webm", "VP80"), ("c.mov", "mp4v")):
+        result = analyze_clip(
+            write_clip(tmp_path / name, m, fourcc), ClipOptions(**OFF), model=FakeVideoModel(m)
+        )
+        assert result.ok and len(result.reps) == m.reps, (name, result.error)
+
+
+def test_bytes_are_accepted_and_leave_no_temporary_file(tmp_path: Path, squat_clip, monkeypatch) -> None:
+    path, m = squat_clip
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    result = analyze_clip(
+        path.read_bytes(), ClipOptions(**OFF), model=FakeVideoModel(m), source_name="up.mp4"
+    )
+    assert result.ok and result.source == "up.mp4"
+    assert list(tmp_path.glob("posture-clip-*")) == []
+
+
+def test_a_burst_of_photos_is_a_clip(tmp_path: Path) -> None:
+    m = Movement(fps=5.0)
+    folder = tmp_path / "burst"
+    folder.mkdir()
+    cap = cv2.VideoCapture(str(write_clip(tmp_path / "b.mp4", m)))
+    k = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        cv2.imwrite(str(folder / f"shot_{k:03d}.jpg"), frame)
+        k += 1
+    cap.release()
+    result = analyze_clip(folder, ClipOptions(sample_fps=5, **OFF), model=FakeVideoModel(m))
+    assert result.ok, result.error
+    assert len(result.reps) == m.reps and result.clip.frames_sampled == k
+
+
+def test_rotation_metadata_is_honoured(tmp_path: Path) -> None:
+    """A portrait scene stored as landscape frames with a 90° display matrix decodes upright."""
+    upright = np.full((160, 96, 3), 255, np.uint8)
+    upright[:40, :30] = 0  # a black block at the upright picture's top-left
+    stored = cv2.rotate(upright, cv2.ROTATE_90_COUNTERCLOCKWISE)  # how the sensor recorded it
+    path = tmp_path / "rot.mp4"
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (stored.shape[1], stored.shape[0])
+    )
+    for _ in range(10):
+        writer.write(stored)
+    writer.release()
+    set_mp4_rotation(path, 90)
+    with open_clip(path, sample_fps=10, max_duration_s=30, max_side_px=960) as clip:
+        assert clip.info.rotation_deg in (90, 270)
+        assert (clip.info.width, clip.info.height) == (96, 160)
+        frame = next(iter(clip.frames()))
+    assert frame.rgb.shape[:2] == (160, 96)
+    assert frame.rgb[:40, :30].mean() < 60 and frame.rgb[-40:, -30:].mean() > 200
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix"),
+    [(b"", ".mp4"), (b"not a video at all\n" * 20, ".mp4"), (bytes(range(256)) * 8, ".webm")],
+)
+def test_unreadable_clips_get_a_code(tmp_path: Path, content: bytes, suffix: str) -> None:
+    path = tmp_path / f"bad{suffix}"
+    path.write_bytes(content)
+    result = analyze_clip(path, model=FakeVideoModel(Movement()))
+    assert result.status == "rejected" and result.error.code == ErrorCode.CLIP_UNREADABLE
+    assert result.error.message and "Traceback" not in result.error.message
+    assert (
+        analyze_clip(tmp_path / "missing.mp4", model=FakeVideoModel(Movement())).error.code
+        == "clip_unreadable"
+    )
+
+
+def test_a_long_clip_is_refused_before_decoding(tmp_path: Path) -> None:
+    m = Movement(width=64, height=96, fps=10.0, reps=15, pause_s=1.0, ankle_x=30, floor_y=90)
+    path = write_clip(tmp_path / "long.mp4", m)
+    fake = FakeVideoModel(m)
+    result = analyze_clip(path, model=fake)
+    assert result.error.code == ErrorCode.CLIP_TOO_LONG and fake.calls == 0
+    assert result.clip.frames_sampled == 0
+
+
+def test_no_movement(tmp_path: Path) -> None:
+    m = Movement(reps=0, pause_s=1.5)
+    result = analyze_clip(write_clip(tmp_path / "still.mp4", m), ClipOptions(**OFF), model=FakeVideoModel(m))
+    assert result.error.code == ErrorCode.NO_MOVEMENT and result.reps == []
+
+
+def test_failed_frames_are_named_and_a_lost_bottom_is_refused(squat_clip) -> None:
+    path, m = squat_clip
+    # Lost for 0.2 s on the way up of the first rep: listed, the clip still measured.
+    some = analyze_clip(path, ClipOptions(**OFF), model=FakeVideoModel(m, missing_s=(2.0, 2.2)))
+    assert some.ok and "frames_failed" in some.warnings
+    assert [f.reason for f in some.failed_frames] == ["no_person"] * len(some.failed_frames)
+    assert (
+        all(2.0 <= f.time_s <= 2.2 for f in some.failed_frames) and len(some.failed_frames) == 4
+    )  # 2.0, 2.07, 2.13, 2.2 s
+    # Lost at the bottom of the second rep.
+    bottom = analyze_clip(path, ClipOptions(**OFF), model=FakeVideoModel(m, missing_s=(3.3, 3.7)))
+    assert bottom.error.code == ErrorCode.PERSON_LEFT_FRAME
+    assert bottom.failed_frames and all(3.3 <= f.time_s <= 3.7 for f in bottom.failed_frames)
+    # Lost for most of the clip.
+    most = analyze_clip(path, ClipOptions(**OFF), model=FakeVideoModel(m, missing_s=(1.0, 6.0)))
+    assert most.error.code == ErrorCode.PERSON_LEFT_FRAME and len(most.failed_frames) >= 70
+
+
+class _Frontal(FakeVideoModel):
+    """The figure seen from the front: left and right shoulders and hips a torso-width apart."""
+
+    def detect_for_video(self, rgb, timestamp_ms):
+        out = super().detect_for_video(rgb, timestamp_ms)
+        for det in out:
+            for part in ("shoulder", "hip"):
+                det.landmarks[INDEX[f"left_{part}"], 0] -= 60
+                det.landmarks[INDEX[f"right_{part}"], 0] += 60
+        return out
+
+
+def test_not_side_on(squat_clip) -> None:
+    path, m = squat_clip
+    result = analyze_clip(path, ClipOptions(**OFF), model=_Frontal(m))
+    assert result.error.code == ErrorCode.NOT_SIDE_ON
+
+
+def test_invalid_options_are_refused(squat_clip) -> None:
+    path, m = squat_clip
+    for options in (ClipOptions(test="jump"), ClipOptions(sample_fps=0), ClipOptions(camera_roll_deg=90)):  # type: ignore[arg-type]
+        result = analyze_clip(path, options, model=FakeVideoModel(m))
+        assert result.error.code == ErrorCode.INVALID_OPTION, options
+
+
+def test_reps_from_a_noisy_hip_path() -> None:
+    """Savitzky–Golay smoothing keeps three dips of 20 % and drops jitter of ±1.5 %."""
+    t = np.arange(0, 8, 1 / 15)
+    rng = np.random.default_rng(3)
+    dip = np.where((t > 1) & (t < 7), 0.5 * (1 - np.cos(2 * np.pi * (t - 1) / 2)), 0.0)
+    height = 100 - 20 * dip + rng.uniform(-1.5, 1.5, len(t))
+    smoothed = smooth(height, 5, 2)
+    reps = find_reps(smoothed, min_drop=10, min_separation=6)
+    assert [round(t[r.bottom]) for r in reps] == [2, 4, 6]
+    assert find_reps(smooth(100 + rng.uniform(-1.5, 1.5, len(t)), 5, 2), min_drop=10, min_separation=6) == []
