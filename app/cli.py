@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from posture import cli as library_cli
 from posture.batch.output import ResultSink
+
+if TYPE_CHECKING:
+    from app.storage.models import User
 
 _UsersHandler = Callable[[argparse.Namespace, Session], int]
 _Argument = tuple[tuple[str, ...], dict[str, Any]]
@@ -142,9 +145,31 @@ def _with_session(
 
     def run(args: argparse.Namespace) -> int:
         with _session(args) as session:
-            return handler(args, session)
+            try:
+                return handler(args, session)
+            except _CommandFailed as failed:
+                return failed.status
 
     return run
+
+
+class _CommandFailed(Exception):
+    """A `users` command ends here with this exit status (its message printed already)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _account_or_exit(session: Session, name: str, command: str) -> User:
+    """The account named `name`; if there is none, say so and end `posture users COMMAND` with 1."""
+    from app.storage import repository
+
+    user = repository.user_by_name(session, name)
+    if user is None:
+        print(f"posture users {command}: no account named {name!r}.", file=sys.stderr)
+        raise _CommandFailed(1)
+    return user
 
 
 @contextmanager
@@ -186,10 +211,7 @@ def _users_create(args: argparse.Namespace, session: Session) -> int:
 def _users_key(args: argparse.Namespace, session: Session) -> int:
     from app.storage import repository
 
-    user = repository.user_by_name(session, args.name)
-    if user is None:
-        print(f"posture users key: no account named {args.name!r}.", file=sys.stderr)
-        return 1
+    user = _account_or_exit(session, args.name, "key")
     key = repository.issue_key(session, user)
     print(f"New API key for {user.name!r} (shown once, keep it secret; older keys stay valid until revoked):")
     print(key)
@@ -207,10 +229,7 @@ def _users_list(args: argparse.Namespace, session: Session) -> int:
 def _users_keys(args: argparse.Namespace, session: Session) -> int:
     from app.storage import repository
 
-    user = repository.user_by_name(session, args.name)
-    if user is None:
-        print(f"posture users keys: no account named {args.name!r}.", file=sys.stderr)
-        return 1
+    user = _account_or_exit(session, args.name, "keys")
     print("id\tprefix\tcreated\tlast used\tstate")
     for key in repository.list_keys(session, user):
         state = "valid" if key.revoked_at is None else f"revoked {_when(key.revoked_at)}"
@@ -242,10 +261,7 @@ def _users_delete(args: argparse.Namespace, session: Session) -> int:
     from app.storage import repository
     from app.storage.files import open_store
 
-    user = repository.user_by_name(session, args.name)
-    if user is None:
-        print(f"posture users delete: no account named {args.name!r}.", file=sys.stderr)
-        return 1
+    user = _account_or_exit(session, args.name, "delete")
     if not args.yes:
         if not sys.stdin.isatty():
             print(
