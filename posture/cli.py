@@ -77,14 +77,27 @@ def build_parser(*registers: Register, store: StoreOpener | None = None) -> argp
     """The `posture` command: the library's own commands (`analyze`, `batch`, with `--store` when a
     history `store` is given) and those that `registers` add."""
     from .batch.cli import register as register_batch
+    from .movement.options import TESTS
 
     parser = argparse.ArgumentParser(prog="posture", description="Side-profile posture photo analyser.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("analyze", help="analyse side-profile photos")
-    p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
-    p.add_argument("--json", action="store_true", help="one JSON object per photo per line")
+    p = sub.add_parser("analyze", help="analyse side-profile photos and movement clips")
+    p.add_argument(
+        "photos", nargs="+", type=Path, metavar="PHOTO|CLIP", help="photos, and clips (.mp4 .mov .webm)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per photo or clip per line")
     p.add_argument("--facing", choices=FACINGS, help="override the detected facing side")
     p.add_argument("--mode", choices=MODES, default="standing")
+    p.add_argument(
+        "--test", choices=TESTS, default="squat", help="the movement a clip shows (default: squat)"
+    )
+    p.add_argument(
+        "--sample-fps",
+        type=float,
+        default=15.0,
+        metavar="FPS",
+        help="clip frames analysed per second (default 15)",
+    )
     add_camera_roll_argument(p)
     add_camera_roll_source_argument(p)
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
@@ -109,6 +122,7 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
+    from .movement.clip import is_clip_path
     from .table import format_table_row, table_header
 
     if args.camera_roll_source != "given" and not isinstance(args.camera_roll, float):
@@ -116,16 +130,18 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         return 2
     if args.overlay:
         args.overlay.mkdir(parents=True, exist_ok=True)
-    if not args.json:
-        print(table_header())
     options = AnalysisOptions(
         facing=args.facing,
         mode=args.mode,
         overlay=bool(args.overlay),
         **camera_roll_options(args.camera_roll, args.camera_roll_source),
     )
-    n_rejected = 0
-    for path in args.photos:
+    clips = [path for path in args.photos if is_clip_path(path)]
+    photos = [path for path in args.photos if not is_clip_path(path)]
+    n_rejected = _analyze_clips(args, clips) if clips else 0
+    if photos and not args.json:
+        print(table_header())
+    for path in photos:
         result = analyze(path, options)
         n_rejected += not result.ok
         if args.overlay and result.overlay_png:
@@ -135,6 +151,35 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         else:
             print(format_table_row(result), flush=True)
     return 0 if n_rejected == 0 else 1
+
+
+def _analyze_clips(args: argparse.Namespace, clips: list[Path]) -> int:
+    """Movement clips (routed by file extension): one result per clip; the number refused."""
+    from .movement import ClipOptions, analyze_clip
+    from .movement.table import clip_table_header, format_clip_row
+
+    roll = camera_roll_options(args.camera_roll, args.camera_roll_source)
+    options = ClipOptions(
+        test=args.test,
+        facing=args.facing,
+        camera_roll_deg=roll.get("camera_roll_deg"),  # type: ignore[arg-type]
+        level=roll.get("level", "auto"),  # type: ignore[arg-type]
+        sample_fps=args.sample_fps,
+        overlay=bool(args.overlay),
+    )
+    if not args.json:
+        print(clip_table_header(options.safe_test))
+    n_rejected = 0
+    for path in clips:
+        result = analyze_clip(path, options)
+        n_rejected += not result.ok
+        if args.overlay and result.deepest_png:
+            (args.overlay / f"{path.stem}.deepest.png").write_bytes(result.deepest_png)
+        print(
+            json.dumps(result.to_dict(), ensure_ascii=False) if args.json else format_clip_row(result),
+            flush=True,
+        )
+    return n_rejected
 
 
 if __name__ == "__main__":  # pragma: no cover

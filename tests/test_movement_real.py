@@ -107,3 +107,22 @@ def test_a_person_walking_into_the_picture_is_refused_with_the_frames_named(
     assert result.error.code == ErrorCode.PERSON_LEFT_FRAME
     assert len(result.failed_frames) > 0.25 * result.clip.frames_sampled
     assert result.failed_frames[0].index == 0
+
+
+def test_the_cli_routes_clips_by_extension(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from posture.cli import main
+
+    bad = tmp_path / "broken.mov"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypqt  " + bytes(200))
+    code = main(["analyze", str(CLIP), str(bad), "--test", "lunge", "--json", "--overlay", str(tmp_path)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1  # one clip refused
+    assert [d["status"] for d in lines] == ["ok", "rejected"]
+    assert lines[0]["test"] == "lunge" and len(lines[0]["reps"]) == 3
+    assert lines[1]["error"]["code"] == "clip_unreadable"
+    assert (tmp_path / "walk_side.deepest.png").stat().st_size > 1000
+    assert main(["analyze", str(CLIP), "--test", "squat"]) == 1
+    table = capsys.readouterr().out
+    assert "no_movement" in table and table.splitlines()[0].startswith("clip")

@@ -9,6 +9,7 @@ One module per concept: `clip` (decoding and sampling), `tracking` (the landmark
 `overlay` (the deepest frame), `result`, `options`, `analysis` (`analyze_clip`).
 """
 
+from ..model import VideoPoseModel
 from .analysis import analyze_clip, default_video_model
 from .clip import VIDEO_SUFFIXES, is_clip_path
 from .measures import MOVEMENT_MEASURE_NAMES
@@ -20,6 +21,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "ClipOptions",
     "MovementAnalysis",
+    "VideoPoseModel",
     "analyze_clip",
     "default_video_model",
     "is_clip_path",
