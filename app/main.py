@@ -21,6 +21,7 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.services.cache import VersionedCache
 from app.services.inference import Analyzer, InferencePool
+from app.services.movements import MovementJobs
 from app.services.sweeper import Sweeper
 from app.storage.files import LocalFileStore, open_store
 from posture.analysis import package_version
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
             max_queued=settings.max_queued_analyses,
             model_options=settings.model_options,
         )
+    movement_jobs = MovementJobs(db, store, analyzer, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,9 +70,11 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
             store.root.mkdir(parents=True, exist_ok=True)
         analyzer.start()  # models load in the background; /health says "starting" meanwhile
         sweeping = sweeper.start()  # deletions a crash left unfinished, then files no row references
+        await movement_jobs.start()  # jobs a stopped server left unfinished are failed first
         try:
             yield
         finally:
+            await movement_jobs.stop()
             await sweeper.stop(sweeping)
             if owns_analyzer:
                 await run_in_threadpool(analyzer.close)
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
     app.state.store = store
     app.state.sweeper = sweeper
     app.state.analyzer = analyzer
+    app.state.movements = movement_jobs
     app.state.trends_cache = VersionedCache(TRENDS_CACHE_BYTES)
     errors.install(app)
     app.add_middleware(

@@ -288,3 +288,104 @@ class SubjectExport(BaseModel):
     subject: SubjectOut
     analyses: list[StoredAnalysis]
     visits: list[Visit] = Field(default_factory=list, description="The visits, in time order.")
+
+
+# --- movement tests (issue 17) ----------------------------------------------------------------------
+
+MovementTest = Literal["squat", "lunge"]
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+class MovementJobOut(BaseModel):
+    """A clip on its way to a movement: poll `GET /jobs/{id}` until `done` (then read `movement_id`) or
+    `failed` (then read `error`)."""
+
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    kind: Literal["movement"] = "movement"
+    status: JobStatus
+    progress: float = Field(description="0 to 1: the clip's frames analysed so far (1 once done).")
+    test: MovementTest
+    source: str | None = Field(None, description="The clip's file name, as uploaded.")
+    movement_id: uuid.UUID | None = Field(None, description="Once `done`: the movement made.")
+    error: ErrorInfo | None = Field(
+        None,
+        description="Once `failed`: the library's code for a clip it cannot use (`clip_unreadable`, "
+        "`clip_too_long`, `no_movement`, `person_left_frame`, `not_side_on`, `no_person`...), or "
+        "`job_interrupted` (the server stopped mid-job), `busy`, `analysis_unavailable`.",
+    )
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class JobAccepted(BaseModel):
+    """The answer to a clip upload (202): the job to poll."""
+
+    job: MovementJobOut
+
+
+class StoredMovement(BaseModel):
+    """A movement in a subject's history: the library's `MovementAnalysis.to_dict()` (`analysis`) and
+    where it lives."""
+
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    test: MovementTest
+    taken_at: datetime = Field(description="The upload's `taken_at`, else the upload time (UTC).")
+    created_at: datetime
+    source: str | None
+    measures: dict[str, float | None] = Field(description="The headline measures: medians over the reps.")
+    reps: int = Field(description="Repetitions found.")
+    has_deepest_frame: bool = Field(description="Whether `GET /movements/{id}/deepest.png` has an image.")
+    analysis: dict[str, object] = Field(
+        description="The whole movement analysis: clip, reps, series, scores, findings, failed frames..."
+    )
+
+
+class MovementMeasureTrend(BaseModel):
+    values: list[float | None] = Field(description="One per movement, aligned with `taken_at`.")
+    n: int = Field(description="Movements with a value of this measure.")
+    slope_per_30d: float | None = Field(description="Theil–Sen slope, units per 30 days.")
+    change: float | None = Field(description="Fitted change from the first to the last movement.")
+    noise: float | None = Field(description="Repeatability band of one value (rules.toml), when known.")
+    beyond_noise: bool | None = Field(description="|change| ≥ noise.")
+
+
+class StandingBeside(BaseModel):
+    """A standing measure over the same weeks, to read beside the movement (e.g. pelvic tilt)."""
+
+    measure: str
+    taken_at: list[datetime]
+    values: list[float | None]
+    slope_per_30d: float | None
+
+
+class MovementTrends(BaseModel):
+    subject_id: uuid.UUID
+    test: MovementTest
+    n: int = Field(description="Movements of this test in the window.")
+    movement_ids: list[uuid.UUID]
+    taken_at: list[datetime]
+    measures: dict[str, MovementMeasureTrend]
+    standing: list[StandingBeside] = Field(
+        default_factory=list, description="Standing measures over the same window (photos' history)."
+    )
+    warnings: list[str] = Field(default_factory=list, description="`mixed_versions`, as for photos.")
+
+
+class MovementDifference(BaseModel):
+    a: float | None
+    b: float | None
+    difference: float | None = Field(description="b − a.")
+    noise: float | None
+    within_noise: bool | None
+
+
+class MovementComparison(BaseModel):
+    subject_id: uuid.UUID
+    test: MovementTest
+    a: uuid.UUID
+    b: uuid.UUID
+    days_between: float
+    measures: dict[str, MovementDifference]
+    warnings: list[str] = Field(default_factory=list)

@@ -7,6 +7,14 @@ reaches the whole process group; the parent stops its workers itself), and turns
 `JobResult`: the analysis, and for photos to be kept the metadata-free copy and the overlay. Anything
 unexpected becomes an `analysis_failed` rejection, never an exception that would lose the job.
 
+Two kinds of job: a photo (`Job` → `JobResult`, `run`) and a movement clip (`ClipJob` → `ClipResult`,
+`run_clip`), analysed by `posture.analyze_clip` with a video-mode model that the worker creates on its
+first clip (a worker that only ever sees photos never loads it). A clip takes seconds, so its progress
+(frames done of frames to do) is reported as it goes: to a callback given to `Worker.run_clip`, or, for
+a worker in an executor, as `(job key, done, total)` tuples put on the queue given to `init_process`
+(the caller reads them on its side: `app.services.inference`). Reports are spaced by
+`PROGRESS_INTERVAL_S`, plus the last one.
+
 Three ways to run it:
 - `Worker(config)` directly (the batch engines' process pool and Ray actors hold one each);
 - `init_process(config)` as an executor's initializer, then `warm_up()` and `run(job)` submitted to
@@ -25,9 +33,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .analysis import analyze, package_version, rejected
 from .errors import ErrorCode
@@ -38,7 +47,14 @@ from .photo_copy import strip_metadata
 from .result import Analysis, ErrorInfo, Versions
 from .rules import rules_version
 
+if TYPE_CHECKING:
+    from .movement.options import ClipOptions
+    from .movement.result import MovementAnalysis
+
 log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.25
+"""Least time between two progress reports of one clip (the frames of a clip come every few ms)."""
 
 
 def default_workers(maximum: int | None = None) -> int:
@@ -93,8 +109,42 @@ class JobResult:
     peak_rss_mb: float = 0.0
 
 
+@dataclass(frozen=True)
+class ClipJob:
+    """One movement clip to analyse, read by the worker from `path` (a clip is too big to send whole
+    through a pipe). `key` names the job in its progress reports."""
+
+    path: Path
+    options: ClipOptions | None = None
+    source: str | None = None
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """A worker's answer for a clip: the analysis (accepted or rejected with the library's code, its
+    `deepest_png` moved to `deepest_png`), or `error` when the analysis itself broke (a bug)."""
+
+    key: str
+    analysis: MovementAnalysis | None
+    deepest_png: bytes | None = field(default=None, repr=False)
+    error: ErrorInfo | None = None
+    worker: str = "-"
+    peak_rss_mb: float = 0.0
+
+
+ProgressCallback = Callable[[int, int], None]
+"""`progress(done, total)`: frames of the clip analysed so far, of those to analyse."""
+
+
+class ProgressQueue(Protocol):
+    """Where an executor's worker puts `(job key, done, total)`: a `multiprocessing` or `queue` queue."""
+
+    def put(self, item: tuple[str, int, int]) -> None: ...
+
+
 class Worker:
-    """A worker's state: its own model, created once."""
+    """A worker's state: its own model, created once, and the video-mode model of its first clip."""
 
     def __init__(self, config: WorkerConfig | None = None) -> None:
         config = config or WorkerConfig()
@@ -104,6 +154,7 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._muted = _NativeStderrMute() if config.mute_native_startup else None
         self.model = _build_model(config)
+        self._video_model: Any = None
 
     def run(self, job: Job) -> JobResult:
         source = job.data if job.data is not None else job.path
@@ -125,8 +176,36 @@ class Worker:
                 overlay = None
         return JobResult(job.index, analysis, photo, overlay, self.name, peak_rss_mb())
 
+    def run_clip(self, job: ClipJob, progress: ProgressCallback | None = None) -> ClipResult:
+        """Analyse one clip. A bad clip is a rejected analysis with the library's code; anything else
+        that goes wrong is `error` (`analysis_failed`), never an exception that would lose the job."""
+        try:
+            from .movement.analysis import analyze_clip  # photo-only workers never load the video side
+
+            if self._video_model is None:
+                self._video_model = _build_video_model(self.config)
+            analysis = analyze_clip(
+                job.path, job.options, model=self._video_model, source_name=job.source, progress=progress
+            )
+        except Exception:
+            log.exception("analysing clip %s failed", job.source)
+            error = ErrorInfo(
+                code=ErrorCode.ANALYSIS_FAILED.value,
+                message="The clip's analysis failed unexpectedly; this is a bug.",
+            )
+            return ClipResult(job.key, None, error=error, worker=self.name, peak_rss_mb=peak_rss_mb())
+        finally:
+            if self._muted is not None:
+                self._muted.restore()
+                self._muted = None
+        deepest = analysis.deepest_png
+        analysis = analysis.model_copy(update={"deepest_png": None})
+        return ClipResult(job.key, analysis, deepest, worker=self.name, peak_rss_mb=peak_rss_mb())
+
     def close(self) -> None:
         self.model.close()
+        if self._video_model is not None:
+            self._video_model.close()
 
 
 class FailureHandler(Protocol):
@@ -161,13 +240,16 @@ def _refused(analysis: Analysis, message: str) -> Analysis:
 # --- one worker per executor process or thread -----------------------------------------------------
 
 _config: WorkerConfig | None = None
+_progress: ProgressQueue | None = None
 _local = threading.local()
 
 
-def init_process(config: WorkerConfig) -> None:
-    """Executor initializer: remember the config; the model loads on the first `warm_up` or `run`."""
-    global _config
+def init_process(config: WorkerConfig, progress: ProgressQueue | None = None) -> None:
+    """Executor initializer: remember the config (the model loads on the first `warm_up` or `run`) and
+    the queue that clips' progress goes to."""
+    global _config, _progress
     _config = config
+    _progress = progress
     _one_thread_for_opencv()
     _leave_sigint_to_parent()
     _exit_with_parent()
@@ -239,6 +321,33 @@ def run(job: Job) -> JobResult:
     return _current().run(job)
 
 
+def run_clip(job: ClipJob) -> ClipResult:
+    """Analyse the clip of `job` on this process's (or thread's) worker, its progress put on the
+    queue given to `init_process` (if any)."""
+    queue = _progress
+    report = None if queue is None else _Throttled(lambda done, total: queue.put((job.key, done, total)))
+    return _current().run_clip(job, report)
+
+
+class _Throttled:
+    """A progress callback passed on at most every `PROGRESS_INTERVAL_S`, and always at the end. A
+    failing report (the reader gone) is dropped: progress is news, never a reason to lose the job."""
+
+    def __init__(self, forward: ProgressCallback) -> None:
+        self._forward = forward
+        self._last = float("-inf")
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < PROGRESS_INTERVAL_S:
+            return
+        self._last = now
+        try:
+            self._forward(done, total)
+        except Exception:
+            log.debug("progress report dropped", exc_info=True)
+
+
 # --- helpers ----------------------------------------------------------------------------------------
 
 
@@ -250,6 +359,22 @@ def _build_model(config: WorkerConfig) -> PoseModel:
         path = Path(tmp) / "pose_landmarker.task"
         path.write_bytes(config.model_bytes)
         return PoseModel(replace(config.model, model_path=path))
+
+
+def _build_video_model(config: WorkerConfig) -> Any:
+    """The video-mode (tracking) pose model of the clips, from the same model file as the photos'. Two
+    poses, as the library's own default video model: a clip's subject is tracked, so a third candidate
+    (which the photos' model needs to pick the subject among bystanders) only costs time."""
+    from .model import VideoPoseModel
+
+    options = replace(config.model, num_poses=min(config.model.num_poses, 2))
+    if config.model_bytes is None:
+        return VideoPoseModel(options)
+    # VideoPoseModel keeps the model's bytes in memory: the temporary file is only read once.
+    with tempfile.TemporaryDirectory(prefix="posture-model-") as tmp:
+        path = Path(tmp) / "pose_landmarker.task"
+        path.write_bytes(config.model_bytes)
+        return VideoPoseModel(replace(options, model_path=path))
 
 
 def _one_thread_for_opencv() -> None:

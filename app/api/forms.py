@@ -10,6 +10,7 @@ the request and call `read_form` after authentication; a Pydantic model declares
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,8 +37,15 @@ class PhotoPart:
     filename: str | None
 
 
-async def read_form(request: Request, model: type[F]) -> tuple[PhotoPart, F]:
-    """The photo part and the other fields of a multipart upload, validated by `model`."""
+async def read_form(
+    request: Request,
+    model: type[F],
+    *,
+    file_field: str = PHOTO_FIELD,
+    read: Callable[[UploadFile], Awaitable[bytes]] = read_photo,
+) -> tuple[PhotoPart, F]:
+    """The file part (`photo`, or `file_field`: a movement's `clip`) and the other fields of a multipart
+    upload, validated by `model`; `read` checks the part's declared type and reads it."""
     async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
         counts = Counter(name for name, _ in form.multi_items())
         for name, count in counts.items():
@@ -48,33 +56,35 @@ async def read_form(request: Request, model: type[F]) -> tuple[PhotoPart, F]:
                     f"The form has {count} `{name[:40]}` fields; send each field once.",
                 )
         # As FastAPI's Form(): an empty text field is as good as absent (it gets its default).
-        values = {name: value for name, value in form.items() if name != PHOTO_FIELD and value != ""}
+        values = {name: value for name, value in form.items() if name != file_field and value != ""}
         errors: list[dict[str, Any]] = []
         try:
             fields = model.model_validate(values)
         except ValidationError as exc:
             errors.extend({**error, "loc": ("body", *error["loc"])} for error in exc.errors())
-        photo = form.get(PHOTO_FIELD)
+        photo = form.get(file_field)
         if photo is None:
-            errors.insert(0, {"type": "missing", "loc": ("body", PHOTO_FIELD), "msg": "Field required"})
+            errors.insert(0, {"type": "missing", "loc": ("body", file_field), "msg": "Field required"})
         elif not isinstance(photo, UploadFile):
-            errors.insert(0, {"type": "file", "loc": ("body", PHOTO_FIELD), "msg": "Expected a file part"})
+            errors.insert(0, {"type": "file", "loc": ("body", file_field), "msg": "Expected a file part"})
         if errors:
             raise RequestValidationError(errors)
         assert isinstance(photo, UploadFile)
-        return PhotoPart(await read_photo(photo), photo.filename), fields
+        return PhotoPart(await read(photo), photo.filename), fields
 
 
-def multipart_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` declaring the multipart body: a `photo` file part and `model`'s fields."""
+def multipart_body(
+    model: type[BaseModel], file_field: str = PHOTO_FIELD, file_description: str = PHOTO_DESCRIPTION
+) -> dict[str, Any]:
+    """`openapi_extra` declaring the multipart body: a `photo` (or `file_field`) part and `model`'s fields."""
     schema = model.model_json_schema()
     assert "$defs" not in schema, "form fields must be flat (no nested models) to inline their schema"
     properties = {
-        PHOTO_FIELD: {
+        file_field: {
             "type": "string",
             "contentMediaType": "application/octet-stream",
-            "title": "Photo",
-            "description": PHOTO_DESCRIPTION,
+            "title": file_field.capitalize(),
+            "description": file_description,
         },
         **schema.get("properties", {}),
     }
@@ -82,6 +92,6 @@ def multipart_body(model: type[BaseModel]) -> dict[str, Any]:
         "type": "object",
         "title": schema.get("title", model.__name__),
         "properties": properties,
-        "required": [PHOTO_FIELD, *schema.get("required", [])],
+        "required": [file_field, *schema.get("required", [])],
     }
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": body}}}}

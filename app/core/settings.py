@@ -17,6 +17,7 @@
 | `POSTURE_INFERENCE_WORKERS` | CPU count (≤ 8) | photos analysed in parallel, one model per worker |
 | `POSTURE_INFERENCE_POOL` | `process` | `process` or `thread` workers (see docs/benchmarks.md) |
 | `POSTURE_MAX_QUEUED_ANALYSES` | 32 | analyses waiting for a worker before uploads get 503 `busy` |
+| `POSTURE_JOB_STALE_S` | 30 | a movement job whose server stopped beating this long is failed |
 | `POSTURE_MODEL_PATH` | bundled model | pose model file (also read by the library) |
 """
 
@@ -55,6 +56,8 @@ class Settings(BaseSettings):
     inference_workers: int = Field(default_factory=lambda: default_workers(maximum=8), ge=1, le=64)
     inference_pool: PoolKind = "process"
     max_queued_analyses: int = Field(32, ge=0)
+    # A movement job whose server has not renewed its heartbeat (every 2 s) for this long was interrupted.
+    job_stale_s: float = Field(30.0, ge=5)
     # The library reads the same variable (`posture.model.default_model_path`): one default.
     model_path: Path = Field(default_factory=default_model_path)
 

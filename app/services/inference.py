@@ -16,27 +16,38 @@ A worker that dies (killed, out of memory, a native crash) breaks its process po
 replaced by a fresh one, whose models load in the background (`state` is "starting" again until one
 has), and the broken pool's processes are ended, killed if they do not stop, never left behind.
 Workers also end by themselves when the server process dies (`posture.worker.init_process`).
+
+Movement clips (`run_clip`) run on the same workers. Their progress comes back on one queue per pool
+(a `multiprocessing` queue for processes, a plain one for threads), given to every worker at start-up:
+a listener thread reads `(job key, done, total)` from it and calls the callback that `run_clip`
+registered for that key. A replaced pool gets a new queue, since a worker killed mid-write can leave a
+queue's pipe unreadable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import queue
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from app.core.errors import ServiceUnavailable
 from app.core.settings import PoolKind
 from posture import worker
 from posture.model import PoseModelOptions
-from posture.worker import Job, JobResult, WorkerConfig
+from posture.worker import ClipJob, ClipResult, Job, JobResult, WorkerConfig
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +66,10 @@ class Analyzer(Protocol):
     def start(self) -> None: ...
 
     async def run(self, job: Job) -> JobResult: ...
+
+    async def run_clip(self, job: ClipJob, progress: Callable[[int, int], None] | None = None) -> ClipResult:
+        """Analyse a clip; `progress(done, total)` is called (from another thread) as frames are done."""
+        ...
 
     def close(self) -> None: ...
 
@@ -84,6 +99,8 @@ class InferencePool:
         self._detail: str | None = None
         self._in_flight = 0
         self.worker_pids: set[int] = set()
+        self._progress: Any = None  # the current pool's progress queue
+        self._listeners: dict[str, Callable[[int, int], None]] = {}
 
     @property
     def state(self) -> State:
@@ -101,20 +118,50 @@ class InferencePool:
 
     def _new_executor(self) -> Executor:
         config = WorkerConfig(model=self.model_options)
+        context = get_context("spawn")
+        progress: Any = queue.SimpleQueue() if self.kind == "thread" else context.Queue()
+        self._stop_listening()
+        self._progress = progress
+        threading.Thread(
+            target=self._listen, args=(progress,), name="posture-clip-progress", daemon=True
+        ).start()
         if self.kind == "thread":
             return ThreadPoolExecutor(
                 self.workers,
                 thread_name_prefix="posture-inference",
                 initializer=worker.init_process,
-                initargs=(config,),
+                initargs=(config, progress),
             )
         # spawn, not fork: the server process has threads (event loop, DB pool) a fork would copy mid-state.
         return ProcessPoolExecutor(
             self.workers,
-            mp_context=get_context("spawn"),
+            mp_context=context,
             initializer=worker.init_process,
-            initargs=(config,),
+            initargs=(config, progress),
         )
+
+    def _listen(self, progress: Any) -> None:
+        """Pass a pool's progress reports to the callbacks of their jobs, until told to stop (None)."""
+        while True:
+            try:
+                item = progress.get()
+            except (EOFError, OSError, ValueError):  # the queue was closed, or a dead writer broke it
+                return
+            if item is None:
+                return
+            key, done, total = item
+            callback = self._listeners.get(key)
+            if callback is not None:
+                try:
+                    callback(done, total)
+                except Exception:
+                    log.warning("a clip progress callback failed", exc_info=True)
+
+    def _stop_listening(self) -> None:
+        if self._progress is not None:
+            with contextlib.suppress(OSError, ValueError):  # closed already
+                self._progress.put(None)
+            self._progress = None
 
     def _warm_up(self, executor: Executor) -> None:
         # All submitted at once, so a process pool starts every worker instead of reusing the first.
@@ -138,6 +185,19 @@ class InferencePool:
             log.error("the pose model cannot be loaded: %s", error)
 
     async def run(self, job: Job) -> JobResult:
+        return await self._submit(worker.run, job)
+
+    async def run_clip(self, job: ClipJob, progress: Callable[[int, int], None] | None = None) -> ClipResult:
+        if progress is not None:
+            job = replace(job, key=job.key or uuid.uuid4().hex)
+            self._listeners[job.key] = progress
+        try:
+            return await self._submit(worker.run_clip, job)
+        finally:
+            if progress is not None:
+                self._listeners.pop(job.key, None)
+
+    async def _submit(self, task: Callable[[Any], Any], job: Any) -> Any:
         if self._state == "unavailable":
             raise ServiceUnavailable("model_unavailable", f"The pose model is not available: {self._detail}")
         with self._lock:
@@ -149,7 +209,7 @@ class InferencePool:
                 self._warm_up(self._executor)
             executor = self._executor
         try:
-            return await asyncio.wrap_future(executor.submit(worker.run, job))
+            return await asyncio.wrap_future(executor.submit(task, job))
         except BrokenProcessPool:
             # A worker died (killed, out of memory, a native crash): every job in that pool fails.
             # Start a fresh pool for the next request; this one is told to retry.
@@ -185,6 +245,8 @@ class InferencePool:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._stop_listening()
 
 
 MAX_BROKEN_STARTS = 3

@@ -1,0 +1,487 @@
+"""Movement tests in the service: a clip upload becomes a job, the job runs `posture.analyze_clip` on the
+inference pool in the background, and its end is a movement (or the library's error code).
+
+`MovementJobs` is the server process's runner (one per app, `app.state.movements`):
+
+- `submit` starts a job's task; the task marks the job running, analyses the clip on a worker (which
+  reports its progress) and ends the job in one transaction (`app.storage.movements`);
+- a heartbeat loop writes the progress of this process's jobs and renews their heartbeat every
+  `HEARTBEAT_S`, and fails the jobs of any server that stopped beating (`settings.job_stale_s`): a
+  restart or a `kill -9` never leaves a job "running" for ever. The same check runs at start-up, and
+  on every poll of an unfinished job;
+- at shutdown, the jobs still running are failed as `job_interrupted` at once.
+
+The rest is what the routes call: the upload, lookups answering 404, and the history views (trends of
+a test's measures beside the standing photos', and the comparison of two movements).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import UploadFile
+from sqlalchemy.orm import Session
+
+from app.core.db import Database
+from app.core.errors import ApiError, ServiceUnavailable
+from app.core.settings import Settings
+from app.schemas import (
+    ErrorInfo,
+    MovementComparison,
+    MovementDifference,
+    MovementJobOut,
+    MovementMeasureTrend,
+    MovementTrends,
+    StandingBeside,
+    StoredMovement,
+)
+from app.services.inference import Analyzer
+from app.services.records import subject_or_404
+from app.storage import movements as storage
+from app.storage import repository
+from app.storage.files import FileKind, FileStore
+from app.storage.models import Movement, MovementJob, User, utcnow
+from posture import trends as stats
+from posture.worker import ClipJob, ClipResult
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 2.0
+ACCEPTED_CLIP_TYPES = ("video/", "application/octet-stream")
+# Standing measures shown beside a movement's trend: what the issue reads them against.
+STANDING_BESIDE = ("pelvic_tilt_deg",)
+
+
+class MovementJobs:
+    """Runs this server process's movement jobs (module doc)."""
+
+    def __init__(self, db: Database, store: FileStore, analyzer: Analyzer, settings: Settings) -> None:
+        self.db = db
+        self.store = store
+        self.analyzer = analyzer
+        self.stale_s = settings.job_stale_s
+        self.max_jobs = settings.inference_workers + settings.max_queued_analyses
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:128]
+        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._progress: dict[uuid.UUID, float | None] = {}
+        self._beating: asyncio.Task[None] | None = None
+
+    # --- life cycle ---
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.fail_stale)
+        self._beating = asyncio.create_task(self._beat_forever(), name="movement-heartbeat")
+
+    async def stop(self) -> None:
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+        running = list(self._tasks.items())
+        for _, task in running:
+            task.cancel()
+        for job_id, task in running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            await asyncio.to_thread(self._fail, job_id, storage.INTERRUPTED, _STOPPED)
+
+    def fail_stale(self) -> int:
+        """Fail the unfinished jobs of servers that stopped beating; how many."""
+        with self.db.session() as session:
+            count = storage.fail_interrupted(session, self.store, utcnow() - timedelta(seconds=self.stale_s))
+        if count:
+            log.warning("%d movement job(s) interrupted by a server stop were marked failed", count)
+        return count
+
+    async def _beat_forever(self) -> None:
+        beats = 0
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            beats += 1
+            try:
+                progress = {job_id: self._progress.get(job_id) for job_id in self._tasks}
+                await asyncio.to_thread(self._beat, progress)
+                if beats * HEARTBEAT_S >= self.stale_s / 2:
+                    beats = 0
+                    await asyncio.to_thread(self.fail_stale)
+            except Exception:  # the database may be down for a moment: beat again next time
+                log.warning("movement job heartbeat failed", exc_info=True)
+
+    def _beat(self, progress: dict[uuid.UUID, float | None]) -> None:
+        with self.db.session() as session:
+            storage.beat(session, progress)
+
+    # --- jobs ---
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def owns(self, job_id: uuid.UUID) -> bool:
+        return job_id in self._tasks
+
+    def check_capacity(self) -> None:
+        if self.analyzer.state == "unavailable":
+            raise ServiceUnavailable(
+                "model_unavailable", f"The pose model is not available: {self.analyzer.detail}"
+            )
+        if len(self._tasks) >= self.max_jobs:
+            raise ServiceUnavailable("busy", "Too many clips are being analysed; retry in a moment.")
+
+    def submit(self, job: MovementJob) -> None:
+        task = asyncio.create_task(self._run(job.id), name=f"movement-job-{job.id}")
+        self._tasks[job.id] = task
+        self._progress[job.id] = None
+        task.add_done_callback(lambda _: self._forget(job.id))
+
+    def _forget(self, job_id: uuid.UUID) -> None:
+        self._tasks.pop(job_id, None)
+        self._progress.pop(job_id, None)
+
+    async def wait(self, job_id: uuid.UUID) -> None:
+        """Until the job's task has ended (tests)."""
+        task = self._tasks.get(job_id)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+
+    async def _run(self, job_id: uuid.UUID) -> None:
+        try:
+            job = await asyncio.to_thread(self._start_job, job_id)
+            if job is None:
+                return  # failed or deleted meanwhile
+            with _local_copy(self.store, job.clip_sha256) as path:
+                if path is None:
+                    await asyncio.to_thread(
+                        self._fail, job_id, "clip_missing", "The stored clip is missing from the file store."
+                    )
+                    return
+                clip_job = ClipJob(path, clip_options(job.test, job.options), job.source, key=job_id.hex)
+                outcome = await self.analyzer.run_clip(clip_job, self._reporter(job_id))
+            await asyncio.to_thread(self._end, job_id, outcome)
+        except asyncio.CancelledError:
+            raise
+        except ServiceUnavailable as exc:
+            await asyncio.to_thread(self._fail, job_id, exc.code, exc.message)
+        except Exception:
+            log.exception("movement job %s failed", job_id)
+            await asyncio.to_thread(
+                self._fail,
+                job_id,
+                "analysis_failed",
+                "The clip's analysis failed unexpectedly; this is a bug.",
+            )
+
+    def _reporter(self, job_id: uuid.UUID) -> Any:
+        def report(done: int, total: int) -> None:
+            # Called from the pool's listener thread: one assignment, read by the heartbeat.
+            if total > 0:
+                self._progress[job_id] = min(0.99, max(0.0, done / total))
+
+        return report
+
+    def _start_job(self, job_id: uuid.UUID) -> MovementJob | None:
+        with self.db.session() as session:
+            if not storage.mark_running(session, job_id, self.owner):
+                return None
+            return storage.job_by_id(session, job_id)
+
+    def _end(self, job_id: uuid.UUID, outcome: ClipResult) -> None:
+        analysis = outcome.analysis
+        if outcome.error is not None or analysis is None:
+            error = outcome.error or ErrorInfo(code="analysis_failed", message="The analysis gave no result.")
+            self._fail(job_id, error.code, error.message)
+            return
+        if analysis.status != "ok":
+            error = analysis.error
+            code = error.code if error is not None else "analysis_failed"
+            message = error.message if error is not None else "The clip was refused."
+            self._fail(job_id, code, message)
+            return
+        document = storage.json_safe(analysis.to_dict())
+        with self.db.session() as session:
+            storage.finish_job(session, self.store, job_id, document, outcome.deepest_png)
+
+    def _fail(self, job_id: uuid.UUID, code: str, message: str) -> None:
+        with self.db.session() as session:
+            storage.fail_job(session, self.store, job_id, code, message)
+
+
+_STOPPED = "The server stopped before this clip was analysed; nothing was kept. Upload the clip again."
+
+
+def clip_options(test: str, options: dict[str, Any]) -> Any:
+    """The library's `ClipOptions` of a job (imported here: the video side loads only for clips)."""
+    from posture.movement.options import ClipOptions
+
+    return ClipOptions(
+        test=test,  # type: ignore[arg-type]
+        facing=options.get("facing"),
+        camera_roll_deg=options.get("camera_roll_deg"),
+        overlay=True,
+    )
+
+
+@contextlib.contextmanager
+def _local_copy(store: FileStore, digest: str | None) -> Iterator[Path | None]:
+    """A path the worker can read the clip from: the stored file itself, or (object storage) a
+    temporary copy streamed to disk and removed after."""
+    if digest is None:
+        yield None
+        return
+    download = store.open(FileKind.CLIP, digest)
+    if download is None:
+        yield None
+        return
+    if download.path is not None:
+        download.close()
+        yield download.path
+        return
+    with tempfile.TemporaryDirectory(prefix="posture-clip-") as tmp:
+        path = Path(tmp) / "clip.bin"
+        try:
+            with path.open("wb") as out:
+                for chunk in download.chunks:
+                    out.write(chunk)
+        finally:
+            download.close()
+        yield path
+
+
+# --- what the routes call ---------------------------------------------------------------------------
+
+
+async def read_clip(part: UploadFile) -> bytes:
+    """The clip part's bytes; 415 for a part declared as something other than a video (the bytes decide
+    the container: a mislabelled clip still works)."""
+    declared = (part.content_type or "").lower()
+    if declared and not declared.startswith(ACCEPTED_CLIP_TYPES):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"The clip part is declared as {declared[:80]!r}; send an MP4, MOV or WebM video.",
+        )
+    return await part.read()
+
+
+def create_job(
+    db: Session,
+    store: FileStore,
+    runner: MovementJobs,
+    subject_id: uuid.UUID,
+    clip: bytes,
+    *,
+    test: str,
+    facing: str | None,
+    camera_roll_deg: float | None,
+    source: str | None,
+    taken_at: datetime,
+) -> MovementJob:
+    if not clip:
+        raise ApiError(422, "clip_unreadable", "The clip is empty.")
+    job = storage.create_job(
+        db,
+        store,
+        subject_id,
+        clip,
+        test=test,
+        options={"facing": facing, "camera_roll_deg": camera_roll_deg},
+        source=source,
+        taken_at=taken_at,
+        owner=runner.owner,
+    )
+    if job is None:
+        raise ApiError(404, "subject_not_found", f"Subject {subject_id} was deleted during the upload.")
+    return job
+
+
+def job_or_404(db: Session, user: User, job_id: uuid.UUID, runner: MovementJobs | None = None) -> MovementJob:
+    job = storage.get_job(db, user, job_id)
+    if job is None:
+        raise ApiError(404, "job_not_found", f"No job {job_id}.")
+    # Not ours and its server stopped beating: say so now rather than at the next check of stale jobs.
+    if (
+        runner is not None
+        and job.status in storage.UNFINISHED
+        and not runner.owns(job.id)
+        and utcnow() - job.heartbeat_at > timedelta(seconds=runner.stale_s)
+    ):
+        db.commit()
+        runner.fail_stale()
+        db.expire_all()
+        job = storage.get_job(db, user, job_id) or job
+    return job
+
+
+def job_out(job: MovementJob) -> MovementJobOut:
+    error = ErrorInfo(code=job.error_code, message=job.error_message or "") if job.error_code else None
+    return MovementJobOut(
+        id=job.id,
+        subject_id=job.subject_id,
+        status=job.status,  # type: ignore[arg-type]
+        progress=round(job.progress, 3),
+        test=job.test,  # type: ignore[arg-type]
+        source=job.source,
+        movement_id=job.movement_id,
+        error=error,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+def movement_or_404(db: Session, user: User, movement_id: uuid.UUID) -> Movement:
+    movement = storage.get_movement(db, user, movement_id)
+    if movement is None:
+        raise ApiError(404, "movement_not_found", f"No movement {movement_id}.")
+    return movement
+
+
+def movement_out(movement: Movement) -> StoredMovement:
+    result = movement.result or {}
+    return StoredMovement(
+        id=movement.id,
+        subject_id=movement.subject_id,
+        test=movement.test,  # type: ignore[arg-type]
+        taken_at=movement.taken_at,
+        created_at=movement.created_at,
+        source=movement.source,
+        measures={k: _number(v) for k, v in (movement.measures or {}).items()},
+        reps=len(result.get("reps") or []),
+        has_deepest_frame=movement.deepest_sha256 is not None,
+        analysis=result,
+    )
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def trends(
+    db: Session,
+    user: User,
+    subject_id: uuid.UUID,
+    test: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> MovementTrends:
+    """Each measure of the test over time (one point per movement) with its Theil–Sen slope and the
+    library's noise band, and the standing measures of `STANDING_BESIDE` over the same window."""
+    subject_or_404(db, user, subject_id)
+    points = storage.movement_series(db, subject_id, test, since, until)
+    names = sorted({name for p in points for name in p.measures})
+    matrix = np.array(
+        [[_number(p.measures.get(name)) for name in names] for p in points], dtype=float
+    ).reshape(len(points), len(names))
+    matrix[~np.isfinite(matrix)] = np.nan
+    times = np.array([_naive(p.taken_at) for p in points], dtype="datetime64[us]")
+    days = (times - times[0]) / np.timedelta64(1, "D") if len(points) else np.zeros(0)
+    slopes = stats.theil_sen(days, matrix) if len(names) else np.zeros(0)
+    noise = _noise_of_latest(db, points)
+    measures = {}
+    for k, name in enumerate(names):
+        column = matrix[:, k]
+        present = np.isfinite(column)
+        slope = float(slopes[k])
+        change = slope * float(days[-1] - days[0]) if math.isfinite(slope) else None
+        band = noise.get(name)
+        measures[name] = MovementMeasureTrend(
+            values=[None if not math.isfinite(v) else round(float(v), 2) for v in column],
+            n=int(present.sum()),
+            slope_per_30d=round(slope * stats.DAYS_PER_PERIOD, 3) if math.isfinite(slope) else None,
+            change=round(change, 2) if change is not None else None,
+            noise=band,
+            beyond_noise=(abs(change) >= band) if change is not None and band is not None else None,
+        )
+    return MovementTrends(
+        subject_id=subject_id,
+        test=test,  # type: ignore[arg-type]
+        n=len(points),
+        movement_ids=[p.id for p in points],
+        taken_at=[p.taken_at for p in points],
+        measures=measures,
+        standing=_standing(db, subject_id, since, until),
+        warnings=[str(w) for w in stats.versions_warnings(p.method for p in points)],
+    )
+
+
+def _noise_of_latest(db: Session, points: list[storage.MovementPoint]) -> dict[str, float]:
+    """The noise bands the library gave the latest movement (rules.toml, per measure)."""
+    if not points:
+        return {}
+    movement = db.get(Movement, points[-1].id)
+    noise = (movement.result or {}).get("noise") if movement is not None else None
+    db.rollback()
+    if not isinstance(noise, dict):
+        return {}
+    return {k: float(v) for k, v in noise.items() if _number(v) is not None}
+
+
+def _standing(
+    db: Session, subject_id: uuid.UUID, since: datetime | None, until: datetime | None
+) -> list[StandingBeside]:
+    series = repository.series(db, subject_id, "standing", since, until)
+    db.rollback()
+    out = []
+    for name in STANDING_BESIDE:
+        if name not in stats.TRACKED or not len(series.ids):
+            continue
+        column = series.values[:, stats.TRACKED.index(name)]
+        days = (series.taken_at - series.taken_at[0]) / np.timedelta64(1, "D")
+        slope = float(stats.theil_sen(days, column[:, None])[0])
+        out.append(
+            StandingBeside(
+                measure=name,
+                taken_at=[t.astype("datetime64[us]").item().replace(tzinfo=UTC) for t in series.taken_at],
+                values=[None if not math.isfinite(v) else round(float(v), 2) for v in column],
+                slope_per_30d=round(slope * stats.DAYS_PER_PERIOD, 3) if math.isfinite(slope) else None,
+            )
+        )
+    return out
+
+
+def compare(db: Session, user: User, a: uuid.UUID, b: uuid.UUID) -> MovementComparison:
+    """b − a for every measure two movements of one test share, against the library's noise band."""
+    ma, mb = movement_or_404(db, user, a), movement_or_404(db, user, b)
+    if ma.subject_id != mb.subject_id:
+        raise ApiError(422, "different_subjects", "Both movements must belong to the same subject.")
+    if ma.test != mb.test:
+        raise ApiError(422, "different_tests", f"A is a {ma.test} and B a {mb.test}: compare one test.")
+    noise = (mb.result or {}).get("noise") or {}
+    measures = {}
+    for name in sorted(set(ma.measures or {}) | set(mb.measures or {})):
+        va, vb = _number((ma.measures or {}).get(name)), _number((mb.measures or {}).get(name))
+        band = _number(noise.get(name)) if isinstance(noise, dict) else None
+        diff, within = stats.difference(va, vb, band)
+        measures[name] = MovementDifference(a=va, b=vb, difference=diff, noise=band, within_noise=within)
+    warnings = stats.versions_warnings([ma.method, mb.method])
+    return MovementComparison(
+        subject_id=ma.subject_id,
+        test=ma.test,  # type: ignore[arg-type]
+        a=ma.id,
+        b=mb.id,
+        days_between=round((mb.taken_at - ma.taken_at).total_seconds() / 86400, 2),
+        measures=measures,
+        warnings=[str(w) for w in warnings],
+    )
+
+
+def delete(db: Session, store: FileStore, movement: Movement) -> None:
+    storage.delete_movement(db, store, movement)
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value

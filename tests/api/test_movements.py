@@ -1,0 +1,326 @@
+"""Movement tests through the API (issue 17): clip upload → 202 and a job, progress, the movement, its
+deepest frame, history, trends, comparison and deletion, bad clips as coded job errors, and jobs that a
+stopped server left unfinished. On SQLite and PostgreSQL (the `database` fixture), with the fake clip
+analyzer (tests/api/movement_fakes.py); the real library's path is in test_movements_e2e."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from app.core.db import Database
+from app.storage import movements as movement_storage
+from app.storage import sweep
+from app.storage.files import FileKind
+from app.storage.models import Movement, MovementJob, utcnow
+
+from .conftest import Api, running_api
+from .movement_fakes import FakeClipAnalyzer, fake_clip
+
+TERMINAL = {"done", "failed"}
+
+
+@pytest.fixture
+def fake() -> FakeClipAnalyzer:
+    return FakeClipAnalyzer()
+
+
+def upload(api: Api, subject_id: str, clip: bytes, filename: str = "squat.mp4", **form: Any) -> Any:
+    return api.post(
+        f"/api/v1/subjects/{subject_id}/movements",
+        files={"clip": (filename, clip, "video/mp4")},
+        data={k: str(v) for k, v in form.items()},
+    )
+
+
+def wait_job(api: Api, job_id: str, timeout_s: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = api.get(f"/api/v1/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job = response.json()
+        if job["status"] in TERMINAL:
+            return job
+        assert time.monotonic() < deadline, f"job still {job['status']} after {timeout_s} s"
+        time.sleep(0.05)
+
+
+def clip_files(api: Api) -> list[Any]:
+    return [f for f in api.stored_files() if "/clip/" in f"/{f}"]
+
+
+def test_a_clip_becomes_a_movement_through_a_job(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    measures = {"squat_shin_peak_deg": 31.4, "squat_depth_pct": 38.0, "squat_heel_lift_pct": 4.0}
+    clip = fake.script_clip(fake_clip(1), measures=measures, reps=3)
+    response = upload(api, subject, clip, test="squat", facing="left", camera_roll_deg="1.5")
+    assert response.status_code == 202, response.text
+    accepted = response.json()["job"]
+    assert accepted["status"] in ("queued", "running") and accepted["movement_id"] is None
+    assert response.headers["location"] == f"/api/v1/jobs/{accepted['id']}"
+    job = wait_job(api, accepted["id"])
+    assert job["status"] == "done" and job["progress"] == 1.0 and job["error"] is None, job
+    movement = api.get(f"/api/v1/movements/{job['movement_id']}").json()
+    assert movement["test"] == "squat" and movement["subject_id"] == subject
+    assert movement["measures"] == measures and movement["reps"] == 3
+    assert movement["source"] == "squat.mp4" and movement["has_deepest_frame"]
+    assert movement["analysis"]["facing"] == "left" and len(movement["analysis"]["reps"]) == 3
+    png = api.get(f"/api/v1/movements/{job['movement_id']}/deepest.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert png.headers["content-type"] == "image/png"
+    again = api.get(
+        f"/api/v1/movements/{job['movement_id']}/deepest.png", headers={"If-None-Match": png.headers["etag"]}
+    )
+    assert again.status_code == 304
+    listed = api.get(f"/api/v1/subjects/{subject}/movements").json()
+    assert listed["total"] == 1 and listed["items"][0]["id"] == job["movement_id"]
+    assert api.get(f"/api/v1/subjects/{subject}/movements?test=lunge").json()["total"] == 0
+    assert len(clip_files(api)) == 1  # the clip is kept with its movement
+    # The options reached the library.
+    assert fake.clip_calls == 1
+
+
+def test_progress_is_reported_while_the_clip_is_analysed(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    hold = threading.Event()
+    clip = fake.script_clip(fake_clip(2), steps=10, hold=hold)
+    job_id = upload(api, subject, clip).json()["job"]["id"]
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # the heartbeat writes progress every 2 s
+            job = api.get(f"/api/v1/jobs/{job_id}").json()
+            if job["status"] == "running" and 0 < job["progress"] < 1:
+                break
+            assert time.monotonic() < deadline, job
+            time.sleep(0.1)
+        assert job["movement_id"] is None
+        assert api.get(f"/api/v1/subjects/{subject}/movements").json()["total"] == 0
+    finally:
+        hold.set()
+    assert wait_job(api, job_id)["status"] == "done"
+
+
+@pytest.mark.parametrize(
+    "code", ["clip_unreadable", "clip_too_long", "no_movement", "person_left_frame", "not_side_on"]
+)
+def test_a_clip_the_library_refuses_fails_its_job_with_the_code_and_keeps_nothing(
+    api: Api, fake: FakeClipAnalyzer, code: str
+):
+    subject = api.subject()
+    clip = fake.script_clip(fake_clip(hash(code) % 1000 + 10), error=(code, f"The clip says {code}."))
+    response = upload(api, subject, clip)
+    assert response.status_code == 202
+    job = wait_job(api, response.json()["job"]["id"])
+    assert job["status"] == "failed" and job["movement_id"] is None
+    assert job["error"] == {"code": code, "message": f"The clip says {code}."}
+    assert api.get(f"/api/v1/subjects/{subject}/movements").json()["total"] == 0
+    assert clip_files(api) == []  # the refused clip is not kept
+    with api.database.session() as session:
+        assert not sweep.unreferenced(session, api.store)
+
+
+def test_the_upload_is_checked_before_anything_is_stored(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    url = f"/api/v1/subjects/{subject}/movements"
+    clip = fake_clip(3)
+    anonymous = api.client.post(url, files={"clip": ("a.mp4", clip, "video/mp4")})
+    assert anonymous.status_code == 401
+    assert api.post(url, content=b"{}", headers={"Content-Type": "application/json"}).status_code == 415
+    text = api.post(url, files={"clip": ("a.txt", clip, "text/plain")})
+    assert text.status_code == 415 and text.json()["code"] == "unsupported_media_type"
+    missing = api.post(url, files={"other": ("a.mp4", clip, "video/mp4")})
+    assert missing.status_code == 422 and missing.json()["code"] == "invalid_request"
+    assert upload(api, subject, clip, test="plank").status_code == 422
+    assert upload(api, subject, clip, camera_roll_deg="90").status_code == 422
+    assert upload(api, subject, clip, facing="up").status_code == 422
+    empty = upload(api, subject, b"")
+    assert empty.status_code == 422 and empty.json()["code"] == "clip_unreadable"
+    unknown = upload(api, str(uuid.uuid4()), clip)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "subject_not_found"
+    assert api.get(f"/api/v1/jobs/{uuid.uuid4()}").json()["code"] == "job_not_found"
+    assert fake.clip_calls == 0 and clip_files(api) == []
+
+
+def test_a_clip_over_the_size_limit_is_refused(database: Database, tmp_path: Path):
+    analyzer = FakeClipAnalyzer()
+    with running_api(database, tmp_path / "data", analyzer, max_upload_bytes=64 * 1024) as api:
+        response = upload(api, api.subject(), fake_clip(4, size=100 * 1024))
+        assert response.status_code == 413 and response.json()["code"] == "request_too_large"
+        assert analyzer.clip_calls == 0 and clip_files(api) == []
+
+
+def test_other_accounts_see_no_job_and_no_movement(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    job = wait_job(api, upload(api, subject, fake_clip(5)).json()["job"]["id"])
+    other = {"Authorization": f"Bearer {_new_key(api)}"}
+    assert api.client.get(f"/api/v1/jobs/{job['id']}", headers=other).status_code == 404
+    assert api.client.get(f"/api/v1/movements/{job['movement_id']}", headers=other).status_code == 404
+    assert api.client.delete(f"/api/v1/movements/{job['movement_id']}", headers=other).status_code == 404
+    deepest = api.client.get(f"/api/v1/movements/{job['movement_id']}/deepest.png", headers=other)
+    assert deepest.status_code == 404
+
+
+def _new_key(api: Api) -> str:
+    from .conftest import new_account
+
+    return new_account(api.database)
+
+
+def test_deleting_a_movement_removes_its_clip_and_deepest_frame(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    job = wait_job(api, upload(api, subject, fake_clip(6)).json()["job"]["id"])
+    before = api.stored_files()
+    assert len(before) == 2  # the clip and the deepest frame
+    assert api.delete(f"/api/v1/movements/{job['movement_id']}").status_code == 204
+    assert api.get(f"/api/v1/movements/{job['movement_id']}").status_code == 404
+    assert api.stored_files() == []
+    # The finished job still says what it made, and the movement is gone.
+    assert api.get(f"/api/v1/jobs/{job['id']}").json()["movement_id"] is None
+
+
+def test_deleting_the_subject_removes_its_movements_jobs_and_files(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    wait_job(api, upload(api, subject, fake_clip(7)).json()["job"]["id"])
+    hold = threading.Event()
+    running = upload(api, subject, fake.script_clip(fake_clip(8), hold=hold)).json()["job"]["id"]
+    try:
+        assert api.delete(f"/api/v1/subjects/{subject}").status_code == 204
+        assert api.get(f"/api/v1/jobs/{running}").status_code == 404
+    finally:
+        hold.set()
+    api.client.app.state.movements  # noqa: B018 - the running job's end finds its job gone
+    deadline = time.monotonic() + 10
+    while api.client.app.state.movements.in_flight and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.stored_files() == []
+    with api.database.session() as session:
+        assert not sweep.unreferenced(session, api.store)
+
+
+def test_trends_and_comparison_of_a_test(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    ids = []
+    start = utcnow() - timedelta(days=60)
+    for week, shin in enumerate([30.0, 32.0, 33.5, 36.0]):
+        clip = fake.script_clip(fake_clip(100 + week), measures={"lunge_shin_peak_deg": shin})
+        taken = (start + timedelta(days=7 * week)).isoformat()
+        job = wait_job(api, upload(api, subject, clip, test="lunge", taken_at=taken).json()["job"]["id"])
+        ids.append(job["movement_id"])
+    wait_job(api, upload(api, subject, fake_clip(200), test="squat").json()["job"]["id"])
+    for shot, tilt in enumerate([8.0, 9.0]):
+        photo = fake.script(_photo(shot), measures={"pelvic_tilt_deg": tilt})
+        taken = (start + timedelta(days=10 * shot)).isoformat()
+        assert api.upload(subject, photo, taken_at=taken).status_code == 201
+    trends = api.get(f"/api/v1/subjects/{subject}/movements/trends?test=lunge").json()
+    assert trends["n"] == 4 and trends["movement_ids"] == ids
+    shin = trends["measures"]["lunge_shin_peak_deg"]
+    assert shin["values"] == [30.0, 32.0, 33.5, 36.0] and shin["n"] == 4
+    # 6° over 3 weeks: Theil–Sen through these points is 1.75–2.5°/week.
+    assert 7.0 < shin["slope_per_30d"] < 11.0 and shin["beyond_noise"] is True and shin["noise"] == 1.5
+    standing = {s["measure"]: s for s in trends["standing"]}
+    assert standing["pelvic_tilt_deg"]["values"] == [8.0, 9.0]
+    compared = api.get(f"/api/v1/movements/compare?a={ids[0]}&b={ids[-1]}").json()
+    assert compared["measures"]["lunge_shin_peak_deg"]["difference"] == 6.0
+    assert compared["measures"]["lunge_shin_peak_deg"]["within_noise"] is False
+    assert compared["days_between"] == 21.0
+    squat_id = api.get(f"/api/v1/subjects/{subject}/movements?test=squat").json()["items"][0]["id"]
+    mixed = api.get(f"/api/v1/movements/compare?a={ids[0]}&b={squat_id}")
+    assert mixed.status_code == 422 and mixed.json()["code"] == "different_tests"
+
+
+def _photo(seed: int) -> bytes:
+    from .conftest import make_jpeg
+
+    return make_jpeg(5000 + seed)
+
+
+def test_a_job_left_unfinished_by_a_stopped_server_is_failed_at_start_up(database: Database, tmp_path: Path):
+    data_dir = tmp_path / "data"
+    with running_api(database, data_dir, FakeClipAnalyzer()) as api:
+        subject = uuid.UUID(api.subject())
+        store = api.store
+        with database.session() as session:  # as a server that died after storing the clip
+            job = movement_storage.create_job(
+                session,
+                store,
+                subject,
+                fake_clip(9),
+                test="squat",
+                options={},
+                source="x.mp4",
+                taken_at=utcnow(),
+                owner="gone:1:dead",
+            )
+            assert job is not None
+            movement_storage.mark_running(session, job.id, "gone:1:dead")
+            session.execute(
+                update(MovementJob)
+                .where(MovementJob.id == job.id)
+                .values(heartbeat_at=utcnow() - timedelta(minutes=5))
+            )
+            session.commit()
+        key = api.key
+    with running_api(database, data_dir, FakeClipAnalyzer()) as api:
+        response = api.client.get(f"/api/v1/jobs/{job.id}", headers={"Authorization": f"Bearer {key}"})
+        failed = response.json()
+        assert failed["status"] == "failed" and failed["error"]["code"] == "job_interrupted", failed
+        assert clip_files(api) == []
+        with database.session() as session:
+            assert session.scalar(select(Movement).where(Movement.subject_id == subject)) is None
+
+
+def test_stopping_the_server_fails_its_running_jobs(database: Database, tmp_path: Path):
+    analyzer = FakeClipAnalyzer()
+    hold = threading.Event()
+    with running_api(database, tmp_path / "data", analyzer) as api:
+        subject = api.subject()
+        job_id = upload(api, subject, analyzer.script_clip(fake_clip(10), hold=hold)).json()["job"]["id"]
+        deadline = time.monotonic() + 10
+        while api.get(f"/api/v1/jobs/{job_id}").json()["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        key = api.key
+        # Let the held analysis end once the server has stopped (its thread would delay the loop's end).
+        threading.Timer(1.0, hold.set).start()
+    with running_api(database, tmp_path / "data", FakeClipAnalyzer()) as api:
+        job = api.client.get(f"/api/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}).json()
+        assert job["status"] == "failed" and job["error"]["code"] == "job_interrupted"
+        assert clip_files(api) == []
+
+
+def test_an_unavailable_model_is_a_503_before_the_clip_is_read(database: Database, tmp_path: Path):
+    analyzer = FakeClipAnalyzer(state="unavailable", detail="no model file")
+    with running_api(database, tmp_path / "data", analyzer) as api:
+        response = upload(api, api.subject(), fake_clip(11))
+        assert response.status_code == 503 and response.json()["code"] == "model_unavailable"
+        assert clip_files(api) == []
+
+
+def test_the_job_row_and_clip_are_consistent_in_storage(api: Api, fake: FakeClipAnalyzer):
+    """While a job runs its row references the clip; once done, the movement does."""
+    subject = api.subject()
+    hold = threading.Event()
+    clip = fake.script_clip(fake_clip(12), hold=hold)
+    job_id = uuid.UUID(upload(api, subject, clip).json()["job"]["id"])
+    try:
+        with api.database.session() as session:
+            job = session.get(MovementJob, job_id)
+            assert job is not None and job.clip_sha256 is not None
+            assert api.store.exists(FileKind.CLIP, job.clip_sha256)
+            assert not sweep.unreferenced(session, api.store)
+    finally:
+        hold.set()
+    done = wait_job(api, str(job_id))
+    with api.database.session() as session:
+        job = session.get(MovementJob, job_id)
+        movement = session.get(Movement, uuid.UUID(done["movement_id"]))
+        assert job is not None and movement is not None
+        assert job.clip_sha256 is None and movement.clip_sha256 is not None
+        assert not sweep.unreferenced(session, api.store)
