@@ -5,6 +5,10 @@ analyzer (tests/api/movement_fakes.py); the real library's path is in test_movem
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -12,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -21,8 +26,9 @@ from app.storage import sweep
 from app.storage.files import FileKind
 from app.storage.models import Movement, MovementJob, utcnow
 
-from .conftest import Api, running_api
+from .conftest import Api, new_account, running_api, wait_until_healthy
 from .movement_fakes import FakeClipAnalyzer, fake_clip
+from .s3_server import free_port
 
 TERMINAL = {"done", "failed"}
 
@@ -168,8 +174,6 @@ def test_other_accounts_see_no_job_and_no_movement(api: Api, fake: FakeClipAnaly
 
 
 def _new_key(api: Api) -> str:
-    from .conftest import new_account
-
     return new_account(api.database)
 
 
@@ -324,3 +328,115 @@ def test_the_job_row_and_clip_are_consistent_in_storage(api: Api, fake: FakeClip
         assert job is not None and movement is not None
         assert job.clip_sha256 is None and movement.clip_sha256 is not None
         assert not sweep.unreferenced(session, api.store)
+
+
+# --- end to end: the real library on the service's own worker pool ------------------------------------
+
+REAL_CLIP = Path(__file__).resolve().parents[2] / "sample_images" / "clips" / "walk_side.mp4"
+
+
+def test_a_real_clip_through_the_worker_pool_and_the_api(real_api: Api, real_pool: Any):
+    """The sports2d demo's walking woman (no licensed squat or lunge clip exists, docs/accuracy.md): as
+    a lunge, each of her three double supports is a rep (tests/test_movement_real.py); as a squat, the
+    library finds no squat. Progress reaches the server from the worker process; the deepest frame is
+    the library's overlay."""
+    from posture.movement.options import ClipOptions
+    from posture.worker import ClipJob
+
+    reports: list[tuple[int, int]] = []
+    direct = real_api.client.portal.call(
+        real_pool.run_clip, ClipJob(REAL_CLIP, ClipOptions(test="lunge")), lambda d, t: reports.append((d, t))
+    )
+    assert direct.analysis is not None and direct.analysis.status == "ok", direct
+    assert reports and reports[-1][0] == reports[-1][1] > 0  # the last report: every frame done
+    assert [d for d, _ in reports] == sorted(d for d, _ in reports)
+
+    subject = real_api.subject()
+    clip = REAL_CLIP.read_bytes()
+    response = upload(real_api, subject, clip, filename="walk_side.mp4", test="lunge")
+    assert response.status_code == 202, response.text
+    job = wait_job(real_api, response.json()["job"]["id"], timeout_s=120)
+    assert job["status"] == "done", job
+    movement = real_api.get(f"/api/v1/movements/{job['movement_id']}").json()
+    assert movement["reps"] == 3 and movement["analysis"]["facing"] == "left"
+    assert movement["measures"]["lunge_shin_peak_left_deg"] is not None
+    assert movement["measures"]["lunge_shin_peak_right_deg"] is not None
+    assert len(movement["analysis"]["series"]["shin_deg"]) == movement["analysis"]["clip"]["frames_sampled"]
+    png = real_api.get(f"/api/v1/movements/{job['movement_id']}/deepest.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG") and len(png.content) > 10_000
+
+    squat = wait_job(real_api, upload(real_api, subject, clip, test="squat").json()["job"]["id"], 120)
+    assert squat["status"] == "failed" and squat["error"]["code"] == "no_movement", squat
+    broken = wait_job(real_api, upload(real_api, subject, clip[: len(clip) // 50]).json()["job"]["id"], 120)
+    assert broken["status"] == "failed" and broken["error"]["code"] == "clip_unreadable", broken
+    # The refused uploads kept nothing: the one clip stored is the lunge's (the same bytes as the squat's).
+    assert len(clip_files(real_api)) == 1
+    with real_api.database.session() as session:
+        assert not sweep.unreferenced(session, real_api.store)
+
+
+def test_kill_9_mid_job_leaves_no_half_record_and_the_job_failed_after_restart(
+    database: Database, tmp_path: Path
+):
+    """A real server process killed (SIGKILL) while a clip is analysed: its job stays "running" with
+    the clip referenced and no movement; the next server fails it as `job_interrupted` once its
+    heartbeat is stale, and the clip goes. No file is left that no row references."""
+    data_dir = tmp_path / "data"
+    port = free_port()
+    env = {
+        **os.environ,
+        "POSTURE_DATA_DIR": str(data_dir),
+        "POSTURE_DATABASE_URL": database.url,
+        "POSTURE_JOB_STALE_S": "5",
+    }
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tests.api.movement_server", str(port)],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, server, log_path, time.monotonic() + 60)
+        key = new_account(database)
+        auth = {"Authorization": f"Bearer {key}"}
+        subject = httpx.post(f"{url}/api/v1/subjects", json={"name": "Kill"}, headers=auth).json()["id"]
+        response = httpx.post(
+            f"{url}/api/v1/subjects/{subject}/movements",
+            files={"clip": ("k.mp4", fake_clip(13), "video/mp4")},
+            headers=auth,
+        )
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job"]["id"]
+        deadline = time.monotonic() + 20
+        while True:  # mid-job: running, some progress written
+            job = httpx.get(f"{url}/api/v1/jobs/{job_id}", headers=auth).json()
+            if job["status"] == "running" and job["progress"] > 0:
+                break
+            assert time.monotonic() < deadline, job
+            time.sleep(0.1)
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+    with database.session() as session:
+        row = session.get(MovementJob, uuid.UUID(job_id))
+        assert row is not None and row.status == "running" and row.clip_sha256 is not None
+        assert session.scalar(select(Movement).where(Movement.subject_id == uuid.UUID(subject))) is None
+    with running_api(database, data_dir, FakeClipAnalyzer(), job_stale_s=5) as api:
+        deadline = time.monotonic() + 20
+        while True:
+            job = api.client.get(f"/api/v1/jobs/{job_id}", headers=auth).json()
+            if job["status"] == "failed":
+                break
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert job["error"]["code"] == "job_interrupted" and job["movement_id"] is None
+        assert clip_files(api) == []
+        with database.session() as session:
+            assert not sweep.unreferenced(session, api.store)
