@@ -16,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +53,7 @@ from posture.rules import rules_version
 from posture.scoring import score_all
 from posture.worker import Job, JobResult
 
-from .s3_server import bucket_keys, moto_server, new_bucket, s3_environment
+from .s3_server import bucket_keys, free_port, moto_server, new_bucket, s3_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_images"
@@ -358,6 +361,66 @@ def wait_until_healthy(url: str, process: Any, log_path: Path, deadline: float) 
             pass
         assert time.monotonic() < deadline, "the server did not become healthy"
         time.sleep(0.2)
+
+
+@dataclass
+class ServerProcess:
+    """A real `posture serve` process started by `serve_process`."""
+
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    log: Path
+
+
+@contextmanager
+def serve_process(
+    data_dirs: Sequence[Path],
+    *,
+    workers: int = 1,
+    database_url: str | None = None,
+    timeout_s: float = 180,
+    **settings: str,
+) -> Iterator[list[ServerProcess]]:
+    """One `posture serve` (uvicorn, the real model) per data dir, each on a free port, all healthy when
+    yielded; a data dir given twice is shared by two processes. `settings` are POSTURE_* settings by
+    their lower-case names (`storage_url=...`, `max_connections="6"`). The database is the data dir's
+    SQLite one unless `database_url` names another. Stopped with SIGINT, as a supervisor would."""
+    env = {
+        **os.environ,
+        "GLOG_minloglevel": "2",
+        "POSTURE_INFERENCE_WORKERS": str(workers),
+        **{f"POSTURE_{name.upper()}": value for name, value in settings.items()},
+    }
+    env.pop("POSTURE_DATABASE_URL", None)
+    if database_url:
+        env["POSTURE_DATABASE_URL"] = database_url
+    command = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())", "serve"]
+    servers: list[ServerProcess] = []
+    try:
+        for data_dir in data_dirs:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            port = free_port()
+            log = data_dir.parent / f"server-{port}.log"
+            options = ["--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning"]
+            with open(log, "wb") as out:
+                process = subprocess.Popen([*command, *options], cwd=ROOT, env=env, stdout=out, stderr=out)
+            servers.append(ServerProcess(f"http://127.0.0.1:{port}", port, process, data_dir, log))
+        deadline = time.monotonic() + timeout_s
+        for server in servers:
+            wait_until_healthy(server.url, server.process, server.log, deadline)
+        yield servers
+    finally:
+        for server in servers:
+            if server.process.poll() is None:
+                server.process.send_signal(signal.SIGINT)
+        for server in servers:
+            try:
+                server.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
 
 
 @contextmanager

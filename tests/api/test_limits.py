@@ -14,12 +14,9 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,69 +36,18 @@ from posture.intake import IntakeLimits, load_photo, to_rgb
 from posture.photo_copy import STORED_LONG_SIDE_PX, strip_metadata
 from posture.worker import Job
 
-from .conftest import ROOT, Api, FakeAnalyzer, make_jpeg, new_account, sample, wait_until_healthy
-from .test_multiprocess import _free_port
+from .conftest import Api, FakeAnalyzer, ServerProcess, make_jpeg, new_account, sample, serve_process
 
 # --- real server processes ------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    url: str
-    port: int
-    process: subprocess.Popen[bytes]
-    data_dir: Path
-    log: Path
-
-    def key(self) -> str:
-        db = Database(f"sqlite:///{(self.data_dir / 'posture.db').resolve()}")
-        try:
-            return new_account(db)
-        finally:
-            db.dispose()
-
-
-@contextmanager
-def serve(tmp_path: Path, workers: int = 1, **env: str) -> Iterator[Server]:
-    """`posture serve` on a free port with its own SQLite data dir, healthy when yielded."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir(exist_ok=True)
-    port = _free_port()
-    settings = {f"POSTURE_{name.upper()}": value for name, value in env.items()}
-    environment = {
-        **os.environ,
-        "GLOG_minloglevel": "2",
-        "POSTURE_INFERENCE_WORKERS": str(workers),
-        **settings,
-    }
-    environment.pop("POSTURE_DATABASE_URL", None)
-    log = tmp_path / f"server-{port}.log"
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from app.cli import main; sys.exit(main())",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        "--log-level",
-        "warning",
-    ]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
+def _key(server: ServerProcess) -> str:
+    """A new account's key, in the server's own SQLite database."""
+    db = Database(f"sqlite:///{(server.data_dir / 'posture.db').resolve()}")
     try:
-        wait_until_healthy(url, process, log, time.monotonic() + 120)
-        yield Server(url, port, process, data_dir, log)
+        return new_account(db)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        db.dispose()
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
@@ -144,7 +90,7 @@ def _command(pid: int) -> str:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads processes from /proc")
 def test_workers_and_the_resource_tracker_end_when_the_server_is_killed(tmp_path):
-    with serve(tmp_path, workers=2) as server:
+    with serve_process([tmp_path / "data"], workers=2) as (server,):
         # Both workers (the pool starts them all at once) and multiprocessing's resource tracker.
         deadline = time.monotonic() + 60
         while len(children := _children(server.process.pid)) < 3 and time.monotonic() < deadline:
@@ -205,19 +151,19 @@ def test_a_broken_pool_is_replaced_without_leaving_its_processes(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def bounded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve(
-        tmp_path_factory.mktemp("bounded"),
+def bounded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with serve_process(
+        [tmp_path_factory.mktemp("bounded") / "data"],
         header_timeout_s="1.5",
         body_timeout_s="2",
         keep_alive_timeout_s="1",
         max_connections="6",
         max_header_bytes="4096",
-    ) as server:
+    ) as (server,):
         yield server
 
 
-def _connect(server: Server) -> socket.socket:
+def _connect(server: ServerProcess) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=10)
 
 
@@ -269,7 +215,7 @@ def test_headers_trickled_in_are_cut_off_at_the_header_timeout(bounded):
 
 
 def test_a_body_that_does_not_arrive_in_time_answers_408(bounded):
-    key = bounded.key()
+    key = _key(bounded)
     with _connect(bounded) as conn:
         conn.sendall(
             b"POST /api/v1/analyze HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode() + b"\r\n"
@@ -350,7 +296,7 @@ def test_an_idle_keep_alive_connection_is_closed(bounded):
 
 
 def test_a_revoked_key_is_refused_by_a_running_server_at_once(bounded):
-    key = bounded.key()
+    key = _key(bounded)
     auth = {"Authorization": f"Bearer {key}"}
     assert httpx.get(f"{bounded.url}/api/v1/subjects", headers=auth).status_code == 200
     db = Database(f"sqlite:///{(bounded.data_dir / 'posture.db').resolve()}")

@@ -4,68 +4,11 @@ PostgreSQL; and two app instances with their own engines on each database."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import httpx
 
 from app.core.db import Database
 
-from .conftest import ROOT, FakeAnalyzer, make_jpeg, new_account, running_api, sample, wait_until_healthy
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def servers(count: int, data_dir: Path, database_url: str | None) -> Iterator[list[str]]:
-    env = {**os.environ, "GLOG_minloglevel": "2", "POSTURE_INFERENCE_WORKERS": "1"}
-    env.pop("POSTURE_DATABASE_URL", None)
-    if database_url:
-        env["POSTURE_DATABASE_URL"] = database_url
-    procs, urls = [], []
-    try:
-        for _ in range(count):
-            port = _free_port()
-            command = [
-                sys.executable,
-                "-c",
-                "import sys; from app.cli import main; sys.exit(main())",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-                "--log-level",
-                "warning",
-            ]
-            log = open(data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
-            procs.append((subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log), log))
-            urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 120
-        for url, (proc, log) in zip(urls, procs, strict=True):
-            wait_until_healthy(url, proc, Path(log.name), deadline)
-        yield urls
-    finally:
-        for proc, _log in procs:
-            proc.send_signal(signal.SIGINT)
-        for proc, log in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
+from .conftest import FakeAnalyzer, make_jpeg, new_account, running_api, sample, serve_process
 
 
 def test_two_app_instances_share_one_database(database, tmp_path):
@@ -91,7 +34,8 @@ def test_two_server_processes_share_one_postgresql_database(postgres_url, tmp_pa
     url = postgres_url
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    with servers(2, data_dir, url) as (first, second):
+    with serve_process([data_dir, data_dir], database_url=url) as servers:
+        first, second = (server.url for server in servers)
         db = Database(url)
         auth = {"Authorization": f"Bearer {new_account(db)}"}
         db.dispose()

@@ -5,68 +5,23 @@ through the other, and neither machine's disk holds a photo."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import httpx
 
 from app.core.db import Database
 
-from .conftest import ROOT, new_account, sample, wait_until_healthy
-from .s3_server import bucket_keys, free_port
+from .conftest import new_account, sample, serve_process
+from .s3_server import bucket_keys
 
 PHOTOS = ("walk_side_crop_f0128.jpg", "walk_side_f0128.jpg")
-
-
-@contextmanager
-def serve(data_dirs: list[Path], env: dict[str, str]) -> Iterator[list[str]]:
-    """One `posture serve` per data dir, with `env`; their base URLs once all are healthy."""
-    procs: list[tuple[subprocess.Popen[bytes], Path]] = []
-    urls = []
-    try:
-        for data_dir in data_dirs:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            port = free_port()
-            command = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())"]
-            command += ["serve", "--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning"]
-            log_path = data_dir.parent / f"{data_dir.name}.log"
-            with open(log_path, "wb") as log:
-                procs.append((subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log), log_path))
-            urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 180
-        for url, (proc, log_path) in zip(urls, procs, strict=True):
-            wait_until_healthy(url, proc, log_path, deadline)
-        yield urls
-    finally:
-        for proc, _ in procs:
-            proc.send_signal(signal.SIGINT)
-        for proc, _ in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def test_two_servers_on_two_data_dirs_serve_one_history_from_one_bucket(
     fresh_postgres_url, bucket_url, tmp_path
 ):
     postgres_url = fresh_postgres_url  # of its own: other tests' rows would share the sample photos' files
-    env = {
-        **os.environ,
-        "GLOG_minloglevel": "2",
-        "POSTURE_INFERENCE_WORKERS": "1",
-        "POSTURE_DATABASE_URL": postgres_url,
-        "POSTURE_STORAGE_URL": bucket_url,
-    }
     machines = [tmp_path / "machine-a", tmp_path / "machine-b"]
-    with serve(machines, env) as (first, second):
+    with serve_process(machines, database_url=postgres_url, storage_url=bucket_url) as servers:
+        first, second = (server.url for server in servers)
         db = Database(postgres_url)
         auth = {"Authorization": f"Bearer {new_account(db)}"}
         db.dispose()
