@@ -64,6 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    serve.add_argument(
+        "--ssl-certfile",
+        type=Path,
+        metavar="PEM",
+        help="serve HTTPS with this certificate (with --ssl-keyfile): a phone's browser opens the camera "
+        "only on https or localhost (docs/page.md has a one-line local certificate)",
+    )
+    serve.add_argument("--ssl-keyfile", type=Path, metavar="PEM", help="the certificate's private key")
     serve.set_defaults(func=_serve)
 
     users = sub.add_parser("users", help="manage accounts and API keys")
@@ -111,7 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    from app.api.server import uvicorn_options
+    from app.api.server import TlsError, tls_options, uvicorn_options
     from app.main import create_app
 
     try:
@@ -122,19 +130,27 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        tls = tls_options(args.ssl_certfile, args.ssl_keyfile)
+    except TlsError as exc:
+        print(f"posture serve: {exc}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     data = f" --data-dir {settings.data_dir}" if args.data_dir else ""
     # As the user ran it: `.venv/bin/posture` under `make serve`.
     command = sys.argv[0] if Path(sys.argv[0]).name == "posture" else "posture"
+    scheme = "https" if tls else "http"
     print(
-        f"posture-profile on http://{shown}:{args.port}/ (API docs at /docs)\n"
+        f"posture-profile on {scheme}://{shown}:{args.port}/ (API docs at /docs)\n"
         f"Data in {settings.data_dir.resolve()}\n"
         f"Create an API key with:  {command} users create NAME{data}",
         flush=True,
     )
     # Bounded connections, header and keep-alive times (the body's time is bounded in the app).
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options(settings))
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options(settings), **tls
+    )
     return 0
 
 

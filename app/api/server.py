@@ -6,19 +6,23 @@ answer, and it reads and drops for as long as a client likes the body of a reque
 without reading it (a 401 to an anonymous upload). `BoundedH11Protocol` adds those three bounds to
 uvicorn's h11 protocol; the size of the headers and the size and time of a body are bounded by
 `app.api.middleware.RequestLimits`, within the app, so they hold under any ASGI server.
+
+`tls_options` checks the certificate and key of `posture serve --ssl-certfile/--ssl-keyfile` (HTTPS, so
+that a phone on the network may open its camera on the page) before uvicorn gets them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+from pathlib import Path
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from app.api.middleware import SECURITY_HEADERS
-from app.core.errors import error_response
+from app.api.middleware import busy
 from app.core.settings import Settings
 
 
@@ -40,14 +44,28 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def _busy(scope: Any, receive: Any, send: Any) -> None:
-    response = error_response(
-        503,
-        "busy",
-        "The server has too many open connections; retry in a moment.",
-        {"Retry-After": "5", "Connection": "close", **{k.decode(): v.decode() for k, v in SECURITY_HEADERS}},
-    )
-    await response(scope, receive, send)
+class TlsError(ValueError):
+    """The certificate and key for HTTPS are missing one another, unreadable or do not match."""
+
+
+def tls_options(certfile: Path | None, keyfile: Path | None) -> dict[str, str]:
+    """uvicorn's `ssl_certfile` / `ssl_keyfile`, checked here so that a wrong file is one clear line,
+    not a traceback from inside uvicorn; `{}` (plain HTTP) when neither is given."""
+    if certfile is None and keyfile is None:
+        return {}
+    if certfile is None or keyfile is None:
+        raise TlsError("--ssl-certfile and --ssl-keyfile go together: give both, or neither for plain HTTP")
+    for what, path in (("certificate", certfile), ("key", keyfile)):
+        if not path.is_file():
+            raise TlsError(f"the {what} file {path} does not exist")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsError(
+            f"the certificate {certfile} and key {keyfile} cannot be used together "
+            f"(PEM files, the key without a passphrase): {exc}"
+        ) from None
+    return {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
 
 
 class BoundedH11Protocol(H11Protocol):
@@ -64,7 +82,7 @@ class BoundedH11Protocol(H11Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._deadline_kind: str | None = None
         if self.max_connections is not None and len(self.connections) > self.max_connections:
-            self.app = _busy  # this connection's request is answered 503, then the connection closed
+            self.app = busy  # this connection's request is answered 503, then the connection closed
         self._ensure("headers", self.header_timeout_s)
 
     def data_received(self, data: bytes) -> None:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,46 +151,58 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser_context(server: Server):
+def playwright_driver():
+    """One Playwright driver for the session: its sync API allows only one at a time, and the page
+    tests open more than one browser (the camera tests need their own switches)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser_context(server: Server, playwright_driver):
     """One headless Chromium (a fresh profile); every test opens its own tabs, and sessionStorage,
     where the page keeps the key, is per tab. Requests to any other origin are blocked and recorded:
     the page must work offline."""
-    from playwright.sync_api import sync_playwright
-
     profile = tempfile.mkdtemp(prefix="posture-page-chromium-")
     try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                profile,
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1280, "height": 900},
-                locale="en-GB",
-                timezone_id="UTC",
-            )
-            context.set_default_timeout(20_000)
-            context.outside_requests = []  # type: ignore[attr-defined]
-
-            def only_local(route, request):
-                if request.url.split("#")[0] == f"{server.base}/":
-                    # The page must run under a strict Content-Security-Policy (no inline script or
-                    # style, nothing from elsewhere): any violation shows as a console error.
-                    response = route.fetch()
-                    route.fulfill(
-                        response=response, headers={**response.headers, "content-security-policy": CSP}
-                    )
-                elif request.url.startswith(server.base):
-                    route.continue_()
-                else:
-                    context.outside_requests.append(request.url)  # type: ignore[attr-defined]
-                    route.abort()
-
-            context.route("**/*", only_local)
-            yield context
-            context.close()
+        context = launch_browser(playwright_driver, server, profile)
+        yield context
+        context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def launch_browser(playwright, server: Server, profile: str, extra_args: Sequence[str] = ()):
+    """Headless Chromium on a fresh profile with the page's CSP and every other origin blocked (their
+    requests recorded in `outside_requests`); `extra_args` add Chromium switches (a fake camera)."""
+    context = playwright.chromium.launch_persistent_context(
+        profile,
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[*CHROMIUM_ARGS, *extra_args],
+        viewport={"width": 1280, "height": 900},
+        locale="en-GB",
+        timezone_id="UTC",
+    )
+    context.set_default_timeout(20_000)
+    context.outside_requests = []  # type: ignore[attr-defined]
+
+    def only_local(route, request):
+        if request.url.split("#")[0] == f"{server.base}/":
+            # The page must run under a strict Content-Security-Policy (no inline script or
+            # style, nothing from elsewhere): any violation shows as a console error.
+            response = route.fetch()
+            route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
+        elif request.url.startswith(server.base):
+            route.continue_()
+        else:
+            context.outside_requests.append(request.url)  # type: ignore[attr-defined]
+            route.abort()
+
+    context.route("**/*", only_local)
+    return context
 
 
 @dataclass

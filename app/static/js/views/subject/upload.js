@@ -1,10 +1,12 @@
 // The upload form of a subject's page: choose or drop a photo, the optional fields, the upload with its
 // progress, and the refusal shown in the API's words. After an upload it invites the next shot of the
 // same visit (the photo protocol asks for three), keeping the fields that make it join that visit.
+// "Take photos" switches the card to the capture view (capture.js): this device's camera and level.
 
 import { get, uploadPhoto } from "../../api.js";
 import { formatDate, h, icon, todayIso } from "../../dom.js";
 import { errorAlert, noteAlert, toast } from "../../ui.js";
+import { capturePanel } from "./capture.js";
 
 const PROTOCOL_SHOTS = 3; // docs/photo-protocol.md: three shots per session, and their median
 
@@ -247,17 +249,43 @@ export function uploadForm(subject, onUploaded) {
     invite.replaceChildren(...parts);
   }
 
+  // Two ways to add photos: a file taken elsewhere, or the camera of this device (capture.js).
+  const uploadPart = h("div", { class: "upload-part", id: "upload-part" }, form, message, invite);
+  let capture = null;
+  const capturePart = h("div", { class: "capture-part", id: "capture-part", hidden: true });
+  const tabs = {
+    upload: h("button", { type: "button", "aria-pressed": "true", "aria-controls": "upload-part", id: "tab-upload" }, icon("upload"), "Upload"),
+    capture: h("button", { type: "button", "aria-pressed": "false", "aria-controls": "capture-part", id: "tab-capture" }, icon("camera"), "Take photos"),
+  };
+  const choose = (which) => {
+    tabs.upload.setAttribute("aria-pressed", String(which === "upload"));
+    tabs.capture.setAttribute("aria-pressed", String(which === "capture"));
+    uploadPart.hidden = which !== "upload";
+    capturePart.hidden = which !== "capture";
+    if (which === "capture" && !capture) {
+      capture = capturePanel(subject, onUploaded);
+      capturePart.append(capture.element);
+    }
+    if (which === "upload" && capture) capture.stop();
+  };
+  tabs.upload.addEventListener("click", () => choose("upload"));
+  tabs.capture.addEventListener("click", () => choose("capture"));
+
   return h(
     "section",
     { class: "card upload", "aria-labelledby": "upload-title" },
     h(
       "div",
       { class: "section-head" },
-      h("h2", { id: "upload-title" }, "Add a photo"),
-      h("p", { class: "muted small" }, "Side on, whole body in the frame, camera level at hip height."),
+      h(
+        "div",
+        {},
+        h("h2", { id: "upload-title" }, "Add a photo"),
+        h("p", { class: "muted small" }, "Side on, whole body in the frame, camera level at hip height."),
+      ),
+      h("div", { class: "segmented add-modes", role: "group", "aria-label": "How to add photos" }, tabs.upload, tabs.capture),
     ),
-    form,
-    message,
-    invite,
+    uploadPart,
+    capturePart,
   );
 }

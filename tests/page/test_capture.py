@@ -1,0 +1,391 @@
+"""The capture view ("Take photos") in a real headless Chromium against a real server and pose model.
+
+Chromium's fake camera plays a real side photo (a `.y4m` made here from a committed sample frame), and
+the phone's attitude is set through the DevTools protocol (`DeviceOrientation.setDeviceOrientationOverride`)
+from a physical pose: the phone upright, pitched, turned by the screen's angle and rolled about its lens.
+The Euler angles are built from that pose with rotation matrices here, independently of the page's
+formula (app/static/js/level.js), so the tests check the page's maths, not a copy of it.
+
+Screenshots are written to test-artifacts/page/.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import node_executable
+
+from .conftest import ROOT, SAMPLES, Server, Tab, launch_browser, sign_in_fast
+
+# The portrait crop of the real side photo walk_side_f0128.jpg (one person, head to feet), scaled 2×
+# to 680 × 1048: what a phone held upright frames.
+FRAME = "walk_side_crop_f0128.jpg"
+LEVEL_JS = ROOT / "app" / "static" / "js" / "level.js"
+TOLERANCE_DEG = 1.0  # rules.toml [capture] level_tolerance_deg (checked against the API below)
+NO_HORIZONTAL_SCROLL = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+
+
+# --- the phone's attitude -------------------------------------------------------------------------
+
+
+def _rx(deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def _ry(deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+
+
+def _rz(deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+# The screen's axes (x right, y up, z towards the viewer) of a phone held upright in front of the viewer,
+# lens level and pointing north: x east, y up, z south (Earth frame: x east, y north, z up).
+_UPRIGHT = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])
+
+
+def device_orientation(
+    roll_deg: float, pitch_deg: float = -4.0, angle_deg: int = 0, heading_deg: float = 25.0
+) -> dict[str, float]:
+    """The DeviceOrientationEvent angles of a phone turned by `angle_deg` counterclockwise from its
+    natural orientation (the screen's angle), its lens pitched by `pitch_deg` (+ up) and rolled by
+    `roll_deg` (+ counterclockwise as seen by the viewer, the API's sign) about the lens axis.
+
+    Device to Earth: R = Rz(heading) · UPRIGHT · Rx(pitch) · Rz(roll) · Rz(angle) (screen frame = device
+    frame turned by the angle). The event's angles are the spec's intrinsic Z-X'-Y'' decomposition
+    R = Rz(alpha) · Rx(beta) · Ry(gamma), with beta in [-180, 180) and gamma in [-90, 90)."""
+    r = _rz(heading_deg) @ _UPRIGHT @ _rx(pitch_deg) @ _rz(roll_deg) @ _rz(angle_deg)
+    beta = math.degrees(math.asin(max(-1.0, min(1.0, r[2, 1]))))
+    gamma = math.degrees(math.atan2(-r[2, 0], r[2, 2]))
+    alpha = math.degrees(math.atan2(-r[0, 1], r[1, 1]))
+    if math.hypot(r[2, 0], r[2, 2]) < 1e-9:  # upright with a level lens: only alpha + gamma is defined
+        gamma, alpha = 0.0, math.degrees(math.atan2(r[1, 0], r[0, 0]))
+    elif not -90 <= gamma < 90:  # the other solution of the same rotation
+        beta, gamma, alpha = 180 - beta, gamma - math.copysign(180, gamma), alpha + 180
+        beta = (beta + 180) % 360 - 180
+    np.testing.assert_allclose(_rz(alpha) @ _rx(beta) @ _ry(gamma), r, atol=1e-9)
+    return {"alpha": alpha % 360, "beta": beta, "gamma": gamma}
+
+
+def test_the_pages_roll_is_the_lens_roll_of_physical_poses():
+    """level.js (run by node) recovers the roll and pitch of phones held upright, pitched, in portrait
+    and in both landscapes and upside down; a phone lying flat has no roll."""
+    poses = [
+        (roll, pitch, angle)
+        for roll in (-30.0, -3.0, -0.3, 0.0, 0.3, 3.0, 12.5)
+        for pitch in (-25.0, -4.0, 0.0, 15.0)
+        for angle in (0, 90, 180, 270)
+    ]
+    events = [device_orientation(roll, pitch, angle) for roll, pitch, angle in poses]
+    flat = {"alpha": 0.0, "beta": 2.0, "gamma": -1.0}  # on a table, screen up
+    script = (
+        "const m = await import(process.argv[1]);"
+        "const cases = JSON.parse(process.argv[2]);"
+        "const out = cases.map(([e, a]) => m.rollFromOrientation(e.beta, e.gamma, a));"
+        "process.stdout.write(JSON.stringify(out));"
+    )
+    cases = [[e, angle] for e, (_, _, angle) in zip(events, poses, strict=True)] + [[flat, 0]]
+    done = subprocess.run(
+        [node_executable(), "--input-type=module", "-e", script, LEVEL_JS.as_uri(), json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    got = json.loads(done.stdout)
+    for (roll, pitch, angle), reading in zip(poses, got[:-1], strict=True):
+        assert reading is not None, (roll, pitch, angle)
+        assert reading["roll"] == pytest.approx(roll, abs=1e-6), (roll, pitch, angle)
+        assert reading["pitch"] == pytest.approx(pitch, abs=1e-6), (roll, pitch, angle)
+    assert got[-1] is None
+
+
+# --- the browser with a fake camera -----------------------------------------------------------------
+
+
+def write_y4m(photo: Path, target: Path, scale: int = 2) -> tuple[int, int]:
+    """A two-frame 4:2:0 YUV4MPEG2 clip of `photo`, for Chromium's fake camera (it loops the file)."""
+    image = cv2.imread(str(photo))
+    assert image is not None, photo
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    height, width = image.shape[:2]
+    assert width % 2 == 0 and height % 2 == 0
+    planes = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes()
+    with target.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(2):
+            out.write(b"FRAME\n" + planes)
+    return width, height
+
+
+@pytest.fixture(scope="module")
+def camera_context(server: Server, playwright_driver, tmp_path_factory: pytest.TempPathFactory):
+    clip = tmp_path_factory.mktemp("fake-camera") / "side.y4m"
+    size = write_y4m(SAMPLES / FRAME, clip)
+    profile = tempfile.mkdtemp(prefix="posture-capture-chromium-")
+    switches = [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",  # the camera prompt answered yes
+        f"--use-file-for-fake-video-capture={clip}",
+    ]
+    try:
+        context = launch_browser(playwright_driver, server, profile, switches)
+        context.frame_size = size  # type: ignore[attr-defined]
+        yield context
+        context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def camera_tab(camera_context) -> Iterator[Tab]:
+    page = camera_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(f"console: {m.text}")
+            if m.type == "error" and "Failed to load resource" not in m.text
+            else None
+        ),
+    )
+    yield Tab(page=page, errors=errors)
+    page.close()
+
+
+def set_level(cdp, roll_deg: float, angle_deg: int = 0) -> None:
+    cdp.send(
+        "DeviceOrientation.setDeviceOrientationOverride", device_orientation(roll_deg, angle_deg=angle_deg)
+    )
+
+
+def open_capture(page, server: Server, name: str) -> str:
+    subject = server.subject(name)
+    sign_in_fast(page, server, f"/#/subjects/{subject}")
+    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
+    page.get_by_role("button", name="Take photos").click()
+    expect(page.locator("#capture-panel")).to_be_visible()
+    expect(page.locator("#upload-part")).to_be_hidden()
+    return subject
+
+
+def start_camera(page, context) -> None:
+    page.get_by_role("button", name="Start the camera").click()
+    page.wait_for_function(
+        "([w, h]) => { const v = document.querySelector('.capture-video');"
+        " return v && v.videoWidth === w && v.videoHeight === h && !v.paused; }",
+        arg=list(context.frame_size),
+    )
+
+
+def screenshot(page, path: Path, target: str = ".capture-stage") -> None:
+    """What the screen shows with `target` in the middle, through the DevTools protocol: Playwright's own
+    screenshot re-applies its viewport, which would reset an emulated screen orientation."""
+    page.evaluate("() => document.getElementById('toast').replaceChildren()")
+    page.locator(target).evaluate("(el) => el.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(200)  # the bubble's transition
+    shot = page.context.new_cdp_session(page).send("Page.captureScreenshot", {"format": "png"})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def test_capture_settings_come_from_the_rules(server: Server):
+    from posture.rules import load_rules, rules_version
+
+    body = server.api("GET", "/capture").json()
+    assert body == {
+        "level_tolerance_deg": load_rules()["capture"]["level_tolerance_deg"],
+        "rules_version": rules_version(),
+    }
+    assert body["level_tolerance_deg"] == TOLERANCE_DEG
+
+
+def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
+    server: Server, camera_context, camera_tab: Tab, artifacts
+):
+    """On a phone-sized screen: the shutter is disabled at a 3° roll (saying which way to turn) and
+    enabled at 0.3°; three shots on the timer are one visit of three analyses, each stored with the roll
+    read at its own instant as `camera_level.source = "device"`; the visit's median is shown."""
+    page = camera_tab.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    cdp = camera_context.new_cdp_session(page)
+    set_level(cdp, 3.0)
+    subject = open_capture(page, server, "Cam Portrait")
+    start_camera(page, camera_context)
+    shutter = page.locator("#capture-shutter")
+    why = page.locator("#capture-why")
+    number = page.locator("#level-number")
+
+    expect(number).to_have_text("+3.0°")
+    expect(shutter).to_be_disabled()
+    expect(why).to_contain_text("turn it clockwise by 3.0°")
+    expect(why).to_contain_text("within ±1.0°")
+    screenshot(page, artifacts / "20-capture-phone-off-level.png")
+    set_level(cdp, -3.0)
+    expect(number).to_have_text("−3.0°")
+    expect(why).to_contain_text("turn it counterclockwise by 3.0°")
+    expect(shutter).to_be_disabled()
+    set_level(cdp, 0.3)
+    expect(number).to_have_text("+0.3°")
+    expect(shutter).to_be_enabled()
+    expect(page.locator("#capture-level")).to_have_class("level is-level")
+    assert page.evaluate(NO_HORIZONTAL_SCROLL)
+    # The picture fills the card's width and the guide lies exactly on it.
+    video_box = page.locator(".capture-video").bounding_box()
+    guide_box = page.locator(".capture-guide").bounding_box()
+    assert video_box == pytest.approx(guide_box, abs=0.5)
+    assert video_box["x"] >= 0 and video_box["x"] + video_box["width"] <= 390 and video_box["width"] >= 340
+    assert page.locator(".capture-guide").get_attribute("viewBox") == "0 0 {} {}".format(
+        *camera_context.frame_size
+    )
+    # She faces left: so does the outline once the facing is chosen.
+    figure = page.locator(".capture-guide > g")
+    assert re.search(r"\) scale\([0-9.]+ [0-9.]+\)$", figure.get_attribute("transform"))
+    page.locator("#capture-facing").select_option("left")
+    assert re.search(r"\) scale\(-[0-9.]+ [0-9.]+\)$", figure.get_attribute("transform"))
+    screenshot(page, artifacts / "21-capture-phone-level.png")
+
+    # Three shots: the roll changes between them (within the tolerance); each carries its own.
+    page.locator("#capture-delay").select_option("3")
+    page.locator("#capture-between").select_option("5")
+    label = page.locator("#capture-visit").input_value()
+    shutter.click()
+    expect(page.locator("#capture-cancel")).to_be_visible()
+    expect(page.locator(".capture-countdown")).to_be_visible()
+    taken = page.locator("#capture-shots li:not([data-status=waiting])")
+    expect(taken).to_have_count(1, timeout=15_000)
+    set_level(cdp, -0.5)
+    expect(taken).to_have_count(2, timeout=15_000)
+    set_level(cdp, 0.8)
+    summary = page.locator(".visit-summary")
+    expect(summary).to_be_visible(timeout=120_000)
+    expect(page.locator("#capture-shots li[data-status=done]")).to_have_count(3)
+
+    visits = server.api("GET", f"/subjects/{subject}/visits").json()["items"]
+    assert len(visits) == 1
+    visit = visits[0]
+    assert visit["n"] == 3 and visit["label"] == label
+    analyses = [server.api("GET", f"/analyses/{a}").json() for a in visit["analysis_ids"]]
+    assert [a["source"] for a in analyses] == ["capture-1.jpg", "capture-2.jpg", "capture-3.jpg"]
+    for analysis, roll in zip(analyses, (0.3, -0.5, 0.8), strict=True):
+        level = analysis["camera_level"]
+        assert level["source"] == "device" and level["confidence"] == 1.0, level
+        assert level["roll_deg"] == pytest.approx(roll, abs=0.01), level
+        assert analysis["image"]["width"] == camera_context.frame_size[0]
+    expect(summary).to_contain_text("Median of 3 shots")
+    expect(summary.locator("[data-test=visit-overall]")).to_have_text(
+        f"{round(visit['scores']['overall'])} / 100"
+    )
+    expect(summary).to_contain_text("+0.3°, −0.5°, +0.8°")
+    # The page below shows the visit: the history has its three shots.
+    expect(page.locator(".visit .tl-item")).to_have_count(3)
+    assert page.evaluate(NO_HORIZONTAL_SCROLL)
+    screenshot(page, artifacts / "22-capture-phone-visit.png", ".visit-summary")
+    assert camera_tab.errors == [] and camera_context.outside_requests == []
+
+
+def test_landscape_screen_angle_is_taken_into_account(
+    server: Server, camera_context, camera_tab: Tab, artifacts
+):
+    """The phone turned to landscape (screen angle 90°): the same physical roll reads the same."""
+    page = camera_tab.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    cdp = camera_context.new_cdp_session(page)
+    cdp.send(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": 1280,
+            "height": 800,
+            "deviceScaleFactor": 1,
+            "mobile": False,
+            "screenOrientation": {"type": "landscapePrimary", "angle": 90},
+        },
+    )
+    set_level(cdp, 3.0, angle_deg=90)
+    open_capture(page, server, "Cam Landscape")
+    assert page.evaluate("() => screen.orientation.angle") == 90
+    start_camera(page, camera_context)
+    expect(page.locator("#level-number")).to_have_text("+3.0°")
+    expect(page.locator("#capture-shutter")).to_be_disabled()
+    set_level(cdp, -0.3, angle_deg=90)
+    expect(page.locator("#level-number")).to_have_text("−0.3°")
+    expect(page.locator("#capture-shutter")).to_be_enabled()
+    # Read as if the screen were in portrait, this pose would be a roll of about 90°: far off.
+    cdp.send(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": 1280,
+            "height": 800,
+            "deviceScaleFactor": 1,
+            "mobile": False,
+            "screenOrientation": {"type": "portraitPrimary", "angle": 0},
+        },
+    )
+    expect(page.locator("#level-number")).to_have_text("+89.7°")
+    expect(page.locator("#capture-shutter")).to_be_disabled()
+    cdp.send(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": 1280,
+            "height": 800,
+            "deviceScaleFactor": 1,
+            "mobile": False,
+            "screenOrientation": {"type": "landscapePrimary", "angle": 90},
+        },
+    )
+    expect(page.locator("#level-number")).to_have_text("−0.3°")
+    assert page.evaluate(NO_HORIZONTAL_SCROLL)
+    screenshot(page, artifacts / "23-capture-desktop-level.png")
+    assert camera_tab.errors == [] and camera_context.outside_requests == []
+
+
+def test_without_orientation_events_the_level_is_left_to_the_photo(
+    server: Server, camera_context, camera_tab: Tab, artifacts
+):
+    """No sensor (no orientation values): the view says the level will be read from the photo, the
+    shutter works, and the photo goes without a roll."""
+    page = camera_tab.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    subject = open_capture(page, server, "Cam No Sensor")
+    start_camera(page, camera_context)
+    why = page.locator("#capture-why")
+    expect(why).to_have_attribute("data-state", "fallback", timeout=5_000)
+    expect(why).to_contain_text("the level will be read from the photo instead")
+    expect(page.locator("#level-number")).to_have_text("from the photo")
+    shutter = page.locator("#capture-shutter")
+    expect(shutter).to_be_enabled()
+    screenshot(page, artifacts / "24-capture-phone-no-sensor.png")
+
+    bodies: list[bytes] = []
+    page.on("request", lambda r: bodies.append(r.post_data_buffer or b"") if r.method == "POST" else None)
+    page.locator("#capture-delay").select_option("3")
+    shutter.click()
+    expect(page.locator("#capture-shots li[data-status=done]")).to_have_count(1, timeout=60_000)
+    page.locator("#capture-cancel").click()
+    expect(page.locator("#capture-progress")).to_contain_text("1 of 3 photos stored", timeout=30_000)
+    assert len(bodies) == 1
+    assert b'name="camera_roll_deg"' not in bodies[0] and b'name="camera_roll_source"' not in bodies[0]
+    assert b'name="visit"' in bodies[0]
+    stored = server.api("GET", f"/subjects/{subject}/analyses").json()["items"]
+    assert len(stored) == 1
+    assert stored[0]["camera_level"]["source"] in ("background", "floor", "none")
+    # The missing shots can be taken into the same visit.
+    expect(shutter).to_contain_text("Take the missing 2 photos")
+    assert camera_tab.errors == [] and camera_context.outside_requests == []
