@@ -346,7 +346,9 @@ class MovementMeasureTrend(BaseModel):
     values: list[float | None] = Field(description="One per movement, aligned with `taken_at`.")
     n: int = Field(description="Movements with a value of this measure.")
     slope_per_30d: float | None = Field(description="Theil–Sen slope, units per 30 days.")
-    change: float | None = Field(description="Fitted change from the first to the last movement.")
+    fit_start: float | None = Field(None, description="Fitted line at the first movement.")
+    fit_end: float | None = Field(None, description="Fitted line at the last movement.")
+    change: float | None = Field(description="fit_end − fit_start.")
     noise: float | None = Field(description="Repeatability band of one value (rules.toml), when known.")
     beyond_noise: bool | None = Field(description="|change| ≥ noise.")
 

@@ -396,12 +396,19 @@ def trends(
         column = matrix[:, k]
         present = np.isfinite(column)
         slope = float(slopes[k])
-        change = slope * float(days[-1] - days[0]) if math.isfinite(slope) else None
+        fit: tuple[float, float] | None = None
+        if math.isfinite(slope):
+            # Intercept: the median residual, Theil–Sen's robust companion (as posture.trends).
+            intercept = float(np.median(column[present] - slope * days[present]))
+            fit = (intercept, intercept + slope * float(days[-1] - days[0]))
+        change = fit[1] - fit[0] if fit is not None else None
         band = noise.get(name)
         measures[name] = MovementMeasureTrend(
             values=[None if not math.isfinite(v) else round(float(v), 2) for v in column],
             n=int(present.sum()),
-            slope_per_30d=round(slope * stats.DAYS_PER_PERIOD, 3) if math.isfinite(slope) else None,
+            slope_per_30d=round(slope * stats.DAYS_PER_PERIOD, 3) if fit is not None else None,
+            fit_start=round(fit[0], 2) if fit is not None else None,
+            fit_end=round(fit[1], 2) if fit is not None else None,
             change=round(change, 2) if change is not None else None,
             noise=band,
             beyond_noise=(abs(change) >= band) if change is not None and band is not None else None,

@@ -174,10 +174,22 @@ export async function download(path, filename) {
  * Returns `{promise, abort}`; `onProgress(fraction)` follows the upload, `onUploaded()` fires when the
  * last byte has left and the server is analysing.
  */
-export function uploadPhoto(subjectId, formData, { onProgress, onUploaded } = {}) {
+export function uploadPhoto(subjectId, formData, options = {}) {
+  return uploadMultipart(`/subjects/${encodeURIComponent(subjectId)}/analyses`, formData, options);
+}
+
+/**
+ * Upload a movement clip (multipart `FormData` with `clip`, `test` and the optional fields): as
+ * `uploadPhoto`, but the promise resolves with the job to poll (`{job}`, 202) once the clip is in.
+ */
+export function uploadClip(subjectId, formData, options = {}) {
+  return uploadMultipart(`/subjects/${encodeURIComponent(subjectId)}/movements`, formData, options);
+}
+
+function uploadMultipart(path, formData, { onProgress, onUploaded } = {}) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
-    xhr.open("POST", `${API}/subjects/${encodeURIComponent(subjectId)}/analyses`);
+    xhr.open("POST", `${API}${path}`);
     for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
     xhr.setRequestHeader("Accept", "application/json");
     xhr.responseType = "json";

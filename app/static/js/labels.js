@@ -181,6 +181,65 @@ export const NOT_MEASURED = {
 };
 
 /** Short titles for refusal and error codes; the API's message says what to do. */
+/**
+ * Movement tests (posture.analyze_clip): the headline measures of a squat or knee-to-wall lunge clip
+ * (medians over the reps; docs/measures.md), the per-frame curves and the tests themselves.
+ */
+export const MOVEMENT_MEASURES = {
+  squat_depth_pct: { label: "Squat depth", unit: "%", decimals: 0, hint: "hip drop from standing to the bottom, % of standing hip height" },
+  squat_hip_below_knee_pct: {
+    label: "Hip below knee",
+    unit: "%",
+    decimals: 0,
+    signed: true,
+    hint: "hip height minus knee height at the bottom, % of standing hip height; + = hip below the knee",
+  },
+  squat_shin_peak_deg: { label: "Peak shin angle", unit: "°", decimals: 1, hint: "shin forward of vertical at the deepest point: a proxy for ankle dorsiflexion" },
+  squat_heel_lift_pct: { label: "Heel lift", unit: "%", decimals: 0, hint: "heel rise at depth, % of foot length" },
+  squat_trunk_lean_deg: { label: "Trunk lean", unit: "°", decimals: 1, hint: "trunk forward of vertical at depth" },
+  squat_trunk_shin_diff_deg: {
+    label: "Trunk − shin",
+    unit: "°",
+    decimals: 1,
+    signed: true,
+    hint: "trunk lean minus shin angle at depth; + = the trunk leans more than the shin",
+  },
+  squat_knee_past_toe_pct: { label: "Knee past toes", unit: "%", decimals: 0, signed: true, hint: "+ = knee ahead of the toes at depth, % of foot length" },
+  squat_pelvic_change_deg: {
+    label: "Pelvic change",
+    estimate: true,
+    unit: "°",
+    decimals: 1,
+    signed: true,
+    hint: "pelvic estimate at the bottom minus standing; − = a tuck at depth",
+  },
+  lunge_shin_peak_deg: { label: "Peak shin angle", unit: "°", decimals: 1, hint: "front shin from vertical with the heel down: the knee-to-wall reading" },
+  lunge_shin_peak_left_deg: { label: "Peak shin angle, left", unit: "°", decimals: 1, hint: "left leg in front" },
+  lunge_shin_peak_right_deg: { label: "Peak shin angle, right", unit: "°", decimals: 1, hint: "right leg in front" },
+  lunge_asymmetry_deg: { label: "Left–right difference", unit: "°", decimals: 1, hint: "between the two sides' peak shin angles" },
+  lunge_heel_lift_pct: { label: "Heel lift", unit: "%", decimals: 0, hint: "front heel rise, % of foot length" },
+};
+
+/** The per-frame curves of a movement (`series`), against `time_s`. */
+export const MOVEMENT_SERIES = {
+  shin_deg: { label: "Shin angle", unit: "°" },
+  hip_height_pct: { label: "Hip height", unit: "%" },
+  trunk_lean_deg: { label: "Trunk lean", unit: "°" },
+  heel_rise_pct: { label: "Heel rise", unit: "%" },
+  knee_past_toe_pct: { label: "Knee past toes", unit: "%" },
+};
+
+export const MOVEMENT_TESTS = {
+  squat: { label: "Squat", headline: "squat_shin_peak_deg" },
+  lunge: { label: "Knee-to-wall lunge", headline: "lunge_shin_peak_deg" },
+};
+
+/** Titles of a movement job's own errors (stored with the job, not answered by a request). */
+export const JOB_ERROR_TITLES = {
+  job_interrupted: "The server stopped during the analysis",
+  clip_missing: "The stored clip is missing",
+};
+
 export const ERROR_TITLES = {
   // The photo, refused by the quality gate.
   not_side_view: "Not a side view",

@@ -9,6 +9,7 @@ import { deleteSubject, editSubject, photoCount } from "../subjects.js";
 import { analysisPanel } from "./analysis.js";
 import { historySection, loadNewest, loadNewestVisits } from "./history.js";
 import { loadTrends, showTrends } from "./trends.js";
+import { movementsSection } from "./movements.js";
 import { uploadForm } from "./upload.js";
 
 function slug(name) {
@@ -219,6 +220,8 @@ export async function subjectView(route) {
     if (location.hash !== target) history.replaceState(null, "", target);
   });
 
+  const movements = movementsSection({ subjectId, showError });
+
   renderHead();
   timeline.render();
   const element = h(
@@ -227,6 +230,7 @@ export async function subjectView(route) {
     headBox,
     pageError,
     h("div", { class: "subject-grid" }, h("div", { class: "area-upload" }, upload), h("div", { class: "area-analysis" }, analysisBox), h("div", { class: "area-history" }, timeline.element), h("div", { class: "area-trends" }, trendsBox)),
+    movements.element,
   );
   await renderAnalysis();
 
@@ -235,6 +239,7 @@ export async function subjectView(route) {
     title: state.subject.name,
     mounted: () => {
       renderTrends();
+      movements.refresh().catch(showError);
       if (route.analysisId) analysisBox.scrollIntoView({ block: "start" });
     },
     controller: {
