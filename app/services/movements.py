@@ -460,6 +460,19 @@ def _standing(
     return out
 
 
+def latest(
+    db: Session,
+    user: User,
+    subject_id: uuid.UUID,
+    test: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StoredMovement | None:
+    """The subject's latest movement of one test in the window (the report's "latest reps")."""
+    points = storage.movement_series(db, subject_id, test, since, until)
+    return movement_out(movement_or_404(db, user, points[-1].id)) if points else None
+
+
 def compare(db: Session, user: User, a: uuid.UUID, b: uuid.UUID) -> MovementComparison:
     """b − a for every measure two movements of one test share, against the library's noise band."""
     ma, mb = movement_or_404(db, user, a), movement_or_404(db, user, b)

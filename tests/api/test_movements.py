@@ -440,3 +440,43 @@ def test_kill_9_mid_job_leaves_no_half_record_and_the_job_failed_after_restart(
         assert clip_files(api) == []
         with database.session() as session:
             assert not sweep.unreferenced(session, api.store)
+
+
+# --- the PDF report -------------------------------------------------------------------------------------
+
+
+def test_the_report_has_a_movement_section_when_the_subject_has_movements(api: Api, fake: FakeClipAnalyzer):
+    from .test_report import pdf_text
+
+    subject = api.subject("Report Mover")
+    start = utcnow() - timedelta(days=30)
+    for shot in range(2):
+        taken = (start + timedelta(days=14 * shot)).isoformat()
+        assert api.upload(subject, _photo(50 + shot), taken_at=taken).status_code == 201
+    without = pdf_text(api.get(f"/api/v1/subjects/{subject}/report.pdf").content)
+    assert not any("Movement tests" in page for page in without)
+    for week, shin in enumerate([31.0, 36.0]):
+        clip = fake.script_clip(fake_clip(300 + week), measures={"lunge_shin_peak_deg": shin}, reps=2)
+        taken = (start + timedelta(days=14 * week)).isoformat()
+        wait_job(api, upload(api, subject, clip, test="lunge", taken_at=taken).json()["job"]["id"])
+    response = api.get(f"/api/v1/subjects/{subject}/report.pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    pages = pdf_text(response.content)
+    assert len(pages) == len(without) + 1
+    movement = next(page for page in pages if "Movement tests" in page)
+    assert "Knee-to-wall lunge: peak shin angle over time" in movement
+    assert "Change beyond noise: +5.0°" in movement  # 36 − 31, beyond the fake's 1.5° band
+    assert "Latest clip" in movement and "2 reps" in movement and "36.0°" in movement
+    assert "Squat" not in movement  # no squat clips: no squat part
+
+
+def test_the_report_mirror_holds_the_pages_movement_words():
+    from app.services.report import labels as mirror
+
+    from .test_report import _tables
+
+    tables = _tables()
+    mirrored = {name: vars(meta) for name, meta in mirror.MOVEMENT_MEASURES.items()}
+    page = {n: {"signed": False, "estimate": False, **m} for n, m in tables["MOVEMENT_MEASURES"].items()}
+    assert mirrored == page
+    assert tables["MOVEMENT_TESTS"] == mirror.MOVEMENT_TESTS

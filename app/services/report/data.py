@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import ApiError
 from app.services import history
+from app.services import movements as movement_views
 from app.services.cache import VersionedCache
 from app.services.records import analysis_or_404, subject_or_404
 from app.storage.files import FileKind, FileStore
@@ -91,6 +92,31 @@ class Picture:
 
 
 @dataclass(frozen=True)
+class MovementRep:
+    """One repetition of the latest clip of a test."""
+
+    index: int
+    bottom_s: float
+    side: str | None
+    measures: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class MovementPart:
+    """The report's movement section for one test: its headline measure (the peak shin angle) over the
+    clips, as the movement trends give it, and the latest clip's numbers and reps."""
+
+    test: str
+    times: list[datetime]
+    series: MeasureSeries
+    n: int
+    latest_taken_at: datetime
+    latest_measures: dict[str, float | None]
+    latest_reps: list[MovementRep]
+    latest_findings: list[str]
+
+
+@dataclass(frozen=True)
 class ReportData:
     subject_id: uuid.UUID
     subject_name: str
@@ -109,6 +135,8 @@ class ReportData:
     """Visits the personal noise band rests on, where one applies."""
     first_picture: Picture | None = None
     latest_picture: Picture | None = None
+    movements: list[MovementPart] = field(default_factory=list)
+    """One part per movement test the subject has clips of in the window (none: no movement section)."""
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -171,7 +199,57 @@ def gather(
         personal_visits=_personal_visits(compared, trends),
         first_picture=pictures[0],
         latest_picture=pictures[1],
+        movements=_movements(db, user, subject_id, options),
     )
+
+
+# The headline of each movement test, in the page's order (labels.js MOVEMENT_TESTS).
+_MOVEMENT_HEADLINES = {"lunge": "lunge_shin_peak_deg", "squat": "squat_shin_peak_deg"}
+
+
+def _movements(db: Session, user: User, subject_id: uuid.UUID, options: ReportOptions) -> list[MovementPart]:
+    """Each test's part, from the movement trends and the latest movement (the page's API calls)."""
+    parts = []
+    for test, name in _MOVEMENT_HEADLINES.items():
+        trends = movement_views.trends(db, user, subject_id, test, options.since, options.until)
+        latest = movement_views.latest(db, user, subject_id, test, options.since, options.until)
+        if trends.n == 0 or latest is None:
+            continue
+        m = trends.measures.get(name)
+        series = MeasureSeries(
+            name=name,
+            values=list(m.values) if m else [None] * trends.n,
+            n=m.n if m else 0,
+            fit_start=m.fit_start if m else None,
+            fit_end=m.fit_end if m else None,
+            change=m.change if m else None,
+            noise=m.noise if m else None,
+            noise_source="rules" if m and m.noise is not None else None,
+            noise_visits=0,
+            beyond_noise=m.beyond_noise if m else None,
+        )
+        reps = [
+            MovementRep(
+                index=int(r.get("index", i)),
+                bottom_s=float(r.get("bottom_s") or 0.0),
+                side=r.get("side"),
+                measures=dict(r.get("measures") or {}),
+            )
+            for i, r in enumerate(latest.analysis.get("reps") or [])  # type: ignore[union-attr]
+        ]
+        parts.append(
+            MovementPart(
+                test=test,
+                times=[t.astimezone(UTC) for t in trends.taken_at],
+                series=series,
+                n=trends.n,
+                latest_taken_at=latest.taken_at.astimezone(UTC),
+                latest_measures=dict(latest.measures),
+                latest_reps=reps,
+                latest_findings=[str(f) for f in latest.analysis.get("findings") or []],  # type: ignore[union-attr]
+            )
+        )
+    return parts
 
 
 def _trends(

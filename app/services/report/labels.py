@@ -72,6 +72,61 @@ MEASURES: dict[str, MeasureMeta] = {
     "plumb_knee_pct": MeasureMeta("Knee to plumb line", "%", 1, "% of height; + = in front", signed=True),
 }
 
+# labels.js MOVEMENT_MEASURES (movement tests, posture.analyze_clip), in its order.
+MOVEMENT_MEASURES: dict[str, MeasureMeta] = {
+    "squat_depth_pct": MeasureMeta(
+        "Squat depth", "%", 0, "hip drop from standing to the bottom, % of standing hip height"
+    ),
+    "squat_hip_below_knee_pct": MeasureMeta(
+        "Hip below knee",
+        "%",
+        0,
+        "hip height minus knee height at the bottom, % of standing hip height; + = hip below the knee",
+        signed=True,
+    ),
+    "squat_shin_peak_deg": MeasureMeta(
+        "Peak shin angle",
+        "°",
+        1,
+        "shin forward of vertical at the deepest point: a proxy for ankle dorsiflexion",
+    ),
+    "squat_heel_lift_pct": MeasureMeta("Heel lift", "%", 0, "heel rise at depth, % of foot length"),
+    "squat_trunk_lean_deg": MeasureMeta("Trunk lean", "°", 1, "trunk forward of vertical at depth"),
+    "squat_trunk_shin_diff_deg": MeasureMeta(
+        "Trunk − shin",
+        "°",
+        1,
+        "trunk lean minus shin angle at depth; + = the trunk leans more than the shin",
+        signed=True,
+    ),
+    "squat_knee_past_toe_pct": MeasureMeta(
+        "Knee past toes", "%", 0, "+ = knee ahead of the toes at depth, % of foot length", signed=True
+    ),
+    "squat_pelvic_change_deg": MeasureMeta(
+        "Pelvic change",
+        "°",
+        1,
+        "pelvic estimate at the bottom minus standing; − = a tuck at depth",
+        signed=True,
+        estimate=True,
+    ),
+    "lunge_shin_peak_deg": MeasureMeta(
+        "Peak shin angle", "°", 1, "front shin from vertical with the heel down: the knee-to-wall reading"
+    ),
+    "lunge_shin_peak_left_deg": MeasureMeta("Peak shin angle, left", "°", 1, "left leg in front"),
+    "lunge_shin_peak_right_deg": MeasureMeta("Peak shin angle, right", "°", 1, "right leg in front"),
+    "lunge_asymmetry_deg": MeasureMeta(
+        "Left–right difference", "°", 1, "between the two sides' peak shin angles"
+    ),
+    "lunge_heel_lift_pct": MeasureMeta("Heel lift", "%", 0, "front heel rise, % of foot length"),
+}
+
+# labels.js MOVEMENT_TESTS.
+MOVEMENT_TESTS: dict[str, dict[str, str]] = {
+    "squat": {"label": "Squat", "headline": "squat_shin_peak_deg"},
+    "lunge": {"label": "Knee-to-wall lunge", "headline": "lunge_shin_peak_deg"},
+}
+
 # labels.js MEASURE_GROUPS: the order of the page's measure tables.
 MEASURE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Pelvis and lower back", ("pelvic_tilt_deg", "lumbar_lordosis_deg", "lumbar_lordosis_index")),
@@ -117,6 +172,13 @@ WARNINGS: dict[str, str] = {
     ),
     "camera_level_disagrees": (
         "The camera roll you entered disagrees with the tilt read from the photo: check the phone's level."
+    ),
+    "frames_failed": (
+        "Some frames of the clip could not be measured (listed with the result); the others were."
+    ),
+    "heel_lifted": (
+        "The front heel left the floor in some frames: those frames do not count for the lunge's peak shin "
+        "angle."
     ),
     "mode_differs": "One photo is standing and the other a lunge: most measures cannot be compared.",
     "rules_version_differs": (
@@ -164,8 +226,13 @@ def plain(value: float, decimals: int) -> str:
     return (MINUS if value < 0 and float(text) != 0 else "") + text
 
 
+def _meta(name: str) -> MeasureMeta | None:
+    """A photo measure's words, else a movement measure's (their names never collide)."""
+    return MEASURES.get(name) or MOVEMENT_MEASURES.get(name)
+
+
 def measure_label(name: str) -> str:
-    meta = MEASURES.get(name)
+    meta = _meta(name)
     return meta.label if meta else name
 
 
@@ -180,7 +247,7 @@ def format_measure(name: str, value: float | None) -> str:
     """labels.js `formatMeasure`: "+10.7°", "43.9°", "+38 %", "heel down"."""
     if value is None:
         return EM_DASH
-    meta = MEASURES.get(name, _UNKNOWN)
+    meta = _meta(name) or _UNKNOWN
     if name == "heel_lift":
         return "heel lifted" if value else "heel down"
     number = signed(value, meta.decimals) if meta.signed else plain(value, meta.decimals)
@@ -191,7 +258,7 @@ def format_change(name: str, value: float | None) -> str:
     """labels.js `formatChange`: "+0.4°", "−6 points"."""
     if value is None:
         return EM_DASH
-    meta = MEASURES.get(name, _UNKNOWN)
+    meta = _meta(name) or _UNKNOWN
     if name == "overall_score":
         n = _js_round(value)
         return f"{signed(n, 0)} {'point' if abs(n) == 1 else 'points'}"
@@ -202,7 +269,7 @@ def format_noise(name: str, noise: float | None) -> str:
     """labels.js `formatNoise`: "±4°", "±8 points"."""
     if noise is None:
         return ""
-    meta = MEASURES.get(name, _UNKNOWN)
+    meta = _meta(name) or _UNKNOWN
     number = str(int(noise)) if float(noise).is_integer() else _fixed(noise, 1)  # noise is never negative
     if name == "overall_score":
         return f"\u00b1{number} points"

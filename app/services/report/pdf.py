@@ -4,7 +4,8 @@ protocol and the disclaimer. Subject name and page number on every page; A4 or U
 
 The pages are laid out by hand at fixed places, so their number follows from the content: the cover
 (with the table below it when there are no overlays and it fits), the table's page when the overlays
-fill the cover, ⌈charts / 8⌉ pages of charts, and the last page.
+fill the cover, ⌈charts / 8⌉ pages of charts, a page of movement tests when the subject has clips in
+the window, and the last page.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from fpdf import FPDF
 from PIL import Image
 
 from app.services.report import charts
-from app.services.report.data import MeasureRow, MeasureSeries, Picture, ReportData
+from app.services.report.data import MeasureRow, MeasureSeries, MovementPart, Picture, ReportData
 from app.services.report.labels import (
     KEY_TRENDS,
     MEASURES,
+    MOVEMENT_MEASURES,
+    MOVEMENT_TESTS,
     TABLE_ORDER,
     WARNINGS,
     band_source,
@@ -592,6 +595,102 @@ def _chart_cell(pdf: _Document, box: charts.Box, s: MeasureSeries, times: list) 
     pdf.multi_cell(inner.w, 2.9, caption, align="L")
 
 
+MOVEMENT_INTRO = (
+    "Movement tests filmed side on. The peak shin angle (the shin from vertical at the deepest point) is a "
+    "proxy for ankle dorsiflexion; each clip's value is the median over its reps, and a change is judged "
+    "against the test's noise band from the rules. Read beside the standing pelvic tilt as an association "
+    "over time, not a cause."
+)
+
+
+def _movement_caption(part: MovementPart) -> str:
+    s = part.series
+    noise = format_noise(s.name, s.noise)
+    if s.n <= 1 or s.change is None:
+        return f"One clip so far: the band ({noise}) shows how far the next clip has to move to count."
+    present = [t for t, v in zip(part.times, s.values, strict=True) if v is not None]
+    days = (present[-1] - present[0]).total_seconds() / 86400
+    change = format_change(s.name, s.change)
+    verdict = "beyond" if s.beyond_noise else "within"
+    return (
+        f"Change {verdict} noise: {change} over {format_duration(days)} on the trend line "
+        f"({_count(s.n, 'clip')}; noise band {noise}, from the rules)."
+    )
+
+
+def _movement_page(pdf: _Document) -> None:
+    """Per test: the peak shin angle over the clips, then the latest clip's numbers and reps."""
+    d = pdf.data
+    pdf.add_page()
+    pdf.set_y(CONTENT_TOP)
+    pdf.heading("Movement tests", 12)
+    pdf.paragraph(MOVEMENT_INTRO)
+    pdf.ln(2)
+    for part in d.movements:
+        test = MOVEMENT_TESTS[part.test]["label"]
+        if pdf.get_y() + 95 > pdf.bottom:
+            pdf.add_page()
+            pdf.set_y(CONTENT_TOP)
+        pdf.heading(f"{test}: {measure_label(part.series.name).lower()} over time", 10.5)
+        box = charts.Box(MARGIN, pdf.get_y(), pdf.content_w, 48)
+        pdf.set_draw_color(*RULE)
+        pdf.set_line_width(0.25)
+        pdf.rect(box.x, box.y, box.w, box.h)
+        charts.draw_trend(
+            pdf, charts.Box(box.x + 2, box.y + 2, box.w - 4, box.h - 4), part.series, part.times, FONT
+        )
+        pdf.set_y(box.y + box.h + 1.5)
+        pdf.paragraph(
+            _movement_caption(part), size=7.5, colour=PRIMARY if part.series.beyond_noise else MUTED
+        )
+        pdf.ln(1.5)
+        reps = _count(len(part.latest_reps), "rep")
+        pdf.heading(f"Latest clip, {format_date(part.latest_taken_at)}: {reps}", 9.5)
+        names = [n for n in MOVEMENT_MEASURES if n in part.latest_measures]
+        pdf.set_font(FONT, "", 8)
+        pdf.set_text_color(*INK)
+        line = "  ·  ".join(f"{measure_label(n)} {format_measure(n, part.latest_measures[n])}" for n in names)
+        pdf.set_x(MARGIN)
+        pdf.multi_cell(pdf.content_w, 4.0, line, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+        _reps_table(pdf, part)
+        if part.latest_findings:
+            findings, _ = split_disclaimer(part.latest_findings, "")
+            pdf.bullets([f for f in findings if f][:4], size=8)
+        pdf.ln(3)
+
+
+def _reps_table(pdf: _Document, part: MovementPart) -> None:
+    rep_names = [n for n in MOVEMENT_MEASURES if any(n in r.measures for r in part.latest_reps)][:5]
+    columns = [
+        "Rep",
+        "Bottom",
+        *(["Front leg"] if part.test == "lunge" else []),
+        *map(measure_label, rep_names),
+    ]
+    width = pdf.content_w / len(columns)
+    y = pdf.get_y()
+    pdf.set_font(FONT, "B", 7.5)
+    pdf.set_text_color(*MUTED)
+    for k, title in enumerate(columns):
+        pdf.set_xy(MARGIN + k * width, y)
+        pdf.cell(width, 4.5, _fit(pdf, title, width - 1))
+    pdf.set_draw_color(*RULE)
+    pdf.line(MARGIN, y + 4.8, MARGIN + pdf.content_w, y + 4.8)
+    pdf.set_font(FONT, "", 7.8)
+    pdf.set_text_color(*INK)
+    for i, rep in enumerate(part.latest_reps):
+        ry = y + 5.5 + i * 4.4
+        cells = [str(rep.index + 1), f"{rep.bottom_s:.2f} s"]
+        if part.test == "lunge":
+            cells.append(rep.side or "—")
+        cells.extend(format_measure(n, rep.measures.get(n)) for n in rep_names)
+        for k, text in enumerate(cells):
+            pdf.set_xy(MARGIN + k * width, ry)
+            pdf.cell(width, 4.4, _fit(pdf, text, width - 1))
+    pdf.set_y(y + 5.5 + len(part.latest_reps) * 4.4 + 1.5)
+
+
 def _last_page(pdf: _Document) -> None:
     d = pdf.data
     pdf.add_page()
@@ -634,5 +733,7 @@ def render(data: ReportData) -> tuple[bytes, int]:
         pdf.set_y(CONTENT_TOP)
         _table(pdf)
     _chart_pages(pdf)
+    if data.movements:
+        _movement_page(pdf)
     _last_page(pdf)
     return bytes(pdf.output()), pdf.pages_count
