@@ -261,7 +261,12 @@ export async function compareView(route) {
         "div",
         { class: "head-actions" },
         h("a", { class: "btn btn-secondary btn-small", href: `#/subjects/${subjectId}/compare/${bId}/${aId}` }, icon("swap"), "Swap A and B"),
-        h("a", { class: "btn btn-secondary btn-small", href: `#/subjects/${subjectId}` }, icon("back"), `Back to ${subject.name}`),
+        h(
+          "a",
+          { class: "btn btn-secondary btn-small", href: `#/subjects/${subjectId}`, title: `Back to ${subject.name}` },
+          icon("back"),
+          h("span", { class: "btn-name" }, `Back to ${subject.name}`),
+        ),
       ),
     ),
     cmp.warnings.length ? h("div", { class: "warnings" }, cmp.warnings.map((w) => noteAlert(WARNINGS[w] || w, { tone: "warn" }))) : null,

@@ -71,7 +71,7 @@ function subjectRow(subject, refresh, listError) {
     { class: "subject-row" },
     h(
       "a",
-      { class: "subject-link", href: `#/subjects/${subject.id}` },
+      { class: "subject-link", href: `#/subjects/${subject.id}`, title: subject.name },
       h("span", { class: "avatar", "aria-hidden": "true" }, initials(subject.name)),
       h("span", { class: "subject-text" }, h("span", { class: "subject-name" }, subject.name), h("span", { class: "muted small" }, meta)),
       icon("chevron", "icon chevron"),
