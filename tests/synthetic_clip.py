@@ -189,3 +189,66 @@ class FakeVideoModel:
         drawn = _draw(lm, w, h)
         mask[drawn[:, :, 0] < 128] = 1.0
         return [PoseDetection(landmarks=lm, mask=mask)]
+
+
+class SilhouetteSquat:
+    """A squat of the drawn body of tests/synthetic.py (1800 × 2100 canonical pixels, facing right) whose
+    back outline is the V of `synthetic.Back` with sacral slope `top_sacral_deg` standing and
+    `bottom_sacral_deg` at the bottom (the photo pipeline's pelvic estimate reads that slope): the
+    trunk, hips and back drop by `drop_px`·d, the knees by half of it. A fake model for it returns these
+    landmarks and the rendered soft mask, reduced to the frame it is given."""
+
+    sha256 = "fake-silhouette"
+
+    def __init__(self, top_sacral_deg: float = 20.0, bottom_sacral_deg: float = 10.0, drop_px: float = 300.0):
+        self.movement = Movement(width=900, height=1050, rep_s=1.6, reps=1, pause_s=0.4)
+        self.top, self.bottom, self.drop = top_sacral_deg, bottom_sacral_deg, drop_px
+        self._masks: dict[float, np.ndarray] = {}
+
+    def start_clip(self) -> None:
+        pass
+
+    def scene(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        from . import synthetic
+
+        d = round(self.movement.depth(t), 4)
+        lm = synthetic.landmarks(synthetic.Pose(0, 0, 0, 10))
+        for i, name in enumerate(INDEX):
+            part = name.split("_", 1)[-1]
+            if part in ("ankle", "heel", "foot_index"):
+                continue
+            lm[i, 1] += (0.5 if part == "knee" else 1.0) * self.drop * d
+        if d not in self._masks:
+            shift = self.drop * d
+            back = synthetic.Back(
+                sacral_deg=self.top + (self.bottom - self.top) * d,
+                top_y=600.5 + shift,
+                bottom_y=1150.5 + shift,
+                apex_y=900.5 + shift,
+            )
+            self._masks[d] = synthetic.render_mask(back)
+        out = np.zeros((33, 5))
+        out[:, :4] = lm
+        out[:, 4] = 0.99
+        for i, name in enumerate(INDEX):
+            out[i, 2] = -0.1 if name.startswith("right") else 0.1
+        return out, self._masks[d]
+
+    def detect_for_video(self, rgb: np.ndarray, timestamp_ms: int) -> list[PoseDetection]:
+        from . import synthetic
+
+        h, w = rgb.shape[:2]
+        lm, mask = self.scene(timestamp_ms / 1000.0)
+        k = w / synthetic.WIDTH
+        lm = lm.copy()
+        lm[:, :2] *= k
+        small = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA)
+        return [PoseDetection(landmarks=lm, mask=small)]
+
+    def write(self, path: Path) -> Path:
+        m = self.movement
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), m.fps, (m.width, m.height))
+        for _ in range(round(m.duration_s * m.fps)):
+            writer.write(np.full((m.height, m.width, 3), 200, np.uint8))
+        writer.release()
+        return path

@@ -297,3 +297,53 @@ def test_reps_from_a_noisy_hip_path() -> None:
     reps = find_reps(smoothed, min_drop=10, min_separation=6)
     assert [round(t[r.bottom]) for r in reps] == [2, 4, 6]
     assert find_reps(smooth(100 + rng.uniform(-1.5, 1.5, len(t)), 5, 2), min_drop=10, min_separation=6) == []
+
+
+def test_the_pelvic_change_is_read_from_the_silhouette(tmp_path: Path) -> None:
+    """The drawn back's sacral slope goes from 20° standing to 10° at the bottom: a 10° posterior tuck."""
+    from .synthetic_clip import SilhouetteSquat
+
+    fake = SilhouetteSquat(top_sacral_deg=20.0, bottom_sacral_deg=10.0)
+    result = analyze_clip(fake.write(tmp_path / "tuck.mp4"), ClipOptions(sample_fps=10, **OFF), model=fake)
+    assert result.ok, result.error
+    assert len(result.reps) == 1
+    # The estimate is the median of the bottom frame and its neighbours (0.1 s either side, at d = 0.96).
+    assert result.measures["squat_pelvic_change_deg"] == pytest.approx(-10.0, abs=1.0)
+    assert result.measures["squat_depth_pct"] > 20
+
+
+def test_movement_rules_are_complete() -> None:
+    """Every scored movement number has a finding for both directions whose value stands in a sentence
+    of its own; every movement number has a noise band and a source."""
+    import re
+
+    rules = load_rules()["movement"]
+    for test, per_measure in rules["scores"].items():
+        for name, rule in per_measure.items():
+            assert name in MOVEMENT_MEASURE_NAMES and name.startswith(test), name
+            assert rule["source"] and rule["good"][0] <= rule["good"][1]
+            entry = rules["findings"][test][name]
+            assert entry["label"]
+            for direction in ("high", "low"):
+                sentences = re.split(r"(?<=[.;])\s+", entry[direction])
+                holding = [s for s in sentences if "{value" in s]
+                assert len(holding) == 1, (name, direction)
+                assert not re.search(r"\d", re.sub(r"\{value[^}]*\}", "", holding[0])), (name, direction)
+        assert set(rules["findings"][test]) == set(per_measure)  # no stale text
+    for name in MOVEMENT_MEASURE_NAMES:
+        assert rules["noise"][name] > 0, name
+    assert "default" in rules["noise_sources"]
+
+
+def test_findings_name_the_value_and_end_with_the_disclaimer() -> None:
+    from posture.movement.scoring import score_movement
+
+    scored = score_movement("lunge", {"lunge_shin_peak_deg": 31.2, "lunge_asymmetry_deg": 6.4})
+    assert scored.bands["lunge_shin_peak_deg"] == "mild" and scored.bands["lunge_asymmetry_deg"] == "mild"
+    assert any("was 31° with the heel down." in f for f in scored.findings)
+    assert any("differed by 6° in peak shin angle." in f for f in scored.findings)
+    assert scored.findings[-1] == load_rules()["movement"]["findings"]["disclaimer"]
+    fine = score_movement("lunge", {"lunge_shin_peak_deg": 42.0})
+    assert (
+        fine.findings[0] == load_rules()["movement"]["findings"]["all_good"] and fine.scores["overall"] == 100
+    )

@@ -144,7 +144,8 @@ def _analyze(
             hip_y = float(lm[_HIPS, 1].mean())
             return _in_frame(lm, info) and hip_y < float(standing.get("hip_y", np.inf))  # type: ignore[arg-type]
 
-        for tracked in track(clip, model, keep_mask=keep_mask):
+        # Only the squat has a silhouette measure (the pelvic change): the lunge keeps no mask crops.
+        for tracked in track(clip, model, keep_mask=keep_mask, keep_masks=options.test == "squat"):
             if tracked.mask is not None and tracked.landmarks is not None:
                 standing.update(
                     hip_y=float(tracked.landmarks[_HIPS, 1].mean()),
@@ -230,7 +231,6 @@ def _measure(
     level = _camera_level(options, standing)
     roll = round(level.applied_roll_deg, 2)
     canon = np.full((n, 33, 4), np.nan)
-    contours: dict[int, np.ndarray | None] = {}
     frame_geom = {
         "width": info.width,
         "height": info.height,
@@ -241,8 +241,6 @@ def _measure(
         lm = frames[i].landmarks
         canon[i, :, 2:4] = lm[:, 2:4]  # type: ignore[index]
         canon[i, :, :2] = to_canonical(lm[:, :2], **frame_geom)  # type: ignore[index]
-        c = frames[i].contour
-        contours[i] = None if c is None else to_canonical(c, **frame_geom)
 
     raw = frame_series(canon, side)  # type: ignore[arg-type]
     fps = info.sample_fps
@@ -270,10 +268,14 @@ def _measure(
         )
 
     foot_len = float(np.nanmedian(raw.series["foot_len"]))
+    good_set = set(good)
     reps: list[RepMeasures] = []
     if test == "squat":
         for sp in spans:
-            pelvic = {i: _pelvic(canon, contours, i, side) for i in (sp.start, sp.bottom, sp.end)}
+            pelvic = {
+                i: _pelvic(canon, frames, good_set, frame_geom, i, side)
+                for i in (sp.start, sp.bottom, sp.end)
+            }
             reps.append(squat_rep(s, sp, foot_len, pelvic))
     else:
         for sp in spans:
@@ -365,14 +367,21 @@ def _key_rep(test: str, reps: list[RepMeasures]) -> RepMeasures:
     return max(known, key=lambda r: r.values[key]) if known else reps[0]  # type: ignore[arg-type,return-value]
 
 
-def _pelvic(canon: np.ndarray, contours: dict[int, np.ndarray | None], i: int, side: str) -> float | None:
-    """The pelvic estimate at frame `i`, as the median of it and its neighbours (the outline flickers)."""
+def _pelvic(
+    canon: np.ndarray, frames: list[TrackedFrame], good: set[int], geom: dict, i: int, side: str
+) -> float | None:
+    """The pelvic estimate at frame `i`, as the median of it and its neighbours (the outline flickers);
+    the outlines are traced here, for these frames only."""
     values = []
     for j in (i - 1, i, i + 1):
-        if j in contours:
-            v = pelvic_estimate(canon[j], contours[j], side)  # type: ignore[arg-type]
-            if v is not None:
-                values.append(v)
+        if j not in good:
+            continue
+        outline = frames[j].contour()
+        if outline is None:
+            continue
+        v = pelvic_estimate(canon[j], to_canonical(outline, **geom), side)  # type: ignore[arg-type]
+        if v is not None:
+            values.append(v)
     return float(np.median(values)) if values else None
 
 

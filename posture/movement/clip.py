@@ -10,7 +10,9 @@ before the model sees them (the landmarker works at 256 px inside).
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from ..intake import load_photo
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm"})
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
+# Decoded frames kept ready ahead of the model (each at most the working size: ≤ 1.5 MB).
+PREFETCH_FRAMES = 3
 # Seconds of slack on the length limit: container durations are rounded, and a 30 s recording often
 # reads as 30.03 s.
 _DURATION_SLACK_S = 0.5
@@ -172,7 +176,53 @@ def _open_video(
         frames_total=count,
         sample_fps=min(float(sample_fps), fps),
     )
-    return Clip(info, _video_frames(cap, first, fps, sample_fps, max_duration_s, max_side_px), cleanup)
+    frames = _video_frames(cap, first, fps, sample_fps, max_duration_s, max_side_px)
+    return Clip(info, _prefetch(frames, PREFETCH_FRAMES), cleanup)
+
+
+def _prefetch(source: Iterator[ClipFrame], depth: int) -> Iterator[ClipFrame]:
+    """Run `source` in a thread, at most `depth` frames ahead: decoding the next frames overlaps the
+    model's pass on this one (both release the GIL), and memory stays bounded by `depth` frames.
+    An error in the decoder is raised here, in the consumer; closing this generator stops the thread."""
+    box: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, object]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for frame in source:
+                if not put(("frame", frame)):
+                    break
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(("error", exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=work, name="clip-decoder", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "frame":
+                yield value  # type: ignore[misc]
+            elif kind == "error":
+                raise value  # type: ignore[misc]
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _video_frames(
@@ -209,7 +259,8 @@ def _video_frames(
                     ok, bgr = cap.retrieve()
                     if not ok or bgr is None:
                         return
-                rgb, scale = _working(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side_px)
+                small, scale = _working(bgr, max_side_px)  # reduce first: the colour swap is then cheaper
+                rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
                 yield ClipFrame(sampled, source_index, round(t, 4), rgb, scale)
                 sampled += 1
                 next_t += step

@@ -3,8 +3,9 @@
 One `VideoPoseModel` pass per frame, with the frame's timestamp, so the landmarker tracks the person
 from the previous frame instead of searching the whole picture again. When the model sees several
 people the subject is the tallest in the first frame where anyone is found, then, frame by frame, the
-one whose hips are nearest the subject's previous hips. Each frame's silhouette contour is kept (a few
-thousand points), never its mask or pixels.
+one whose hips are nearest the subject's previous hips. Of the segmentation mask, when asked for, each
+frame keeps only the box around the person, as a PNG (a few kB): the silhouette is traced later, only for
+the frames a measure needs (`TrackedFrame.contour()`), never for every frame.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from ..landmarks import INDEX
@@ -37,17 +39,43 @@ class VideoModel(Protocol):
 
 
 @dataclass(frozen=True)
+class MaskCrop:
+    """The person's soft mask inside a box of the working frame, quantised to 8 bits and PNG-encoded."""
+
+    origin: tuple[int, int]  # (x, y) of the box's top-left pixel in working pixels
+    png: bytes
+
+    def contour(self, seed_xy: np.ndarray) -> np.ndarray | None:
+        """The silhouette outline (working pixels) around `seed_xy` (working pixels)."""
+        mask = cv2.imdecode(np.frombuffer(self.png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if mask is None:
+            return None
+        return subject_contour(
+            mask.astype(np.float32) / 255.0, (float(self.origin[0]), float(self.origin[1])), 1.0, seed_xy
+        )
+
+
+@dataclass(frozen=True)
 class TrackedFrame:
     """The subject in one sampled frame, in clip pixels (upright frame, before any roll or mirroring).
 
-    `landmarks` (33, 5: x, y, z, visibility, presence) and `contour` (N, 2) are None when no subject was
-    found; `n_people` is how many people the model saw."""
+    `landmarks` (33, 5: x, y, z, visibility, presence) is None when no subject was found; `n_people` is how
+    many people the model saw. `mask_crop` is kept when tracking was asked to (`keep_masks`); `mask` (the
+    whole working-size mask) only for the frames `keep_mask` picks."""
 
     frame: ClipFrame
     landmarks: np.ndarray | None
-    contour: np.ndarray | None
-    mask: np.ndarray | None  # working-size mask, only when asked for (`keep_mask`)
+    mask_crop: MaskCrop | None
+    mask: np.ndarray | None
     n_people: int
+
+    def contour(self) -> np.ndarray | None:
+        """The silhouette outline in clip pixels, traced now from the kept mask crop; None without one."""
+        if self.mask_crop is None or self.landmarks is None:
+            return None
+        hips = self.landmarks[_HIPS, :2].mean(axis=0) * self.frame.scale
+        outline = self.mask_crop.contour(hips)
+        return None if outline is None else outline / self.frame.scale
 
 
 def track(
@@ -55,9 +83,11 @@ def track(
     model: VideoModel,
     *,
     keep_mask: Callable[[ClipFrame, np.ndarray], bool] | None = None,
+    keep_masks: bool = False,
 ) -> Iterator[TrackedFrame]:
     """Yield the subject of each sampled frame. `keep_mask(frame, landmarks)` says which frames keep
-    their mask (the analysis keeps the current standing candidate's, for the camera level)."""
+    their whole mask (the analysis keeps the current standing candidate's, for the camera level);
+    `keep_masks` keeps every frame's mask crop (for silhouette measures)."""
     model.start_clip()
     last_hips: np.ndarray | None = None
     last_height = 0.0
@@ -70,17 +100,28 @@ def track(
         lm_work = chosen.landmarks
         hips_work = lm_work[_HIPS, :2].mean(axis=0)
         last_hips, last_height = hips_work, _height(lm_work)
-        contour = subject_contour(chosen.mask, (0.0, 0.0), 1.0, hips_work)
         lm = lm_work.copy()
         lm[:, :2] /= frame.scale
         keep = keep_mask is not None and keep_mask(frame, lm)
-        yield TrackedFrame(
-            frame,
-            lm,
-            None if contour is None else contour / frame.scale,
-            chosen.mask if keep else None,
-            len(people),
-        )
+        crop = _crop(chosen.mask, lm_work) if keep_masks else None
+        yield TrackedFrame(frame, lm, crop, chosen.mask if keep else None, len(people))
+
+
+def _crop(mask: np.ndarray, lm: np.ndarray) -> MaskCrop | None:
+    """The mask inside the landmarks' box grown by a third of the person's height on every side (the
+    silhouette reaches past the joints: hair, back, buttocks, feet)."""
+    if mask.size <= 1:
+        return None
+    h, w = mask.shape
+    margin = _height(lm) / 3.0
+    x0, y0 = (int(max(0, np.floor(lm[:, i].min() - margin))) for i in (0, 1))
+    x1 = int(min(w, np.ceil(lm[:, 0].max() + margin)))
+    y1 = int(min(h, np.ceil(lm[:, 1].max() + margin)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    quantised = np.clip(mask[y0:y1, x0:x1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    ok, png = cv2.imencode(".png", quantised, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    return MaskCrop((x0, y0), png.tobytes()) if ok else None
 
 
 def _height(lm: np.ndarray) -> float:
