@@ -29,6 +29,7 @@ from playwright.sync_api import expect
 from tests.conftest import node_executable
 
 from .conftest import ROOT, SAMPLES, Server, Tab, launch_browser, sign_in_fast
+from .test_page import CONTRAST_FAILURES, UNLABELLED_CONTROLS
 
 # The portrait crop of the real side photo walk_side_f0128.jpg (one person, head to feet), scaled 2×
 # to 680 × 1048: what a phone held upright frames.
@@ -247,6 +248,7 @@ def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
     expect(shutter).to_be_enabled()
     expect(page.locator("#capture-level")).to_have_class("level is-level")
     assert page.evaluate(NO_HORIZONTAL_SCROLL)
+    assert page.evaluate(CONTRAST_FAILURES) == [] and page.evaluate(UNLABELLED_CONTROLS) == []
     # The picture fills the card's width and the guide lies exactly on it.
     video_box = page.locator(".capture-video").bounding_box()
     guide_box = page.locator(".capture-guide").bounding_box()
@@ -273,6 +275,13 @@ def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
     expect(taken).to_have_count(1, timeout=15_000)
     set_level(cdp, -0.5)
     expect(taken).to_have_count(2, timeout=15_000)
+    # Off level when the third countdown ends: the shot waits for the level, then is taken.
+    set_level(cdp, 3.0)
+    expect(page.locator("#capture-progress")).to_have_text(
+        "Waiting for the phone to be level again…", timeout=15_000
+    )
+    page.wait_for_timeout(1000)
+    expect(taken).to_have_count(2)
     set_level(cdp, 0.8)
     summary = page.locator(".visit-summary")
     expect(summary).to_be_visible(timeout=120_000)
