@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp
 
 from app.api.docs import install_docs
-from app.api.middleware import HeadAsGet, RequestLimits, SecurityHeaders
+from app.api.middleware import HeadAsGet, RequestLimits, RequestsInFlight, SecurityHeaders
 from app.api.router import api_router
 from app.core import errors
 from app.core.db import Database
@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
         max_header_bytes=settings.max_header_bytes,
     )
     app.add_middleware(HeadAsGet)
+    # Outermost: a request beyond the limit is answered before anything is read or run.
+    app.add_middleware(RequestsInFlight, limit=settings.max_connections)
     app.include_router(api_router)
     install_docs(app)
     _mount_page(app)

@@ -1,8 +1,10 @@
-"""ASGI middleware: limits on a request (headers' size, body's size and time), HEAD answered like GET,
-and the security headers of every answer.
+"""ASGI middleware: limits on a request (headers' size, body's size and time), on the requests in
+the app at once, HEAD answered like GET, and the security headers of every answer.
 
-The limits on connections and on the time to send a request's headers live below the application,
-in the HTTP protocol (`app/api/server.py`): an ASGI app is only called once the headers are in.
+These hold under any ASGI server. The limits on connections (idle ones included), on the time to send
+a request's headers, on dropping an unread body and the keep-alive time live below the application, in
+the HTTP protocol that `posture serve` gives uvicorn (`app/api/server.py`): an ASGI app is only called
+once the headers are in, and never sees a connection between requests (docs/api.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,43 @@ SECURITY_HEADERS = (
     # Links on the page never tell another site which subject or analysis was open.
     (b"referrer-policy", b"no-referrer"),
 )
+
+
+async def busy(scope: Scope, receive: Receive, send: Send) -> None:
+    """503 `busy`, then the connection closed: the answer beyond the connection or request limit."""
+    headers = {
+        "Retry-After": "5",
+        "Connection": "close",
+        **{k.decode(): v.decode() for k, v in SECURITY_HEADERS},
+    }
+    response = error_response(
+        503, "busy", "The server has too many connections or requests open; retry in a moment.", headers
+    )
+    await response(scope, receive, send)
+
+
+class RequestsInFlight:
+    """At most `limit` requests in the app at once; beyond, 503 `busy`. Under `posture serve` its
+    connection limit (the same setting, `max_connections`) comes first, since a connection carries one
+    request at a time; this bounds the work in hand under an ASGI server that bounds no connections."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.active = 0  # one event loop: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.active >= self.limit:
+            await busy(scope, receive, send)
+            return
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
 
 
 class _BodyRefused(Exception):

@@ -36,7 +36,16 @@ from posture.intake import IntakeLimits, load_photo, to_rgb
 from posture.photo_copy import STORED_LONG_SIDE_PX, strip_metadata
 from posture.worker import Job
 
-from .conftest import Api, FakeAnalyzer, ServerProcess, make_jpeg, new_account, sample, serve_process
+from .conftest import (
+    Api,
+    FakeAnalyzer,
+    ServerProcess,
+    make_jpeg,
+    new_account,
+    running_api,
+    sample,
+    serve_process,
+)
 
 # --- real server processes ------------------------------------------------------------------------
 
@@ -339,6 +348,47 @@ def test_an_anonymous_upload_is_refused_before_its_body_is_read(api: Api, fake: 
         assert response.status_code == 401 and response.json()["code"] == code
         assert len(sent) <= 1, len(sent)  # httpx sends a chunk ahead at most
     assert fake.calls == 0
+
+
+def test_requests_beyond_the_limit_answer_503_busy_under_any_asgi_server(database, tmp_path, fake):
+    """The app bounds the requests in it by `max_connections` itself, so that an ASGI server without
+    `posture serve`'s connection limit (plain uvicorn) still sheds load: here httpx's ASGI transport,
+    no HTTP server at all. Two uploads whose bodies hang hold the two places."""
+    with running_api(database, tmp_path / "data", fake, max_connections=2) as api:
+        sid = api.subject()
+
+        async def scenario() -> tuple[httpx.Response, list[httpx.Response], httpx.Response]:
+            release, inside = asyncio.Event(), []
+
+            async def hanging_body():
+                yield b'--b\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n\r\n'
+                inside.append(1)  # the app asks for more: this upload is in it
+                await release.wait()
+                yield b"\r\n--b--\r\n"
+
+            transport = httpx.ASGITransport(app=api.client.app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t", headers=api.auth
+            ) as client:
+                upload = f"/api/v1/subjects/{sid}/analyses"
+                form = {"Content-Type": "multipart/form-data; boundary=b"}
+                held = [
+                    asyncio.create_task(client.post(upload, content=hanging_body(), headers=form))
+                    for _ in "ab"
+                ]
+                for _ in range(500):
+                    if len(inside) == 2:
+                        break
+                    await asyncio.sleep(0.01)
+                refused = await client.get("/api/v1/subjects")
+                release.set()
+                return refused, await asyncio.gather(*held), await client.get("/api/v1/subjects")
+
+        refused, uploads, after = asyncio.run(scenario())
+    assert refused.status_code == 503 and refused.json()["code"] == "busy", refused.text
+    assert refused.headers["retry-after"] == "5" and refused.headers["x-content-type-options"] == "nosniff"
+    assert [u.json()["code"] for u in uploads] == ["unreadable_image"] * 2  # answered once their bodies came
+    assert after.status_code == 200
 
 
 @pytest.mark.parametrize("twice", ["photo", "mode"])
