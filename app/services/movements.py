@@ -187,7 +187,7 @@ class MovementJobs:
     def _reporter(self, job_id: uuid.UUID) -> Any:
         def report(done: int, total: int) -> None:
             # Called from the pool's listener thread: one assignment, read by the heartbeat.
-            if total > 0:
+            if total > 0 and job_id in self._tasks:  # a late report of an ended job is dropped
                 self._progress[job_id] = min(0.99, max(0.0, done / total))
 
         return report

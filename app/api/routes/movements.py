@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CurrentUser, DbSession, Store, require_multipart
 from app.api.forms import multipart_body, read_form
+from app.api.middleware import is_head
 from app.api.routes.analyses import _etag_matches
 from app.api.routes.common import Limit, Offset, SubjectId, utc_or_422
 from app.core.errors import ApiError, responses
@@ -180,7 +181,8 @@ def get_deepest_frame(
     # Content-addressed: the hash is the version, and a revalidation needs no file.
     if _etag_matches(request.headers.get("if-none-match"), digest):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=cache)
-    stored = store.open(FileKind.OVERLAY, digest)
+    # A HEAD reads the object's metadata only: nothing is fetched from object storage.
+    stored = store.open(FileKind.OVERLAY, digest, body=not is_head(request))
     if stored is None:
         raise ApiError(404, "deepest_frame_missing", "The stored image is missing from the file store.")
     if stored.path is not None:
