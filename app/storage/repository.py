@@ -37,6 +37,7 @@ import numpy as np
 from sqlalchemy import Row, String, Text, cast, delete, func, or_, select, text, type_coerce, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.security import key_lookup, key_matches, new_api_key
 from app.storage import visits
@@ -150,7 +151,10 @@ def _stamp_use(session: Session, api_key: ApiKey) -> None:
         session.rollback()
         log.warning("could not record the use of API key %s: %s", api_key.id, exc)
         return
-    api_key.last_used_at = now
+    # The loaded key learns the value without becoming dirty: an assignment would be flushed again as
+    # an unconditional UPDATE by the request's next query, and fail (StaleDataError, a 500) when the
+    # account was deleted meanwhile (tests/api/test_faults.py).
+    set_committed_value(api_key, "last_used_at", now)
 
 
 def list_keys(session: Session, user: User) -> Sequence[ApiKey]:

@@ -318,6 +318,25 @@ def _check(db: Database, store: FileStore, ledger: Ledger, counts: Counts) -> No
         session.rollback()
 
 
+def test_a_request_whose_account_is_deleted_meanwhile_writes_nothing_stale(database: Database, tmp_path):
+    """The race the test below lost about once in ten runs, made deterministic: a request stamps its key's
+    last use, another request deletes the account, and the first request's next query must not flush a
+    second, unconditional UPDATE of the deleted key (StaleDataError: an upload answered 500)."""
+    with database.session() as session:
+        user, key = repository.create_user(session, f"stale-{uuid.uuid4().hex[:10]}")
+    with database.session() as session:
+        assert repository.authenticate(session, key) is not None
+        assert not session.dirty, "the stamp left the loaded key to be written again"
+        session.commit()
+        with database.session() as other:
+            doomed = other.get(User, user.id)
+            assert doomed is not None
+            assert repository.delete_account(other, LocalFileStore(tmp_path / "files"), doomed) is not None
+        subjects = session.scalars(select(Subject).where(Subject.user_id == user.id)).all()  # an autoflush
+        assert subjects == []
+        assert session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.user_id == user.id)) == 0
+
+
 @pytest.mark.parametrize("backend", ["sqlite+files", "postgresql+s3"])
 def test_kill_9_at_random_moments_leaves_nothing_half_done(backend: str, request, tmp_path):
     database_kind, storage_kind = backend.split("+")
