@@ -385,8 +385,9 @@ def test_without_orientation_events_the_level_is_left_to_the_photo(
     bodies: list[bytes] = []
     page.on("request", lambda r: bodies.append(r.post_data_buffer or b"") if r.method == "POST" else None)
     page.locator("#capture-delay").select_option("3")
+    page.locator("#capture-between").select_option("15")
     shutter.click()
-    expect(page.locator("#capture-shots li[data-status=done]")).to_have_count(1, timeout=60_000)
+    expect(page.locator("#capture-shots li:not([data-status=waiting])")).to_have_count(1, timeout=15_000)
     page.locator("#capture-cancel").click()
     expect(page.locator("#capture-progress")).to_contain_text("1 of 3 photos stored", timeout=30_000)
     assert len(bodies) == 1

@@ -272,7 +272,7 @@ export function capturePanel(subject, onUploaded) {
   // --- state and redraw -----------------------------------------------------------------------
   let running = null; // {cancelled, label, wake, cancel}
   let lastLabel = null; // the label of the last visit that stored a shot
-  let shots = []; // {n, status: "waiting"|"sending"|"done"|"refused", roll, analysis, error}
+  let shots = []; // {n, status: "waiting"|"taken"|"sending"|"done"|"refused", roll, analysis, error}
 
   const levelOk = () => level.sensor === "none" || (level.sensor === "live" && level.roll !== null && Math.abs(level.roll) <= settings.level_tolerance_deg);
 
@@ -340,6 +340,7 @@ export function capturePanel(subject, onUploaded) {
       ...shots.map((shot) => {
         let text;
         if (shot.status === "waiting") text = "waiting";
+        else if (shot.status === "taken") text = "taken, to be sent";
         else if (shot.status === "sending") text = "analysing…";
         else if (shot.status === "done") {
           const overall = shot.analysis.scores.overall;
@@ -567,6 +568,8 @@ export function capturePanel(subject, onUploaded) {
         continue;
       }
       shot.roll = frame.roll;
+      shot.status = "taken";
+      renderShots();
       beeps.beep(1320, 0.15);
       progressLine.textContent = `Shot ${shot.n} of ${SHOTS} taken${shot.n < SHOTS ? ": step off and back onto your marks" : ""}.`;
       // Each shot is analysed while the next one's timer runs; one upload at a time keeps their order.
