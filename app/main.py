@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from app.api.docs import install_docs
 from app.api.middleware import HeadAsGet, RequestLimits, RequestsInFlight, SecurityHeaders
 from app.api.router import api_router
+from app.api.routes.movements import CLIP_UPLOAD_PATH
 from app.core import errors
 from app.core.db import Database
 from app.core.settings import Settings
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
         max_bytes=settings.max_upload_bytes,
         timeout_s=settings.body_timeout_s,
         max_header_bytes=settings.max_header_bytes,
+        larger=((CLIP_UPLOAD_PATH, settings.max_clip_bytes),),
     )
     app.add_middleware(HeadAsGet)
     # Outermost: a request beyond the limit is answered before anything is read or run.

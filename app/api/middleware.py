@@ -10,6 +10,8 @@ once the headers are in, and never sees a connection between requests (docs/api.
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Sequence
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,15 +75,26 @@ class RequestLimits:
     request's headers (a client trickling an upload would otherwise hold its connection and a request
     slot for ever).
 
-    Only the body is timed: once it is in, the app's waits for a disconnect are not."""
+    Only the body is timed: once it is in, the app's waits for a disconnect are not. `larger` gives the
+    paths (full-match patterns) whose bodies may be larger, with their own limit: movement clips."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, timeout_s: float = 120.0, max_header_bytes: int = 16 * 1024
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout_s: float = 120.0,
+        max_header_bytes: int = 16 * 1024,
+        larger: Sequence[tuple[re.Pattern[str], int]] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
         self.max_header_bytes = max_header_bytes
+        self.larger = tuple(larger)
+
+    def limit_for(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        return next((limit for pattern, limit in self.larger if pattern.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,9 +110,10 @@ class RequestLimits:
             )
             await response(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope)
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        if declared is not None and declared > max_bytes:
+            await self._too_large(scope, receive, send, max_bytes)
             return
 
         loop = asyncio.get_running_loop()
@@ -120,7 +134,7 @@ class RequestLimits:
                 raise _BodyRefused from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     refusal = "size"
                     raise _BodyRefused
                 body_done = not message.get("more_body", False)
@@ -142,16 +156,17 @@ class RequestLimits:
                 raise
         if refusal is not None and not response_started:
             if refusal == "size":
-                await self._too_large(scope, receive, send)
+                await self._too_large(scope, receive, send, max_bytes)
             else:
                 await self._too_slow(scope, receive, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit_mb = self.max_bytes / (1024 * 1024)
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+        limit_mb = max_bytes / (1024 * 1024)
+        what = "clip" if max_bytes != self.max_bytes else "photo"
         response = error_response(
             413,
             "request_too_large",
-            f"The request body is larger than the limit of {limit_mb:.1f} MiB; send a smaller photo.",
+            f"The request body is larger than the limit of {limit_mb:.1f} MiB; send a smaller {what}.",
             {"Connection": "close"},
         )
         await response(scope, receive, send)

@@ -9,6 +9,7 @@
 | `POSTURE_SWEEP_INTERVAL_S` | 3600 | seconds between sweeps of deleted and orphan files (0: start-up only) |
 | `POSTURE_SWEEP_GRACE_S` | 3600 | age a file no row references must reach before a sweep removes it |
 | `POSTURE_MAX_UPLOAD_BYTES` | 20 MiB | largest request body accepted (413 beyond) |
+| `POSTURE_MAX_CLIP_BYTES` | 64 MiB | largest movement clip upload accepted (413 beyond) |
 | `POSTURE_BODY_TIMEOUT_S` | 120 | time to send a whole request body after its headers (408 beyond) |
 | `POSTURE_HEADER_TIMEOUT_S` | 10 | time to send a request's headers (`posture serve`; closed beyond) |
 | `POSTURE_KEEP_ALIVE_TIMEOUT_S` | 5 | idle time a connection is kept between requests (`posture serve`) |
@@ -47,6 +48,8 @@ class Settings(BaseSettings):
     # Longer than any upload takes between writing its files and committing its row (a second or so).
     sweep_grace_s: float = Field(3600, ge=0)
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    # A 30 s phone clip at 1080p (about 17 Mbit/s) is about 64 MB; 4K clips need more.
+    max_clip_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     # 20 MiB in 120 s is 1.4 Mbit/s; a phone photo of 3–5 MB needs a fifth of that.
     body_timeout_s: float = Field(120.0, gt=0)
     header_timeout_s: float = Field(10.0, gt=0)

@@ -163,12 +163,20 @@ def test_the_upload_is_checked_before_anything_is_stored(api: Api, fake: FakeCli
     assert fake.clip_calls == 0 and clip_files(api) == []
 
 
-def test_a_clip_over_the_size_limit_is_refused(database: Database, tmp_path: Path):
+def test_clips_have_their_own_size_limit(database: Database, tmp_path: Path):
     analyzer = FakeClipAnalyzer()
-    with running_api(database, tmp_path / "data", analyzer, max_upload_bytes=64 * 1024) as api:
-        response = upload(api, api.subject(), fake_clip(4, size=100 * 1024))
+    limits = {"max_upload_bytes": 32 * 1024, "max_clip_bytes": 96 * 1024}
+    with running_api(database, tmp_path / "data", analyzer, **limits) as api:
+        subject = api.subject()
+        response = upload(api, subject, fake_clip(4, size=128 * 1024))
         assert response.status_code == 413 and response.json()["code"] == "request_too_large"
+        assert "clip" in response.json()["message"]
         assert analyzer.clip_calls == 0 and clip_files(api) == []
+        # Larger than a photo may be, within the clip's limit: accepted. A photo that size is not.
+        accepted = upload(api, subject, fake_clip(14, size=64 * 1024))
+        assert accepted.status_code == 202 and wait_job(api, accepted.json()["job"]["id"])["status"] == "done"
+        photo = api.upload(subject, fake_clip(15, size=64 * 1024))
+        assert photo.status_code == 413
 
 
 def test_other_accounts_see_no_job_and_no_movement(api: Api, fake: FakeClipAnalyzer):

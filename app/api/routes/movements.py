@@ -3,6 +3,7 @@ delete movements, and the deepest frame's image."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -37,6 +38,8 @@ from posture.facing import Facing
 
 router = APIRouter(tags=["movements"], responses=responses(401, 422))
 
+CLIP_UPLOAD_PATH = re.compile(r"/api/v1/subjects/[^/]+/movements")
+"""The clip upload's path: its body may be up to `max_clip_bytes`, not `max_upload_bytes` (app.main)."""
 JobId = Annotated[uuid.UUID, Path(description="Job id.")]
 MovementId = Annotated[uuid.UUID, Path(description="Movement id.")]
 CLIP_DESCRIPTION = (
