@@ -201,11 +201,19 @@ def visit_page(
     where = [Visit.subject_id == subject_id]
     if mode is not None:
         where.append(Visit.mode == mode)
-    page = session.scalars(
-        select(Visit).where(*where).order_by(Visit.taken_at, Visit.id).limit(limit).offset(offset)
+    # The total with the page, in one query: on PostgreSQL each round trip is what a page costs most
+    # on a busy machine (docs/benchmarks.md). A page past the end has no row to carry it: counted apart.
+    rows = session.execute(
+        select(Visit, func.count().over())
+        .where(*where)
+        .order_by(Visit.taken_at, Visit.id)
+        .limit(limit)
+        .offset(offset)
     ).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
     total = session.scalar(select(func.count()).select_from(Visit).where(*where))
-    return page, int(total or 0)
+    return [], int(total or 0)
 
 
 def get_visit(session: Session, user: User, visit_id: uuid.UUID) -> Visit | None:
