@@ -16,8 +16,17 @@ from pathlib import Path
 from types import FrameType
 
 from ..cli import add_camera_roll_argument, camera_roll_options
+from ..movement.options import TESTS, ClipOptions
 from ..options import AnalysisOptions
-from .inputs import PHOTO_EXTENSIONS, BatchInputError, BatchItem, SubjectRule, discover, subject_rule
+from .inputs import (
+    CLIP_EXTENSIONS,
+    PHOTO_EXTENSIONS,
+    BatchInputError,
+    BatchItem,
+    SubjectRule,
+    discover,
+    subject_rule,
+)
 from .output import ResultSink, ResultWriter, open_writer
 from .progress import Progress
 from .score import ENGINES, RunStats, score
@@ -38,7 +47,7 @@ def register(sub: argparse._SubParsersAction, store: StoreOpener | None = None) 
             "4 the history store failed, 130 interrupted."
         ),
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo, folder or manifest .csv")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo, clip, folder or manifest .csv")
     p.add_argument(
         "--out", type=Path, required=True, metavar="FILE", help="results .csv or .jsonl (appended to)"
     )
@@ -57,6 +66,14 @@ def register(sub: argparse._SubParsersAction, store: StoreOpener | None = None) 
     p.add_argument("--subject", metavar="NAME", help="subject of the photos that get none otherwise")
     p.add_argument("--facing", choices=["left", "right"], help="override the detected facing side")
     p.add_argument("--mode", choices=["standing", "lunge"], default="standing")
+    p.add_argument(
+        "--test",
+        choices=TESTS,
+        default="squat",
+        help="the movement the clips (.mp4 .mov .webm) show; their rows go to OUT.clips.csv with a .csv "
+        "--out (default: squat)",
+    )
+    p.add_argument("--sample-fps", type=float, default=15.0, metavar="FPS", help="clip frames per second")
     add_camera_roll_argument(p)
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
     if store is not None:
@@ -112,8 +129,10 @@ def _cmd_batch(args: argparse.Namespace, open_store: StoreOpener | None) -> int:
     try:
         items = discover(args.inputs, _subject_rule(args.subject_from, args.subject))
         if not items:
-            kinds = ", ".join(sorted(PHOTO_EXTENSIONS))
-            return _usage(f"no photos ({kinds}) found in {' '.join(args.inputs)}")
+            kinds = ", ".join(sorted(PHOTO_EXTENSIONS | CLIP_EXTENSIONS))
+            return _usage(f"no photos or clips ({kinds}) found in {' '.join(args.inputs)}")
+        if args.engine == "ray" and any(item.is_clip for item in items):
+            return _usage("movement clips are scored by the local engine only (leave out --engine ray)")
         if storing:
             assert open_store is not None
             _check_subjects(items)
@@ -145,6 +164,13 @@ def _cmd_batch(args: argparse.Namespace, open_store: StoreOpener | None) -> int:
         skip=writer.done,
         on_skip=lambda _item: progress.skipped_one(),
         stats=stats,
+        clip_options=ClipOptions(
+            test=args.test,
+            facing=args.facing,
+            sample_fps=args.sample_fps,
+            overlay=bool(args.overlay),
+            **_clip_roll(args.camera_roll),  # type: ignore[arg-type]
+        ),
     )
     interrupted = False
     failure: tuple[int, str] | None = None  # (exit status, message)
@@ -154,7 +180,7 @@ def _cmd_batch(args: argparse.Namespace, open_store: StoreOpener | None) -> int:
                 # A row in the output means "finished": it is written after the history record, and a
                 # Ctrl-C waits for both, so a resumed run neither skips nor stores a photo twice.
                 with _interrupts_deferred():
-                    if store is not None:
+                    if store is not None and not result.is_clip:  # the history sink takes photos
                         try:
                             store.write(result)
                         except Exception as exc:
@@ -162,9 +188,11 @@ def _cmd_batch(args: argparse.Namespace, open_store: StoreOpener | None) -> int:
                                 f"storing {result.source} in the history failed: {exc}"
                             ) from exc
                     writer.write(result)
-                if args.overlay and result.analysis.overlay_png and result.sha256:
-                    name = f"{Path(result.source).stem}.{result.sha256[:12]}.overlay.png"
-                    (args.overlay / name).write_bytes(result.analysis.overlay_png)
+                png = getattr(result.analysis, "deepest_png" if result.is_clip else "overlay_png", None)
+                if args.overlay and png and result.sha256:
+                    kind = "deepest" if result.is_clip else "overlay"
+                    name = f"{Path(result.source).stem}.{result.sha256[:12]}.{kind}.png"
+                    (args.overlay / name).write_bytes(png)
                 progress.scored(result.analysis.ok)
     except KeyboardInterrupt:
         interrupted = True
@@ -218,6 +246,13 @@ def _summary(stats: RunStats, elapsed: float, out: Path, store: ResultSink | Non
     if store is not None:
         text += f"; {store.added} added to the history in {store.location}"
     return text
+
+
+def _clip_roll(value: float | str | None) -> dict[str, object]:
+    """`ClipOptions` fields for a `--camera-roll` value (degrees, 'off', or None: read it)."""
+    if value == "off":
+        return {"level": "off"}
+    return {"camera_roll_deg": value}
 
 
 def _usage(message: str) -> int:

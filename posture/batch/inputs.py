@@ -1,7 +1,9 @@
 """What a batch run scores: photo files, folders searched recursively, and CSV manifests.
 
 Discovery only lists paths (cheap, so the progress bar knows its total); the photos are read later,
-one at a time, by `read_job`, which also takes each file's content hash for resuming.
+one at a time, by `read_job`, which also takes each file's content hash for resuming. Movement clips
+(MP4, MOV, WebM) are listed too: `read_clip_job` hashes one and names it for the worker, which reads
+the file itself (a clip is too large to send whole).
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ from datetime import datetime
 from pathlib import Path
 
 from ..intake import IntakeLimits
+from ..movement.clip import VIDEO_SUFFIXES
+from ..movement.options import ClipOptions
 from ..options import MAX_CAMERA_ROLL_DEG, ROLL_SOURCES, AnalysisOptions
 from ..trends import visit_label
-from ..worker import Job
+from ..worker import ClipJob, Job
 
-# Extensions of the formats `posture.intake` reads; a folder search picks only these.
+# Extensions of the formats `posture.intake` reads; a folder search picks these and the clips.
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
 MANIFEST_EXTENSIONS = frozenset({".csv"})
+# Movement clips (`posture.analyze_clip`), listed beside the photos.
+CLIP_EXTENSIONS = VIDEO_SUFFIXES
 
 
 class BatchInputError(ValueError):
@@ -48,6 +54,20 @@ class BatchItem:
     """The manifest's `visit` label: with `--store`, photos of one label form one visit."""
     camera_roll_source: str = "given"
     """The manifest's `camera_roll_source`: who read a `camera_roll` in degrees, `given` or `device`."""
+
+    @property
+    def is_clip(self) -> bool:
+        """A movement clip (by its extension), scored by `analyze_clip` rather than `analyze`."""
+        return self.path.suffix.lower() in CLIP_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class ReadClip:
+    """A clip named for the worker (which reads it from its path) and its content hash (None when
+    unreadable)."""
+
+    job: ClipJob
+    sha256: str | None
 
 
 @dataclass(frozen=True)
@@ -213,7 +233,8 @@ def _walk(folder: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS:
+            suffix = os.path.splitext(name)[1].lower()
+            if not name.startswith(".") and (suffix in PHOTO_EXTENSIONS or suffix in CLIP_EXTENSIONS):
                 yield Path(root) / name
 
 
@@ -258,6 +279,20 @@ def read_job(
     except OSError:
         return ReadPhoto(job(None), None)
     return ReadPhoto(job(data), hashlib.sha256(data).hexdigest())
+
+
+def read_clip_job(index: int, item: BatchItem, options: ClipOptions) -> ReadClip:
+    """Hash one clip (streamed, never held in memory) and name it for the worker. Never raises: a
+    missing or unreadable file still becomes a job, which the worker refuses with `clip_unreadable`."""
+    if item.camera_roll is not None:  # the manifest's camera roll wins over the run's option
+        roll = {"level": "off"} if item.camera_roll == "off" else {"camera_roll_deg": item.camera_roll}
+        options = replace(options, **roll)  # type: ignore[arg-type]
+    job = ClipJob(item.path, options, item.source, key=str(index))
+    try:
+        with item.path.open("rb") as f:
+            return ReadClip(job, hashlib.file_digest(f, "sha256").hexdigest())
+    except OSError:
+        return ReadClip(job, None)
 
 
 def resume_key(sha256: str | None, source: str) -> str:

@@ -3,7 +3,8 @@
 Every row is written with a single `write` and flushed, so Ctrl-C (or a crash) leaves a file whose
 rows are all complete; a row cut short by a hard kill is trimmed on the next open. Opening an
 existing file collects the keys of the rows already in it (content hashes), which is what makes a
-re-run resume instead of starting over.
+re-run resume instead of starting over. A CSV run's movement clips have their own columns, so they go
+to a second file beside it, `<name>.clips.csv` (JSON Lines hold both kinds in one file).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..movement.rows import CLIP_CSV_COLUMNS
 from ..rows import CSV_COLUMNS, csv_cell, csv_text
 from .inputs import BatchInputError, resume_key
 
@@ -66,18 +68,32 @@ def open_writer(path: Path) -> ResultWriter:
     return CsvWriter(path) if kind == "csv" else JsonlWriter(path)
 
 
-class CsvWriter:
-    """`CSV_COLUMNS`, header written once; refuses a file with other columns rather than mixing them."""
+def clips_path(path: Path) -> Path:
+    """Where a CSV run writes its clips' rows: `out.csv` → `out.clips.csv`."""
+    return path.with_name(f"{path.stem}.clips.csv")
 
-    def __init__(self, path: Path) -> None:
+
+class CsvWriter:
+    """`CSV_COLUMNS`, header written once; refuses a file with other columns rather than mixing them.
+    Clips' rows (`CLIP_CSV_COLUMNS`) go to `clips_path(path)`, opened when the first clip comes (or at
+    once when it exists, for its resume keys)."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...] = CSV_COLUMNS, *, clips: bool = True) -> None:
         self.path = path
+        self.columns = columns
         self.done: set[str] = set()
+        self._clips: CsvWriter | None = None
+        self._with_clips = clips
+        if clips and clips_path(path).exists():
+            _trim_partial_row(clips_path(path))
+            self._clips = CsvWriter(clips_path(path), CLIP_CSV_COLUMNS, clips=False)
+            self.done |= self._clips.done
         has_rows = path.exists() and path.stat().st_size > 0
         if has_rows:
             with path.open(newline="", encoding="utf-8") as f:
                 reader = csv.reader(f)
                 header = next(reader, [])
-                if tuple(header) != CSV_COLUMNS:
+                if tuple(header) != columns:
                     raise BatchInputError(
                         f"{path} exists with different columns (written by another version?); "
                         "write to a new file or move it away"
@@ -88,11 +104,16 @@ class CsvWriter:
                         self.done.add(resume_key(row[i_sha], csv_text(row[i_src])))
         self._file = path.open("a", newline="", encoding="utf-8")
         if not has_rows:
-            self._emit(CSV_COLUMNS)
+            self._emit(columns)
 
     def write(self, result: Writable) -> None:
+        if self._with_clips and getattr(result, "is_clip", False):
+            if self._clips is None:
+                self._clips = CsvWriter(clips_path(self.path), CLIP_CSV_COLUMNS, clips=False)
+            self._clips.write(result)
+            return
         row = result.row()
-        self._emit([csv_cell(row[c]) for c in CSV_COLUMNS])
+        self._emit([csv_cell(row[c]) for c in self.columns])
 
     def _emit(self, cells: Any) -> None:
         buf = io.StringIO()
@@ -102,6 +123,8 @@ class CsvWriter:
 
     def close(self) -> None:
         self._file.close()
+        if self._clips is not None:
+            self._clips.close()
 
 
 class JsonlWriter:

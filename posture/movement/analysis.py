@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import theilslopes
 
 from ..analysis import package_version
 from ..errors import ErrorCode, PostureError, WarningCode
@@ -246,8 +247,12 @@ def _measure(
     fps = info.sample_fps
     window = window_samples(fps, float(crules["smooth_window_s"]), int(crules["smooth_polyorder"]))
     s = {k: smooth(v, window, int(crules["smooth_polyorder"])) for k, v in raw.series.items()}
-    floor = float(np.nanmedian(s["floor_y"]))
-    hip_height = floor - s["hip_y"]
+    # The floor as a straight line over time through the near foot's lowest points (Theil–Sen, robust
+    # to the frames where that foot is up): a frame's own foot points are noisier than the hip's path
+    # they would be subtracted from, and a person walking across a picture whose ground is not quite
+    # level (or away from the camera) sees the floor drift.
+    s["floor_y"] = _floor_line(s["floor_y"])
+    hip_height = s["floor_y"] - s["hip_y"]
     standing_h = float(np.nanpercentile(hip_height, 90))
     test = options.test
     min_drop = float(mrules[test]["min_depth_pct"]) / 100.0 * standing_h
@@ -296,10 +301,8 @@ def _measure(
     noise, noise_source = noise_bands(names)
 
     times = [f.frame.time_s for f in frames]
-    tops_hip = float(
-        np.nanmedian([s["hip_y"][sp.start] for sp in spans] + [s["hip_y"][sp.end] for sp in spans])
-    )
-    shown = display_series(s, test, tops_hip, floor, foot_len)
+    tops = [sp.start for sp in spans] + [sp.end for sp in spans]
+    shown = display_series(s, test, float(np.nanmedian(hip_height[tops])), foot_len)
     series: dict[str, list[float | None]] = {"time_s": times}
     for key in SERIES_NAMES:
         series[key] = [_round(x) for x in shown[key]]
@@ -358,6 +361,15 @@ def _measure(
         png = render_deepest(jpeg, k, lm, draw_side, side, test, {**key_rep.values}, caption)  # type: ignore[arg-type]
         result = result.model_copy(update={"deepest_png": png})
     return result
+
+
+def _floor_line(floor_y: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(floor_y)
+    t = np.arange(len(floor_y), dtype=np.float64)
+    if ok.sum() < 3:
+        return np.full(len(floor_y), float(np.nanmedian(floor_y)))
+    slope, intercept, _, _ = theilslopes(floor_y[ok], t[ok])
+    return intercept + slope * t
 
 
 def _key_rep(test: str, reps: list[RepMeasures]) -> RepMeasures:

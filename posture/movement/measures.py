@@ -155,12 +155,11 @@ def squat_rep(
 ) -> RepMeasures:
     """The squat measures of one rep from the smoothed series `s` (pelvic: estimate per frame index)."""
     a, b, e = rep.start, rep.bottom, rep.end
-    hip_top = float(np.nanmean([s["hip_y"][a], s["hip_y"][e]]))
-    floor = float(np.nanmean([s["floor_y"][a], s["floor_y"][e]]))
-    height = floor - hip_top
+    hip_h = s["floor_y"] - s["hip_y"]
+    height = float(np.nanmean([hip_h[a], hip_h[e]]))  # standing hip height above the floor
     v: dict[str, float | None] = dict.fromkeys(SQUAT_MEASURE_NAMES)
     if height > 0:
-        v["squat_depth_pct"] = _f(100.0 * (s["hip_y"][b] - hip_top) / height)
+        v["squat_depth_pct"] = _f(100.0 * (height - hip_h[b]) / height)
         v["squat_hip_below_knee_pct"] = _f(100.0 * (s["hip_y"][b] - s["knee_y"][b]) / height)
     peak, _ = _nanmax_at(s["shin_deg"], np.arange(a, e + 1))
     v["squat_shin_peak_deg"] = _f(peak)
@@ -225,11 +224,12 @@ def headline(test: str, reps: Sequence[RepMeasures]) -> dict[str, float | None]:
 
 
 def display_series(
-    s: dict[str, np.ndarray], test: str, standing_hip: float, floor: float, foot_len: float
+    s: dict[str, np.ndarray], test: str, standing_height: float, foot_len: float
 ) -> dict[str, np.ndarray]:
-    """The curves shown beside the clip (`SERIES_NAMES`), from the smoothed series."""
-    height = floor - standing_hip
-    hip = 100.0 * (floor - s["hip_y"]) / height if height > 0 else np.full(len(s["hip_y"]), np.nan)
+    """The curves shown beside the clip (`SERIES_NAMES`), from the smoothed series; `standing_height`
+    is the hip's height above the floor at the tops of the reps (pixels)."""
+    hip_h = s["floor_y"] - s["hip_y"]
+    hip = 100.0 * hip_h / standing_height if standing_height > 0 else np.full(len(hip_h), np.nan)
     if test == "lunge":  # the leg in front at each frame
         front_left = s["ankle_left_x"] >= s["ankle_right_x"]
         shin = np.where(front_left, s["shin_left_deg"], s["shin_right_deg"])
