@@ -3,8 +3,9 @@ inference pool in the background, and its end is a movement (or the library's er
 
 `MovementJobs` is the server process's runner (one per app, `app.state.movements`):
 
-- `submit` starts a job's task; the task marks the job running, analyses the clip on a worker (which
-  reports its progress) and ends the job in one transaction (`app.storage.movements`);
+- `submit` starts a job's task; the task claims the job, analyses the clip on a worker (which reports
+  its progress: the job is `running` from the first report) and ends the job in one transaction
+  (`app.storage.movements`);
 - a heartbeat loop writes the progress of this process's jobs and renews their heartbeat every
   `HEARTBEAT_S`, and fails the jobs of any server that stopped beating (`settings.job_stale_s`): a
   restart or a `kill -9` never leaves a job "running" for ever. The same check runs at start-up, and
@@ -194,7 +195,7 @@ class MovementJobs:
 
     def _start_job(self, job_id: uuid.UUID) -> MovementJob | None:
         with self.db.session() as session:
-            if not storage.mark_running(session, job_id, self.owner):
+            if not storage.claim(session, job_id, self.owner):
                 return None
             return storage.job_by_id(session, job_id)
 

@@ -111,13 +111,13 @@ def job_by_id(session: Session, job_id: uuid.UUID) -> MovementJob | None:
     return session.get(MovementJob, job_id, populate_existing=True)
 
 
-def mark_running(session: Session, job_id: uuid.UUID, owner: str) -> bool:
-    """The job is being analysed by `owner`; False if it is no longer unfinished (failed meanwhile,
-    or its subject deleted)."""
+def claim(session: Session, job_id: uuid.UUID, owner: str) -> bool:
+    """`owner` (a server process) runs the job from now on; False if it is no longer unfinished (failed
+    meanwhile, or its subject deleted). It stays `queued` until its worker reports progress."""
     done = session.execute(
         update(MovementJob)
         .where(MovementJob.id == job_id, MovementJob.status.in_(UNFINISHED))
-        .values(status=RUNNING, owner=owner, heartbeat_at=utcnow())
+        .values(owner=owner, heartbeat_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
@@ -125,14 +125,15 @@ def mark_running(session: Session, job_id: uuid.UUID, owner: str) -> bool:
 
 
 def beat(session: Session, progress: dict[uuid.UUID, float | None]) -> None:
-    """Renew the heartbeat of these unfinished jobs, and set the progress of those with a new one."""
+    """Renew the heartbeat of these unfinished jobs, and set the progress of those with one (which are
+    `running`: their worker has started)."""
     if not progress:
         return
     now = utcnow()
     for job_id, value in progress.items():
         values: dict[str, Any] = {"heartbeat_at": now}
         if value is not None:
-            values["progress"] = max(0.0, min(1.0, value))
+            values.update(status=RUNNING, progress=max(0.0, min(1.0, value)))
         session.execute(
             update(MovementJob)
             .where(MovementJob.id == job_id, MovementJob.status.in_(UNFINISHED))

@@ -281,11 +281,11 @@ def test_a_job_left_unfinished_by_a_stopped_server_is_failed_at_start_up(databas
                 owner="gone:1:dead",
             )
             assert job is not None
-            movement_storage.mark_running(session, job.id, "gone:1:dead")
+            movement_storage.claim(session, job.id, "gone:1:dead")
             session.execute(
                 update(MovementJob)
                 .where(MovementJob.id == job.id)
-                .values(heartbeat_at=utcnow() - timedelta(minutes=5))
+                .values(status="running", progress=0.4, heartbeat_at=utcnow() - timedelta(minutes=5))
             )
             session.commit()
         key = api.key
