@@ -198,10 +198,12 @@ def start_camera(page, context) -> None:
 
 
 def screenshot(page, path: Path, target: str = ".capture-stage") -> None:
-    """What the screen shows with `target` in the middle, through the DevTools protocol: Playwright's own
+    """What the screen shows with `target` at its top, through the DevTools protocol: Playwright's own
     screenshot re-applies its viewport, which would reset an emulated screen orientation."""
     page.evaluate("() => document.getElementById('toast').replaceChildren()")
-    page.locator(target).evaluate("(el) => el.scrollIntoView({block: 'center'})")
+    # As the view does when the camera starts: the picture at the top, the shutter under it.
+    page.wait_for_timeout(800)  # the view's own smooth scroll ends
+    page.locator(target).evaluate("(el) => el.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(200)  # the bubble's transition
     shot = page.context.new_cdp_session(page).send("Page.captureScreenshot", {"format": "png"})
     path.write_bytes(base64.b64decode(shot["data"]))
@@ -271,6 +273,7 @@ def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
     shutter.click()
     expect(page.locator("#capture-cancel")).to_be_visible()
     expect(page.locator(".capture-countdown")).to_be_visible()
+    screenshot(page, artifacts / "25-capture-phone-countdown.png")
     taken = page.locator("#capture-shots li:not([data-status=waiting])")
     expect(taken).to_have_count(1, timeout=15_000)
     set_level(cdp, -0.5)

@@ -18,9 +18,11 @@ const JPEG_QUALITY = 0.92;
 const PITCH_HINT_DEG = 10; // beyond this the lens points noticeably up or down (perspective)
 
 // The framing guide in a 100 × 200 box (head top at y 1, soles at y 198), a person standing side on
-// and facing right; it is scaled to GUIDE_HEIGHT of the picture's height, the floor line under it.
-const GUIDE_TOP = 0.07;
-const GUIDE_HEIGHT = 0.84;
+// and facing right; it is scaled to GUIDE_HEIGHT of the picture's height, the floor line under it. The
+// top strip is left to the level drawn over the picture; the margins keep head and feet clear of the
+// frame's edges (the quality gate refuses a cut-off body).
+const GUIDE_TOP = 0.12;
+const GUIDE_HEIGHT = 0.78;
 const GUIDE_BODY =
   "M45 25 C41 31 39 38 39 46 C38 56 40 68 42 79 C39 86 37 92 38 99 C39 108 41 116 42 124 " +
   "C43 131 44 137 44 142 C42 150 42 160 43 172 C43 182 43 190 43 196 L70 198 C70 194 66 192 60 190 " +
@@ -216,7 +218,6 @@ export function capturePanel(subject, onUploaded) {
   video.muted = true; // the attribute alone does not mute on every browser, and autoplay needs it
   const guide = guideSvg();
   const countdown = h("div", { class: "capture-countdown", "aria-hidden": "true", hidden: true });
-  const stage = h("div", { class: "capture-stage", hidden: true }, video, guide.svg, countdown);
 
   const bubble = h("span", { class: "level-bubble" });
   const zone = h("span", { class: "level-zone" });
@@ -224,6 +225,8 @@ export function capturePanel(subject, onUploaded) {
   const rollText = h("output", { class: "level-number", id: "level-number", "aria-live": "off" }, "—");
   const levelBox = h("div", { class: "level", id: "capture-level" }, tube, h("div", { class: "level-readout" }, h("span", { class: "muted small" }, "Camera roll"), rollText));
   const pitchNote = h("p", { class: "hint capture-pitch", hidden: true });
+  // The level sits on the picture, as in a camera app: the picture, the bubble and the shutter on one screen.
+  const stage = h("div", { class: "capture-stage", hidden: true }, video, guide.svg, levelBox, countdown);
 
   const shutter = h("button", { type: "button", class: "btn btn-primary capture-shutter", id: "capture-shutter", disabled: true, "aria-describedby": "capture-why" }, icon("camera"), `Take ${SHOTS} photos`);
   const cancel = h("button", { type: "button", class: "btn btn-secondary", id: "capture-cancel", hidden: true }, "Cancel");
@@ -234,7 +237,6 @@ export function capturePanel(subject, onUploaded) {
   const controls = h(
     "div",
     { class: "capture-controls", hidden: true },
-    levelBox,
     pitchNote,
     h("div", { class: "capture-actions" }, shutter, cancel, stopButton),
     why,
@@ -307,6 +309,8 @@ export function capturePanel(subject, onUploaded) {
   };
 
   const renderShutter = () => {
+    // While the shots run, the progress line says what happens; the shutter's reason would be stale.
+    why.hidden = Boolean(running);
     if (running) {
       shutter.hidden = true;
       cancel.hidden = false;
@@ -447,6 +451,7 @@ export function capturePanel(subject, onUploaded) {
     startButton.disabled = false;
     renderLevel();
     renderShots();
+    stage.scrollIntoView({ block: "start", behavior: "smooth" });
   };
 
   /** The frame on screen as a JPEG, with the roll read at this instant. */
@@ -612,6 +617,8 @@ export function capturePanel(subject, onUploaded) {
     progressLine.textContent = done.length === SHOTS ? `All ${SHOTS} photos are stored as one visit.` : `${done.length} of ${SHOTS} photos stored.`;
     if (visit) parts.unshift(visitSummary(visit, done));
     result.replaceChildren(...parts);
+    // Back at the phone after the last shot: the visit's result is what to see.
+    result.scrollIntoView({ block: "start", behavior: "smooth" });
     toast(done.length === SHOTS ? "Visit stored: its median is below the camera." : "Photos stored.");
     try {
       const central = visit && done.find((x) => x.analysis.id === visit.central_analysis_id);
