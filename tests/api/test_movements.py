@@ -498,3 +498,50 @@ def test_the_report_mirror_holds_the_pages_movement_words():
     page = {n: {"signed": False, "estimate": False, **m} for n, m in tables["MOVEMENT_MEASURES"].items()}
     assert mirrored == page
     assert tables["MOVEMENT_TESTS"] == mirror.MOVEMENT_TESTS
+
+
+# --- the pool's progress plumbing -----------------------------------------------------------------------
+
+
+def test_the_pool_routes_each_clips_progress_to_its_own_callback(monkeypatch):
+    """Two clips at once on a thread pool (the process pool's path is the end-to-end test's): each
+    callback gets its own clip's reports, the last being every frame done. A stub stands in for the
+    model and the library: what is tested is the worker module's queue and the pool's listener."""
+    import asyncio
+
+    from app.services.inference import InferencePool
+    from posture import worker
+    from posture.worker import ClipJob, ClipResult
+
+    monkeypatch.setattr(worker, "_build_model", lambda config: None)
+    monkeypatch.setattr(worker, "PROGRESS_INTERVAL_S", 0.0)
+
+    def run_clip(self, job, progress=None):  # type: ignore[no-untyped-def]
+        total = int(job.source)
+        for done in range(total + 1):
+            progress(done, total)
+            time.sleep(0.002)
+        return ClipResult(job.key, None)
+
+    monkeypatch.setattr(worker.Worker, "run_clip", run_clip)
+    pool = InferencePool(2, kind="thread")
+    pool.start()
+    try:
+        seen: dict[str, list[tuple[int, int]]] = {"a": [], "b": []}
+
+        async def both() -> list[ClipResult]:
+            return await asyncio.gather(
+                pool.run_clip(ClipJob(Path("a"), source="20"), lambda d, t: seen["a"].append((d, t))),
+                pool.run_clip(ClipJob(Path("b"), source="35"), lambda d, t: seen["b"].append((d, t))),
+            )
+
+        results = asyncio.run(both())
+        deadline = time.monotonic() + 5  # the listener may still be passing the last reports on
+        while (seen["a"][-1:] != [(20, 20)] or seen["b"][-1:] != [(35, 35)]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [r.key for r in results] and results[0].key != results[1].key
+        assert seen["a"] == [(d, 20) for d in range(21)]
+        assert seen["b"] == [(d, 35) for d in range(36)]
+        assert not pool._listeners  # each callback is dropped with its job
+    finally:
+        pool.close()
