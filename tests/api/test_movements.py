@@ -545,3 +545,18 @@ def test_the_pool_routes_each_clips_progress_to_its_own_callback(monkeypatch):
         assert not pool._listeners  # each callback is dropped with its job
     finally:
         pool.close()
+
+
+def test_deleting_the_account_removes_its_movements_and_their_files(api: Api, fake: FakeClipAnalyzer):
+    from app.storage import repository
+
+    subject = api.subject()
+    wait_job(api, upload(api, subject, fake_clip(16)).json()["job"]["id"])
+    assert len(api.stored_files()) == 2
+    with api.database.session() as session:
+        user = repository.authenticate(session, api.key)
+        assert user is not None
+        deleted = repository.delete_account(session, api.store, user)
+        assert deleted is not None and deleted.subjects == 1
+        assert session.scalar(select(Movement).where(Movement.subject_id == uuid.UUID(subject))) is None
+    assert api.stored_files() == []
