@@ -230,7 +230,11 @@ export function capturePanel(subject, onUploaded) {
 
   const shutter = h("button", { type: "button", class: "btn btn-primary capture-shutter", id: "capture-shutter", disabled: true, "aria-describedby": "capture-why" }, icon("camera"), `Take ${SHOTS} photos`);
   const cancel = h("button", { type: "button", class: "btn btn-secondary", id: "capture-cancel", hidden: true }, "Cancel");
-  const why = h("p", { class: "capture-why", id: "capture-why", "aria-live": "polite" });
+  // The reason under the shutter follows every reading; only its changes of state are announced (a
+  // sensor reports many times a second).
+  const why = h("p", { class: "capture-why", id: "capture-why" });
+  const announce = h("p", { class: "visually-hidden", "aria-live": "polite" });
+  let announced = null;
   const progressLine = h("p", { class: "capture-progress", id: "capture-progress", "aria-live": "polite" });
   const shotList = h("ol", { class: "shot-list", id: "capture-shots" });
   const result = h("div", { class: "capture-result", id: "capture-result", "aria-live": "polite" });
@@ -240,6 +244,7 @@ export function capturePanel(subject, onUploaded) {
     pitchNote,
     h("div", { class: "capture-actions" }, shutter, cancel, stopButton),
     why,
+    announce,
     progressLine,
     shotList,
   );
@@ -335,8 +340,14 @@ export function capturePanel(subject, onUploaded) {
       reason = `Level the phone: turn it ${turn} by ${plain(Math.abs(level.roll), 1)}°. The shutter opens within ±${plain(tol, 1)}°.`;
     } else reason = `Level (within ±${plain(tol, 1)}°). Press the shutter, then step into place.`;
     shutter.disabled = !levelOk();
-    why.textContent = reason;
-    why.dataset.state = shutter.disabled ? "blocked" : level.sensor === "none" ? "fallback" : "ready";
+    if (why.textContent !== reason) why.textContent = reason;
+    const state = shutter.disabled ? "blocked" : level.sensor === "none" ? "fallback" : "ready";
+    why.dataset.state = state;
+    if (state !== announced && level.sensor !== "unknown") {
+      announced = state;
+      announce.textContent =
+        state === "ready" ? "The phone is level: the shutter is open." : state === "fallback" ? reason : "The phone is not level: the shutter is closed.";
+    }
   };
 
   const renderShots = () => {
@@ -362,9 +373,16 @@ export function capturePanel(subject, onUploaded) {
     );
   };
 
+  // Drawn once per frame however often the sensor reports; the waiting shot is woken at once.
+  let frameRequested = false;
   onLevel = () => {
-    renderLevel();
     if (running && running.wake && levelOk()) running.wake();
+    if (frameRequested) return;
+    frameRequested = true;
+    requestAnimationFrame(() => {
+      frameRequested = false;
+      renderLevel();
+    });
   };
 
   // --- the camera -----------------------------------------------------------------------------
