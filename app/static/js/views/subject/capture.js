@@ -128,9 +128,9 @@ function cameraProblem(error) {
 }
 
 /**
- * The capture panel. `subject` is the subject; `onUploaded(analysis)` is called after the visit's shots
- * are stored (the page then shows them); `hooks.onStop` is set by the caller to stop the camera when the
- * panel is hidden.
+ * The capture panel: `{element, stop}`. `onUploaded(analysis)` is called with the visit's central shot
+ * once its shots are stored (the page then shows them); the caller calls `stop()` (camera and sensor
+ * off) when it hides the panel, and the panel stops them itself when it leaves the document.
  */
 export function capturePanel(subject, onUploaded) {
   let settings = null; // GET /capture
