@@ -9,7 +9,9 @@ What an upload stores, a batch stores: only accepted photos; the analysis docume
 re-encoded without metadata and its overlay (when the service keeps photos); `taken_at` from the
 manifest, else the photo's EXIF time, else now; visits grouped the same way (a manifest's `visit` label,
 else shots within 30 minutes of each other). Subjects are found by name in the account, and created
-when missing.
+when missing. A movement clip's accepted result becomes a movement, as an uploaded clip's job does:
+the clip itself (when the service keeps photos, and the file is still the one scored) and its deepest
+frame are stored with it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from app.core.db import Database
 from app.core.settings import Settings
 from app.services.uploads import as_utc, resolve_taken_at, source_name
+from app.storage import movements as movement_storage
 from app.storage import repository
 from app.storage.files import LocalFileStore, open_store
 from app.storage.models import User, utcnow
@@ -89,6 +92,8 @@ class HistoryStore:
         name = subject if subject is not None else result.subject
         if not result.analysis.ok or not name:
             return False
+        if result.is_clip:
+            return self._add_clip(result, name)
         analysis = result.analysis
         photo = overlay = None
         if self.keep_photos:
@@ -110,6 +115,38 @@ class HistoryStore:
             return False
         self.added += 1
         return True
+
+    def _add_clip(self, result: BatchResult, name: str) -> bool:
+        analysis = result.analysis
+        clip = deepest = None
+        if self.keep_photos:
+            deepest = getattr(analysis, "deepest_png", None)
+            clip = self._scored_file(result) if result.item.path.is_file() else None  # a burst: no one file
+        document = {**analysis.to_dict(), "source": source_name(result.source)}
+        given = as_utc(result.item.taken_at) if result.item.taken_at is not None else None
+        movement = movement_storage.add_movement(
+            self._session,
+            self._files,
+            self.subject_id(name),
+            document,
+            clip=clip,
+            deepest_png=deepest,
+            source=source_name(result.source),
+            taken_at=given or utcnow(),
+        )
+        if movement is None:  # the subject was deleted while we ran: make it again next time
+            self._subjects.pop(name, None)
+            return False
+        self.added += 1
+        return True
+
+    def _scored_file(self, result: BatchResult) -> bytes | None:
+        """The file's bytes, if it is still the file that was scored."""
+        try:
+            data = result.item.path.read_bytes()
+        except OSError:
+            return None
+        return data if result.sha256 is None or hashlib.sha256(data).hexdigest() == result.sha256 else None
 
     def _copy(self, result: BatchResult) -> bytes | None:
         """Results scored without `keep_photos` (library use): re-encode here, from the file, if it is

@@ -204,6 +204,59 @@ def finish_job(
     return movement
 
 
+def add_movement(
+    session: Session,
+    store: FileStore,
+    subject_id: uuid.UUID,
+    document: dict[str, Any],
+    *,
+    clip: bytes | None,
+    deepest_png: bytes | None,
+    source: str | None,
+    taken_at: datetime,
+) -> Movement | None:
+    """Store an accepted movement analysed elsewhere (`posture batch --store`), without a job: its
+    files first, then its row (module doc). None, with nothing kept, if the subject is gone."""
+    files = [(kind, data) for kind, data in ((FileKind.CLIP, clip), (FileKind.OVERLAY, deepest_png)) if data]
+    digests = {kind: sha256_hex(data) for kind, data in files}
+    written: set[FileRef] = set()
+    try:
+        for kind, data in files:
+            store.put(kind, data)
+            written.add((kind, digests[kind]))
+    except BaseException:
+        _discard(session, store, written)
+        raise
+    _begin_write(session, digests.values())
+    try:
+        if not _lock_subject(session, subject_id):
+            remove_unreferenced(session, store, written, locked=True)
+            session.rollback()
+            return None
+        for kind, data in files:
+            if not store.exists(kind, digests[kind]):  # removed by a sweep since it was written
+                store.put(kind, data)
+        document = json_safe(document)
+        movement = Movement(
+            subject_id=subject_id,
+            test=str(document.get("test") or "squat"),
+            taken_at=taken_at,
+            source=source,
+            clip_sha256=digests.get(FileKind.CLIP),
+            deepest_sha256=digests.get(FileKind.OVERLAY),
+            method=method_key(document.get("versions")),
+            measures=dict(document.get("measures") or {}),
+            result=document,
+        )
+        session.add(movement)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _discard(session, store, written)
+        raise
+    return movement
+
+
 def fail_job(session: Session, store: FileStore, job_id: uuid.UUID, code: str, message: str) -> bool:
     """Record the job's error and let go of its clip (removed unless a movement shares it), in one
     transaction; False if it had finished already."""

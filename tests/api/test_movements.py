@@ -5,6 +5,7 @@ analyzer (tests/api/movement_fakes.py); the real library's path is in test_movem
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -560,3 +561,45 @@ def test_deleting_the_account_removes_its_movements_and_their_files(api: Api, fa
         assert deleted is not None and deleted.subjects == 1
         assert session.scalar(select(Movement).where(Movement.subject_id == uuid.UUID(subject))) is None
     assert api.stored_files() == []
+
+
+def test_a_batch_clip_result_is_stored_as_a_movement(tmp_path: Path):
+    """`posture batch --store` hands clip results to the history store: an accepted one becomes a
+    movement with its clip and deepest frame, a refused one is not stored (as a refused upload)."""
+    from app.services.batch_store import HistoryStore
+    from app.storage import repository
+    from posture.batch import BatchResult
+    from posture.batch.inputs import BatchItem
+    from posture.movement.options import ClipOptions
+    from posture.worker import ClipJob
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    database = Database(f"sqlite:///{data_dir / 'posture.db'}")
+    database.migrate()
+    with database.session() as session:
+        repository.create_user(session, "batcher")
+    fake = FakeClipAnalyzer()
+    path = tmp_path / "lunge.mp4"
+    path.write_bytes(fake.script_clip(fake_clip(17), measures={"lunge_shin_peak_deg": 33.0}))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(fake.script_clip(fake_clip(18), error=("not_side_on", "Not side on.")))
+    results = []
+    for clip in (path, bad):
+        out = fake._run_clip(ClipJob(clip, ClipOptions(test="lunge")), None)
+        analysis = out.analysis.model_copy(update={"deepest_png": out.deepest_png})
+        item = BatchItem(path=clip, source=str(clip), subject="Batch Person")
+        results.append(BatchResult(item, hashlib.sha256(clip.read_bytes()).hexdigest(), analysis))
+    with HistoryStore(data_dir) as store:
+        assert store.add(results[0]) is True and store.add(results[1]) is False
+    with database.session() as session:
+        movements = session.scalars(select(Movement)).all()
+        assert len(movements) == 1
+        movement = movements[0]
+        assert movement.test == "lunge" and movement.measures == {"lunge_shin_peak_deg": 33.0}
+        assert movement.source == "lunge.mp4"
+        assert movement.clip_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert movement.deepest_sha256 is not None
+        files = {p.parent.parent.name for p in (data_dir / "files").rglob("*") if p.is_file()}
+        assert files == {"clip", "overlay"}
+    database.dispose()
