@@ -141,8 +141,10 @@ def _serve(args: argparse.Namespace) -> int:
     # As the user ran it: `.venv/bin/posture` under `make serve`.
     command = sys.argv[0] if Path(sys.argv[0]).name == "posture" else "posture"
     scheme = "https" if tls else "http"
+    # Listening on every interface: other devices use this computer's address on the network.
+    elsewhere = " (and at this computer's network address)" if args.host in ("0.0.0.0", "::") else ""
     print(
-        f"posture-profile on {scheme}://{shown}:{args.port}/ (API docs at /docs)\n"
+        f"posture-profile on {scheme}://{shown}:{args.port}/{elsewhere} (API docs at /docs)\n"
         f"Data in {settings.data_dir.resolve()}\n"
         f"Create an API key with:  {command} users create NAME{data}",
         flush=True,
