@@ -11,7 +11,7 @@ For each copy it prints the reps found (the count must match), and, as the issue
 over reps** of the peak shin angle (per side, and the headline) and of the rep depth (the hip's dip,
 top to bottom, in % of the standing hip height, from `series.hip_height_pct`), with their differences
 from the original. Target: within 1° and 2 %. Also the 90th percentile of the per-frame shin angle
-difference. Run: `python benchmarks/clip_repeatability.py [--sample-fps 15]`.
+difference. Run: `python benchmarks/clip_repeatability.py [--sample-fps 15] [--mirror-pass]`.
 """
 
 from __future__ import annotations
@@ -91,8 +91,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sample-fps", type=float, default=15.0)
+    parser.add_argument("--mirror-pass", action="store_true", help="ClipOptions(mirror_pass=True)")
     args = parser.parse_args()
-    options = ClipOptions(test="lunge", sample_fps=args.sample_fps)
+    options = ClipOptions(test="lunge", sample_fps=args.sample_fps, mirror_pass=args.mirror_pass)
     with tempfile.TemporaryDirectory() as tmp, VideoPoseModel() as model:
         copies = {
             "original": SOURCE,
@@ -104,7 +105,10 @@ def main() -> None:
     base = results["original"]
     assert base.ok, base.error
     ref = summary(base)
-    print(f"sample_fps {args.sample_fps}; original: facing {base.facing}, roll {base.camera_roll_deg:+.2f}°")
+    print(
+        f"sample_fps {args.sample_fps}, mirror_pass {args.mirror_pass}; "
+        f"original: facing {base.facing}, roll {base.camera_roll_deg:+.2f}°"
+    )
     print(f"{'copy':<10} " + " ".join(f"{k:>20}" for k in ref))
     for name, result in results.items():
         if not result.ok:

@@ -98,6 +98,11 @@ def build_parser(*registers: Register, store: StoreOpener | None = None) -> argp
         metavar="FPS",
         help="clip frames analysed per second (default 15)",
     )
+    p.add_argument(
+        "--mirror-pass",
+        action="store_true",
+        help="clips: also analyse each frame mirrored (2x time, less noise)",
+    )
     add_camera_roll_argument(p)
     add_camera_roll_source_argument(p)
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
@@ -166,6 +171,7 @@ def _analyze_clips(args: argparse.Namespace, clips: list[Path]) -> int:
         level=roll.get("level", "auto"),  # type: ignore[arg-type]
         sample_fps=args.sample_fps,
         overlay=bool(args.overlay),
+        mirror_pass=args.mirror_pass,
     )
     if not args.json:
         print(clip_table_header(options.safe_test))

@@ -120,6 +120,17 @@ class VideoPoseModel:
         self._landmarker: vision.PoseLandmarker | None = None
         self._finalizer: weakref.finalize | None = None
         self._last_ms = -1
+        self._twin: VideoPoseModel | None = None
+
+    def twin(self) -> VideoPoseModel:
+        """A second video model of the same file with its own track (for a clip's mirrored frames),
+        made on first use from the bytes already checked, and closed with this one."""
+        if self._twin is None:
+            twin = object.__new__(VideoPoseModel)
+            twin.options, twin._data, twin.sha256 = self.options, self._data, self.sha256
+            twin._landmarker, twin._finalizer, twin._last_ms, twin._twin = None, None, -1, None
+            self._twin = twin
+        return self._twin
 
     def start_clip(self) -> None:
         """Forget the previous clip's track: a fresh landmarker (the model bytes are kept in memory)."""
@@ -152,6 +163,8 @@ class VideoPoseModel:
             self._finalizer()
         self._landmarker = None
         self._finalizer = None
+        if self._twin is not None:
+            self._twin.close()
 
     def __enter__(self) -> VideoPoseModel:
         return self

@@ -11,7 +11,7 @@ model is replaced.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -173,6 +173,12 @@ class FakeVideoModel:
 
     def start_clip(self) -> None:
         self.clips += 1
+
+    def twin(self) -> FakeVideoModel:
+        """The mirrored pass's model: it sees the figure mirrored."""
+        if getattr(self, "_twin", None) is None:
+            self._twin = FakeVideoModel(replace(self.movement, mirrored=not self.movement.mirrored))
+        return self._twin
 
     def detect_for_video(self, rgb: np.ndarray, timestamp_ms: int) -> list[PoseDetection]:
         self.calls += 1

@@ -347,3 +347,14 @@ def test_findings_name_the_value_and_end_with_the_disclaimer() -> None:
     assert (
         fine.findings[0] == load_rules()["movement"]["findings"]["all_good"] and fine.scores["overall"] == 100
     )
+
+
+def test_the_mirror_pass_runs_twice_and_agrees_on_a_symmetric_figure(squat_clip) -> None:
+    path, m = squat_clip
+    fake = FakeVideoModel(m)
+    single = analyze_clip(path, ClipOptions(**OFF), model=FakeVideoModel(m))
+    fused = analyze_clip(path, ClipOptions(mirror_pass=True, **OFF), model=fake)
+    assert fused.ok and fake.calls == fake.twin().calls == fused.clip.frames_sampled
+    for name, value in single.measures.items():
+        if value is not None:
+            assert fused.measures[name] == pytest.approx(value, abs=0.05), name

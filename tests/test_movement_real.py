@@ -126,3 +126,9 @@ def test_the_cli_routes_clips_by_extension(tmp_path: Path, capsys: pytest.Captur
     assert main(["analyze", str(CLIP), "--test", "squat"]) == 1
     table = capsys.readouterr().out
     assert "no_movement" in table and table.splitlines()[0].startswith("clip")
+
+
+def test_the_mirror_pass_on_real_footage(video_model: VideoPoseModel, lunge) -> None:
+    fused = analyze_clip(CLIP, ClipOptions(test="lunge", mirror_pass=True), model=video_model)
+    assert fused.ok and len(fused.reps) == len(lunge.reps) and fused.facing == "left"
+    assert [r.side for r in fused.reps] == [r.side for r in lunge.reps]

@@ -74,6 +74,7 @@ def register(sub: argparse._SubParsersAction, store: StoreOpener | None = None) 
         "--out (default: squat)",
     )
     p.add_argument("--sample-fps", type=float, default=15.0, metavar="FPS", help="clip frames per second")
+    p.add_argument("--mirror-pass", action="store_true", help="clips: also analyse each frame mirrored")
     add_camera_roll_argument(p)
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
     if store is not None:
@@ -169,6 +170,7 @@ def _cmd_batch(args: argparse.Namespace, open_store: StoreOpener | None) -> int:
             facing=args.facing,
             sample_fps=args.sample_fps,
             overlay=bool(args.overlay),
+            mirror_pass=args.mirror_pass,
             **_clip_roll(args.camera_roll),  # type: ignore[arg-type]
         ),
     )

@@ -146,7 +146,13 @@ def _analyze(
             return _in_frame(lm, info) and hip_y < float(standing.get("hip_y", np.inf))  # type: ignore[arg-type]
 
         # Only the squat has a silhouette measure (the pelvic change): the lunge keeps no mask crops.
-        for tracked in track(clip, model, keep_mask=keep_mask, keep_masks=options.test == "squat"):
+        for tracked in track(
+            clip,
+            model,
+            keep_mask=keep_mask,
+            keep_masks=options.test == "squat",
+            mirror_pass=options.mirror_pass,
+        ):
             if tracked.mask is not None and tracked.landmarks is not None:
                 standing.update(
                     hip_y=float(tracked.landmarks[_HIPS, 1].mean()),

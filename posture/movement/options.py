@@ -22,7 +22,10 @@ class ClipOptions:
     direction. `camera_roll_deg`: the phone's roll when known (sign as `posture.geometry.to_canonical`);
     without one, `level="auto"` reads it from a standing frame (`posture.level`), `"off"` trusts the
     frame. `sample_fps`: frames analysed per second of clip (all frames when the clip has fewer); for a
-    burst of photos, the rate they were taken at. `overlay`: also draw the deepest frame's PNG."""
+    burst of photos, the rate they were taken at. `overlay`: also draw the deepest frame's PNG.
+    `mirror_pass`: also run the model on each frame mirrored and average the two (as the photo pipeline
+    does): about twice the time, a third to a half less frame-to-frame noise between copies of a clip
+    (docs/accuracy.md)."""
 
     test: Test = "squat"
     facing: Facing | None = None
@@ -30,6 +33,7 @@ class ClipOptions:
     sample_fps: float = 15.0
     overlay: bool = False
     level: LevelMode = "auto"
+    mirror_pass: bool = False
 
     def check(self) -> None:
         """Raise `PostureError(invalid_option)` for a value outside the contract."""

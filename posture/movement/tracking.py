@@ -17,7 +17,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ..landmarks import INDEX
+from ..landmarks import INDEX, mirror_landmarks
 from ..model import PoseDetection
 from ..silhouette import subject_contour
 from .clip import Clip, ClipFrame
@@ -84,20 +84,31 @@ def track(
     *,
     keep_mask: Callable[[ClipFrame, np.ndarray], bool] | None = None,
     keep_masks: bool = False,
+    mirror_pass: bool = False,
 ) -> Iterator[TrackedFrame]:
     """Yield the subject of each sampled frame. `keep_mask(frame, landmarks)` says which frames keep
     their whole mask (the analysis keeps the current standing candidate's, for the camera level);
-    `keep_masks` keeps every frame's mask crop (for silhouette measures)."""
+    `keep_masks` keeps every frame's mask crop (for silhouette measures). `mirror_pass` runs the
+    model's twin (`twin()`) on each frame mirrored and averages the subject's landmarks of both passes
+    (left and right swapped back), as the photo pipeline fuses its mirrored views."""
     model.start_clip()
+    twin = model.twin() if mirror_pass else None  # type: ignore[attr-defined]
+    if twin is not None:
+        twin.start_clip()
     last_hips: np.ndarray | None = None
     last_height = 0.0
     for frame in clip.frames():
-        people = model.detect_for_video(frame.rgb, round(frame.time_s * 1000))
+        ms = round(frame.time_s * 1000)
+        people = model.detect_for_video(frame.rgb, ms)
         chosen = _choose(people, last_hips, last_height)
         if chosen is None:
             yield TrackedFrame(frame, None, None, None, len(people))
             continue
         lm_work = chosen.landmarks
+        if twin is not None:
+            lm_work = _fuse(
+                lm_work, twin.detect_for_video(np.ascontiguousarray(frame.rgb[:, ::-1]), ms), frame.rgb
+            )
         hips_work = lm_work[_HIPS, :2].mean(axis=0)
         last_hips, last_height = hips_work, _height(lm_work)
         lm = lm_work.copy()
@@ -122,6 +133,23 @@ def _crop(mask: np.ndarray, lm: np.ndarray) -> MaskCrop | None:
     quantised = np.clip(mask[y0:y1, x0:x1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     ok, png = cv2.imencode(".png", quantised, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     return MaskCrop((x0, y0), png.tobytes()) if ok else None
+
+
+def _fuse(lm: np.ndarray, mirrored: list[PoseDetection], rgb: np.ndarray) -> np.ndarray:
+    """The mean of `lm` and the mirrored pass's detection of the same person (nearest hips, mapped
+    back into the frame with left and right swapped); `lm` alone when that pass found nobody near."""
+    width = rgb.shape[1]
+    candidates = [mirror_landmarks(d.landmarks, width) for d in mirrored]
+    if not candidates:
+        return lm
+    hips = lm[_HIPS, :2].mean(axis=0)
+    best = min(candidates, key=lambda c: float(np.hypot(*(c[_HIPS, :2].mean(axis=0) - hips))))
+    if float(np.hypot(*(best[_HIPS, :2].mean(axis=0) - hips))) > _MAX_JUMP_FRAC * max(_height(lm), 1.0):
+        return lm
+    fused = lm.copy()
+    fused[:, :3] = (lm[:, :3] + best[:, :3]) / 2
+    fused[:, 3:] = np.minimum(lm[:, 3:], best[:, 3:])
+    return fused
 
 
 def _height(lm: np.ndarray) -> float:
