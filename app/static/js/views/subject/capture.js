@@ -397,7 +397,25 @@ export function capturePanel(subject, onUploaded) {
   video.addEventListener("loadedmetadata", fitStage);
   video.addEventListener("resize", fitStage);
 
+  // The screen stays on while the camera is: the person is away from the phone through the timer and
+  // three shots, longer than many phones wait before dimming and locking. The browser drops the lock
+  // when the page is hidden; it is asked for again when the page shows.
+  let wakeLock = null;
+  const keepAwake = async () => {
+    if (!stream || !navigator.wakeLock || document.visibilityState !== "visible") return;
+    try {
+      wakeLock = await navigator.wakeLock.request("screen");
+    } catch {
+      wakeLock = null; // refused (battery saver): the shots still work, the screen may dim
+    }
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (stream && document.visibilityState === "visible") keepAwake();
+  });
+
   const stopCamera = () => {
+    if (wakeLock) wakeLock.release().catch(() => {});
+    wakeLock = null;
     if (running) {
       running.cancelled = true;
       if (running.cancel) running.cancel();
@@ -469,6 +487,7 @@ export function capturePanel(subject, onUploaded) {
     startButton.disabled = false;
     renderLevel();
     renderShots();
+    keepAwake();
     stage.scrollIntoView({ block: "start", behavior: "smooth" });
   };
 
