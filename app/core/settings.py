@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     inference_workers: int = Field(default_factory=lambda: default_workers(maximum=8), ge=1, le=64)
     inference_pool: PoolKind = "process"
     max_queued_analyses: int = Field(32, ge=0)
-    # A movement job whose server has not renewed its heartbeat (every 2 s) for this long was interrupted.
+    # A movement job whose server has not renewed its heartbeat (every second) for this long was interrupted.
     job_stale_s: float = Field(30.0, ge=5)
     # The library reads the same variable (`posture.model.default_model_path`): one default.
     model_path: Path = Field(default_factory=default_model_path)

@@ -59,7 +59,7 @@ from posture.worker import ClipJob, ClipResult
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 2.0
+HEARTBEAT_S = 1.0  # progress reaches pollers this often; a row update per running job
 ACCEPTED_CLIP_TYPES = ("video/", "application/octet-stream")
 # Standing measures shown beside a movement's trend: what the issue reads them against.
 STANDING_BESIDE = ("pelvic_tilt_deg",)

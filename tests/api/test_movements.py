@@ -102,7 +102,7 @@ def test_progress_is_reported_while_the_clip_is_analysed(api: Api, fake: FakeCli
     job_id = upload(api, subject, clip).json()["job"]["id"]
     try:
         deadline = time.monotonic() + 10
-        while True:  # the heartbeat writes progress every 2 s
+        while True:  # the heartbeat writes progress every second
             job = api.get(f"/api/v1/jobs/{job_id}").json()
             if job["status"] == "running" and 0 < job["progress"] < 1:
                 break
