@@ -231,6 +231,7 @@ def clip_options(test: str, options: dict[str, Any]) -> Any:
         test=test,  # type: ignore[arg-type]
         facing=options.get("facing"),
         camera_roll_deg=options.get("camera_roll_deg"),
+        mirror_pass=bool(options.get("mirror_pass", False)),
         overlay=True,
     )
 
@@ -287,6 +288,7 @@ def create_job(
     test: str,
     facing: str | None,
     camera_roll_deg: float | None,
+    mirror_pass: bool = False,
     source: str | None,
     taken_at: datetime,
 ) -> MovementJob:
@@ -298,7 +300,7 @@ def create_job(
         subject_id,
         clip,
         test=test,
-        options={"facing": facing, "camera_roll_deg": camera_roll_deg},
+        options={"facing": facing, "camera_roll_deg": camera_roll_deg, "mirror_pass": mirror_pass},
         source=source,
         taken_at=taken_at,
         owner=runner.owner,

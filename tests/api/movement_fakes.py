@@ -41,6 +41,8 @@ class FakeClipAnalyzer(FakeAnalyzer):
     """`script_clip(clip, measures=..., error=(code, message), steps=, step_s=, hold=Event)`."""
 
     clip_calls: int = 0
+    clip_options: list[Any] = field(default_factory=list)
+    """The `ClipOptions` of every clip analysed, in order."""
     clip_scripts: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: int = 4
     step_s: float = 0.01
@@ -51,6 +53,7 @@ class FakeClipAnalyzer(FakeAnalyzer):
 
     async def run_clip(self, job: ClipJob, progress: Callable[[int, int], None] | None = None) -> ClipResult:
         self.clip_calls += 1
+        self.clip_options.append(job.options)
         return await asyncio.to_thread(self._run_clip, job, progress)
 
     def _run_clip(self, job: ClipJob, progress: Callable[[int, int], None] | None) -> ClipResult:

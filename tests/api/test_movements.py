@@ -93,6 +93,11 @@ def test_a_clip_becomes_a_movement_through_a_job(api: Api, fake: FakeClipAnalyze
     assert len(clip_files(api)) == 1  # the clip is kept with its movement
     # The options reached the library.
     assert fake.clip_calls == 1
+    options = fake.clip_options[0]
+    assert (options.test, options.facing, options.camera_roll_deg) == ("squat", "left", 1.5)
+    assert options.overlay is True and options.mirror_pass is False
+    second = upload(api, subject, fake_clip(19), test="lunge", mirror_pass="true").json()["job"]["id"]
+    assert wait_job(api, second)["status"] == "done" and fake.clip_options[1].mirror_pass is True
 
 
 def test_progress_is_reported_while_the_clip_is_analysed(api: Api, fake: FakeClipAnalyzer):

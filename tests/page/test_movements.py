@@ -41,6 +41,7 @@ def test_a_clip_is_uploaded_followed_and_shown(tab: Tab, server: Server, artifac
     page.evaluate(WATCH_PROGRESS)
     page.locator("#clip").set_input_files(CLIP)
     page.locator("#movement-test").select_option("lunge")
+    expect(page.get_by_label("Mirror pass")).not_to_be_checked()
     page.locator("#movement-upload").click()
 
     view = page.locator(".movement-view")

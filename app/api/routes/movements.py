@@ -67,6 +67,11 @@ class MovementFields(BaseModel):
     taken_at: Annotated[datetime | None, AfterValidator(check_taken_at)] = Field(
         None, description="When the clip was filmed (ISO 8601); default: the upload time."
     )
+    mirror_pass: bool = Field(
+        False,
+        description="Also analyse each frame mirrored and average the two passes: steadier numbers "
+        "(docs/accuracy.md), about twice the analysis time.",
+    )
 
 
 @router.post(
@@ -95,6 +100,7 @@ async def upload_movement(
         test=form.test,
         facing=form.facing,
         camera_roll_deg=form.camera_roll_deg,
+        mirror_pass=form.mirror_pass,
         source=source_name(clip.filename),
         taken_at=form.taken_at or utcnow(),
     )

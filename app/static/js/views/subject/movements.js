@@ -214,6 +214,7 @@ export function movementsSection({ subjectId, showError }) {
   const facing = h("select", { id: "movement-facing", name: "facing" }, h("option", { value: "" }, "Auto-detect"), h("option", { value: "left" }, "Facing left"), h("option", { value: "right" }, "Facing right"));
   const roll = h("input", { type: "number", id: "movement-roll", name: "camera_roll_deg", min: -45, max: 45, step: 0.1, inputmode: "decimal", placeholder: "0" });
   const date = h("input", { type: "date", id: "movement-date", name: "taken_at", max: todayIso() });
+  const mirror = h("input", { type: "checkbox", id: "movement-mirror", name: "mirror_pass" });
   const submit = h("button", { type: "submit", class: "btn btn-primary", id: "movement-upload" }, icon("upload"), "Analyse clip");
   const bar = h("progress", { id: "movement-progress", max: 100, value: 0, "aria-labelledby": "movement-status" });
   const statusText = h("span", { id: "movement-status" }, "");
@@ -225,7 +226,7 @@ export function movementsSection({ subjectId, showError }) {
   const trendSwitch = h("div", { class: "segmented", role: "group", "aria-label": "Which test" });
 
   const setBusy = (busy) => {
-    for (const el of [fileInput, test, facing, roll, date, submit]) el.disabled = busy;
+    for (const el of [fileInput, test, facing, roll, date, mirror, submit]) el.disabled = busy;
     progress.hidden = !busy;
   };
   const setProgress = (fraction, text) => {
@@ -263,6 +264,7 @@ export function movementsSection({ subjectId, showError }) {
         if (facing.value) data.append("facing", facing.value);
         if (roll.value !== "") data.append("camera_roll_deg", roll.value);
         if (date.value) data.append("taken_at", date.value);
+        if (mirror.checked) data.append("mirror_pass", "true");
         message.replaceChildren();
         setBusy(true);
         setProgress(0, "Uploading…");
@@ -294,6 +296,12 @@ export function movementsSection({ subjectId, showError }) {
     h("div", { class: "field" }, h("label", { for: "movement-facing" }, "Facing"), facing),
     h("div", { class: "field" }, h("label", { for: "movement-roll" }, "Camera roll (°)"), roll),
     h("div", { class: "field" }, h("label", { for: "movement-date" }, "Date filmed"), date),
+    h(
+      "div",
+      { class: "field field-check" },
+      h("label", { for: "movement-mirror" }, mirror, " Mirror pass"),
+      h("p", { class: "hint" }, "Steadier numbers, about twice the analysis time."),
+    ),
     h("div", { class: "upload-actions" }, submit, progress),
   );
 
