@@ -389,6 +389,12 @@ def test_a_real_clip_through_the_worker_pool_and_the_api(real_api: Api, real_poo
     png = real_api.get(f"/api/v1/movements/{job['movement_id']}/deepest.png")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG") and len(png.content) > 10_000
 
+    # The mirrored second pass, on the worker's same (reused) video model: the same reps.
+    mirrored = upload(real_api, subject, clip, test="lunge", mirror_pass="true").json()["job"]["id"]
+    mirrored_job = wait_job(real_api, mirrored, timeout_s=120)
+    assert mirrored_job["status"] == "done", mirrored_job
+    assert real_api.get(f"/api/v1/movements/{mirrored_job['movement_id']}").json()["reps"] == 3
+
     squat = wait_job(real_api, upload(real_api, subject, clip, test="squat").json()["job"]["id"], 120)
     assert squat["status"] == "failed" and squat["error"]["code"] == "no_movement", squat
     broken = wait_job(real_api, upload(real_api, subject, clip[: len(clip) // 50]).json()["job"]["id"], 120)
