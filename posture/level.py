@@ -49,7 +49,7 @@ class LevelParams:
 
     # Working size: LSD costs ~20 ms at 640 px on one core, and room structure is long; finer detail only
     # adds texture segments.
-    max_side_px: int = 640
+    max_side_px: int = 960
     # Segments shorter than this share of the long side are mostly texture (foliage, fabric, tiles).
     min_length_frac: float = 0.035
     # The person mask is grown by this share of the long side: the soft model mask under-covers hair,
@@ -81,10 +81,10 @@ class LevelParams:
     focal_long_sides: float = 0.75
     # Pitch within `pitch_ok_deg` costs nothing; at `pitch_bad_deg` the confidence is halved (lens
     # distortion and an off-centre principal point start to tilt the estimate).
-    pitch_ok_deg: float = 10.0
-    pitch_bad_deg: float = 30.0
+    pitch_ok_deg: float = 20.0
+    pitch_bad_deg: float = 40.0
     # Support: total inlier length in long sides for a confidence factor of 1 − 1/e.
-    support_long_sides: float = 0.8
+    support_long_sides: float = 0.5
     # Separate structures: inlier lines whose crossings of the centre row are this share of the width
     # apart count as different objects. One structure caps the confidence (a lone leaning pole).
     structure_gap_frac: float = 0.04
@@ -101,11 +101,15 @@ class LevelParams:
     horizontal_far_long_sides: float = 15.0
     # A horizontal-only estimate is capped here: a single wall–floor edge may recede unseen.
     horizontal_alone_cap: float = 0.45
+    # Horizontals from fewer separate structures neither confirm nor contradict (one skirting board).
+    horizontal_min_structures: int = 2
     # Cues agreeing within `agree_deg` strengthen each other; apart by `disagree_deg` or more, the
     # stronger one loses `conflict_cost` times the weaker one's confidence (a share of its own).
     agree_deg: float = 1.0
     disagree_deg: float = 2.5
     conflict_cost: float = 0.7
+    # Disagreeing cues are weighted by confidence to this power (2 when they agree): the stronger wins.
+    conflict_power: float = 8.0
     # Feet: fitted line must be within this of horizontal and span this share of the long side; its error
     # is a few degrees (landmark heights differ, one heel may be lifted).
     feet_window_deg: float = 12.0
@@ -551,7 +555,7 @@ def _combine(
     cues: list[tuple[float, float, Source]] = []
     if vfam is not None and vfam.confidence > 0:
         cues.append((vfam.roll_deg, vfam.confidence, "background"))
-    if hfam is not None and hfam.confidence > 0:
+    if hfam is not None and hfam.confidence > 0 and hfam.structures >= params.horizontal_min_structures:
         cues.append((hfam.roll_deg, hfam.confidence, "background"))
     if not cues and feet is None:
         return None, 0.0, "none"
@@ -573,15 +577,19 @@ def _combine(
 
 
 def _merge(r1: float, c1: float, r2: float, c2: float, params: LevelParams) -> tuple[float, float]:
-    """Merge two background cues: the roll is their mean weighted by confidence squared (continuous, so
-    near-equal cues cannot flip the answer from one to the other); agreeing cues strengthen each other,
-    disagreeing ones weaken the stronger one in proportion to the weaker one's confidence and the gap."""
+    """Merge two background cues: the roll is their mean weighted by confidence to a power, 2 for
+    agreeing cues rising to `conflict_power` for disagreeing ones (continuous, so near-equal cues
+    cannot flip the answer from one to the other, yet a weaker cue that disagrees barely moves the
+    stronger one: in real rooms the horizontals recede under yaw and pitch and tell another roll);
+    agreeing cues strengthen each other, disagreeing ones weaken the stronger one in proportion to the
+    weaker one's confidence and the gap."""
     gap = abs(r1 - r2)
-    w1, w2 = c1**2, c2**2
+    conflict = float(np.clip((gap - params.agree_deg) / (params.disagree_deg - params.agree_deg), 0.0, 1.0))
+    power = 2.0 + (params.conflict_power - 2.0) * conflict
+    w1, w2 = max(c1, 1e-9) ** power, max(c2, 1e-9) ** power
     roll = (w1 * r1 + w2 * r2) / (w1 + w2)
     if gap <= params.agree_deg:
         return roll, 1.0 - (1.0 - max(c1, c2)) * (1.0 - 0.6 * min(c1, c2))
-    conflict = min(1.0, (gap - params.agree_deg) / (params.disagree_deg - params.agree_deg))
     return roll, max(c1, c2) * (1.0 - params.conflict_cost * conflict * min(c1, c2))
 
 
