@@ -60,6 +60,9 @@ from posture.worker import ClipJob, ClipResult
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 1.0  # progress reaches pollers this often; a row update per running job
+# Beats a job of a server known to be gone must have missed before it is failed: a live server of this
+# machine whose pid this process cannot see (another pid namespace) still beats within them.
+QUIET_BEATS = 3
 ACCEPTED_CLIP_TYPES = ("video/", "application/octet-stream")
 # Standing measures shown beside a movement's trend: what the issue reads them against.
 STANDING_BESIDE = ("pelvic_tilt_deg",)
@@ -74,7 +77,8 @@ class MovementJobs:
         self.analyzer = analyzer
         self.stale_s = settings.job_stale_s
         self.max_jobs = settings.inference_workers + settings.max_queued_analyses
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:128]
+        self._host, self._token = socket.gethostname()[:100], uuid.uuid4().hex[:8]
+        self.owner = f"{self._host}:{os.getpid()}:{self._token}"
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._progress: dict[uuid.UUID, float | None] = {}
         self._beating: asyncio.Task[None] | None = None
@@ -99,12 +103,40 @@ class MovementJobs:
             await asyncio.to_thread(self._fail, job_id, storage.INTERRUPTED, _STOPPED)
 
     def fail_stale(self) -> int:
-        """Fail the unfinished jobs of servers that stopped beating; how many."""
+        """Fail the unfinished jobs of servers that stopped beating, and at once those of a server of
+        this machine that is gone (its process ended, or this process is its restart); how many."""
+        now = utcnow()
         with self.db.session() as session:
-            count = storage.fail_interrupted(session, self.store, utcnow() - timedelta(seconds=self.stale_s))
+            count = storage.fail_interrupted(
+                session,
+                self.store,
+                now - timedelta(seconds=self.stale_s),
+                owner_gone=self._owner_gone,
+                quiet_before=now - timedelta(seconds=QUIET_BEATS * HEARTBEAT_S),
+            )
         if count:
             log.warning("%d movement job(s) interrupted by a server stop were marked failed", count)
         return count
+
+    def _owner_gone(self, owner: str) -> bool:
+        """Whether the server process named `owner` (host:pid:token) is known to have ended: it ran on
+        this machine, and its pid is ours with another token (a restart that got the same pid, as a
+        container's first process does) or no longer exists. Anything else (another machine, a pid
+        that exists) is left to the heartbeat's staleness."""
+        host, _, rest = owner.partition(":")
+        pid_text, _, token = rest.partition(":")
+        if host != self._host or not pid_text.isdigit() or owner == self.owner:
+            return False
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return token != self._token
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # exists, another user's
+            return False
+        return False
 
     async def _beat_forever(self) -> None:
         beats = 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -284,15 +284,30 @@ def fail_job(session: Session, store: FileStore, job_id: uuid.UUID, code: str, m
     return True
 
 
-def fail_interrupted(session: Session, store: FileStore, stale_before: datetime) -> int:
+def fail_interrupted(
+    session: Session,
+    store: FileStore,
+    stale_before: datetime,
+    *,
+    owner_gone: Callable[[str], bool] | None = None,
+    quiet_before: datetime | None = None,
+) -> int:
     """Fail every unfinished job whose server stopped beating before `stale_before`: its server died or
-    restarted mid-job. Returns how many."""
-    stale = session.scalars(
-        select(MovementJob.id).where(
-            MovementJob.status.in_(UNFINISHED), MovementJob.heartbeat_at < stale_before
+    restarted mid-job. With `owner_gone`, also those silent since `quiet_before` (a few missed beats)
+    whose owner it says is gone: a restart is then seen at once rather than after `stale_before`.
+    Returns how many."""
+    since = max(stale_before, quiet_before) if owner_gone is not None and quiet_before else stale_before
+    rows = session.execute(
+        select(MovementJob.id, MovementJob.owner, MovementJob.heartbeat_at).where(
+            MovementJob.status.in_(UNFINISHED), MovementJob.heartbeat_at < since
         )
     ).all()
     session.rollback()
+    stale = [
+        job_id
+        for job_id, owner, beat_at in rows
+        if beat_at < stale_before or (owner_gone is not None and owner_gone(owner or ""))
+    ]
     message = (
         "The server analysing this clip stopped before it was done (a restart or a crash); "
         "nothing was kept. Upload the clip again."

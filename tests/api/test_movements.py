@@ -304,6 +304,50 @@ def test_a_job_left_unfinished_by_a_stopped_server_is_failed_at_start_up(databas
             assert session.scalar(select(Movement).where(Movement.subject_id == subject)) is None
 
 
+def test_at_start_up_a_job_of_a_gone_server_of_this_machine_fails_at_once(database: Database, tmp_path: Path):
+    """Within the staleness window (30 s): a job whose owner ran here and whose process has ended is
+    failed at start-up; one whose owner's process still runs is left to its heartbeat."""
+    import socket
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    host = socket.gethostname()
+    data_dir = tmp_path / "data"
+    owners = {"gone": f"{host}:{int(ended.stdout)}:aaaa1111", "alive": f"{host}:{os.getppid()}:bbbb2222"}
+    jobs = {}
+    with running_api(database, data_dir, FakeClipAnalyzer()) as api:
+        subject = uuid.UUID(api.subject())
+        key = api.key
+        with database.session() as session:
+            for seed, (name, owner) in enumerate(owners.items()):
+                job = movement_storage.create_job(
+                    session,
+                    api.store,
+                    subject,
+                    fake_clip(30 + seed),
+                    test="squat",
+                    options={},
+                    source=f"{name}.mp4",
+                    taken_at=utcnow(),
+                    owner=owner,
+                )
+                assert job is not None
+                jobs[name] = job.id
+                session.execute(
+                    update(MovementJob)
+                    .where(MovementJob.id == job.id)
+                    .values(heartbeat_at=utcnow() - timedelta(seconds=10))
+                )
+            session.commit()
+    with running_api(database, data_dir, FakeClipAnalyzer()) as api:
+        auth = {"Authorization": f"Bearer {key}"}
+        gone = api.client.get(f"/api/v1/jobs/{jobs['gone']}", headers=auth).json()
+        alive = api.client.get(f"/api/v1/jobs/{jobs['alive']}", headers=auth).json()
+        assert gone["status"] == "failed" and gone["error"]["code"] == "job_interrupted", gone
+        assert alive["status"] == "queued", alive
+
+
 def test_stopping_the_server_fails_its_running_jobs(database: Database, tmp_path: Path):
     analyzer = FakeClipAnalyzer()
     hold = threading.Event()
