@@ -315,6 +315,26 @@ def evaluate(all_shots: list[Shot], show: bool) -> dict[str, object]:
     return {"filmed": filmed, "turned": turned, "every": every, "plain": given}
 
 
+SAMPLE_SIZE = (720, 960)  # width, height of a committed sample frame
+SAMPLES = (("SinglePerson", "cam02", 50), ("SinglePerson", "cam03", 50))  # in sample_images/rooms/
+
+
+def sample_name(scene: str, camera: str, frame: int) -> str:
+    return f"room_{scene.lower()}_{camera}_f{frame:03d}.jpg"
+
+
+def write_samples(demo: Path, folder: Path) -> None:
+    """The room frames committed for the unit tests: as filmed, the centred 3:4 crop scaled to 720 × 960,
+    JPEG quality 85 (small, and what a phone might send); their true rolls are printed."""
+    cams = cameras(demo)
+    for scene, camera, index in SAMPLES:
+        frame = turn_and_crop(read_frame(demo / f"Demo_{scene}" / "videos" / f"{camera}.mp4", index), 0.0)
+        small = cv2.resize(frame, SAMPLE_SIZE, interpolation=cv2.INTER_AREA)
+        path = folder / sample_name(scene, camera, index)
+        Image.fromarray(small).save(path, "JPEG", quality=85)
+        print(f"{path}: true roll {cams[camera].roll_deg():+.2f}°")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -323,8 +343,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where material is unpacked")
     parser.add_argument("--reuse", action="store_true", help="reuse the cached subject search results")
     parser.add_argument("--show", action="store_true", help="print every photo's estimate")
+    parser.add_argument("--write-samples", type=Path, metavar="DIR", help="write the unit tests' frames")
     args = parser.parse_args()
     demo = extract(wheel_path(args.wheel, args.cache), args.cache)
+    if args.write_samples:
+        write_samples(demo, args.write_samples)
+        return
     for name, cam in cameras(demo).items():
         print(f"{name}: roll {cam.roll_deg():+.2f}°, looking down {cam.pitch_down_deg():.1f}°")
     print()
