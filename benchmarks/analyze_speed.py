@@ -7,7 +7,10 @@ scores), the number of model passes per analysis and the ratio
     end-to-end / (passes × raw pass)
 
 Target: ≤ 1.3 (everything around the model costs under 30 % of the model's own time). Single process,
-warm (the model is loaded and each timing repeated). Run: `python benchmarks/analyze_speed.py`.
+warm (the model is loaded and each timing repeated). The raw pass and the analysis are timed in turn,
+repeat after repeat, so that a machine's changing background load hits both alike. `--compare` also
+times the 15-pass pipeline of 2026-12-01 (`posture.pose.PASSES_15`) in the same loop.
+Run: `python benchmarks/analyze_speed.py [--repeat N] [--compare]`.
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 import posture
+from posture import pose
 from posture.intake import load_photo
-from posture.pose import CROP_SIDE_PX, find_subject
+from posture.pose import CROP_SIDE_PX, PASSES_15, find_subject
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "sample_images" / "walk_side_crop_f0128.jpg"
@@ -50,11 +55,34 @@ def median_ms(fn, repeat: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def interleaved_ms(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median ms of each function, timed one after another in every round."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()  # warm
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: 1000 * statistics.median(t) for name, t in times.items()}
+
+
+def analyze_with(config: pose.PassConfig, data: bytes, model: posture.PoseModel) -> None:
+    saved = pose.PASSES
+    pose.PASSES = config
+    try:
+        posture.analyze(data, model=model)
+    finally:
+        pose.PASSES = saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--compare", action="store_true", help="also time the 15-pass pipeline of 12-01")
     args = parser.parse_args()
 
     model = posture.default_model()
@@ -68,9 +96,15 @@ def main() -> None:
     crop = np.ascontiguousarray(
         np.asarray(Image.fromarray(photo.rgb).resize((CROP_SIDE_PX, CROP_SIDE_PX)), dtype=np.uint8)
     )
-    raw = median_ms(lambda: model.detect(crop), args.repeat)
+    # A crop where the model finds the person (on an empty frame it skips the landmark stage).
+    assert model.detect(crop), "the raw pass must find the person"
+    fns = {"raw": lambda: model.detect(crop), "e2e": lambda: posture.analyze(data, model=model)}
+    if args.compare:
+        fns["15"] = lambda: analyze_with(PASSES_15, data, model)
+        passes_15 = find_subject(model, photo, passes=PASSES_15).passes
+    timed = interleaved_ms(fns, args.repeat)
+    raw, e2e = timed["raw"], timed["e2e"]
     decode = median_ms(lambda: load_photo(data), args.repeat)
-    e2e = median_ms(lambda: posture.analyze(data, model=model), args.repeat)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
     work = f"{photo.rgb.shape[1]}×{photo.rgb.shape[0]}"
@@ -80,6 +114,13 @@ def main() -> None:
     print(f"end-to-end analyze(), median:               {e2e:7.1f} ms")
     print(f"model passes per analysis:                  {passes:7d}")
     print(f"ratio end-to-end / (passes × raw):          {e2e / (passes * raw):7.2f}  (target ≤ 1.3)")
+    if args.compare:
+        e15 = timed["15"]
+        print(
+            f"15-pass pipeline of 12-01, end-to-end:      {e15:7.1f} ms, {passes_15} passes, ratio "
+            f"{e15 / (passes_15 * raw):.2f}; this one takes {e2e / e15:.2f} of its time"
+        )
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -29,20 +30,83 @@ _TRUNK = [INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "rig
 
 CROP_SIDE_PX = 640  # refine passes see the subject at this fixed size
 CROP_MARGIN = 1.3  # crop side as a multiple of the subject's landmark extent
-# Refine views: (zoom, shift x, shift y as fractions of the crop side); each runs direct and mirrored.
-# Averaging views whose crops differ slightly cancels most of the model's sensitivity to the exact
-# crop (docs/accuracy.md has the figures).
-RECENTRE = True  # place the final crops from a first fused view rather than from the search pass
-REFINE_VIEWS: tuple[tuple[float, float, float], ...] = (
-    (1.0, 0.0, 0.0),
-    (1.12, 0.0, 0.0),
-    (0.92, 0.0, 0.0),
-    (1.0, 0.03, -0.03),
-    (1.0, -0.03, -0.03),
-    (1.06, 0.0, 0.04),
-)
 WIDE_ASPECT = 1.4  # wider photos are also searched tile by tile
-SEARCH_SIDE_PX = 640  # the search passes see at most this many pixels on the long side
+# A wide photo's tiles are skipped (when the configuration allows it) if the whole-frame pass finds one
+# person only, head and feet inside, at least this fraction of the frame tall: the tiles exist for the
+# people the letterboxed whole frame misses, and a person this tall is not one of them.
+TALL_FRACTION = 0.33
+
+
+@dataclass(frozen=True)
+class View:
+    """One refine pass: a fixed-size crop around the subject, given to the model as is or mirrored.
+
+    `zoom` is the crop's side as a multiple of the normal one (> 1: the subject appears smaller);
+    `shift_x`, `shift_y` move the crop's centre by these fractions of the normal side (+x right, +y down).
+    """
+
+    zoom: float = 1.0
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    mirrored: bool = False
+
+    def mirror_image(self) -> View:
+        """The pass that sees, in a mirrored copy of the photo, exactly the pixels this one sees."""
+        return View(self.zoom, -self.shift_x, self.shift_y, not self.mirrored)
+
+
+def both(zoom: float = 1.0, shift_x: float = 0.0, shift_y: float = 0.0) -> tuple[View, View]:
+    """A crop as is and the same crop mirrored."""
+    return View(zoom, shift_x, shift_y), View(zoom, shift_x, shift_y, True)
+
+
+def pair(zoom: float = 1.0, shift_x: float = 0.0, shift_y: float = 0.0) -> tuple[View, View]:
+    """A crop shifted one way as is, and the crop shifted the other way mirrored: two different crops
+    whose pair is still mirror-symmetric (a mirrored photo runs the same two passes, swapped)."""
+    return View(zoom, shift_x, shift_y), View(zoom, -shift_x, shift_y, True)
+
+
+@dataclass(frozen=True)
+class PassConfig:
+    """Which model passes `find_subject` makes, and how it fuses them.
+
+    `place`: passes on crops around the search pass' person whose fused landmarks place the refine crops
+    (the search pass' own box moves by several pixels when a photo is re-encoded); empty: the search
+    pass places them. `reuse_place`: fuse the placing passes with the refine passes instead of using
+    them for placement only. `weights`: plain mean of the passes' landmarks, or weighted by each
+    landmark's visibility. `mask_passes`: the silhouette is the mean mask of the first n fused passes
+    (0: of all). A configuration whose `place` and `refine` are each `mirror_symmetric` gives a mirrored
+    photo the mirror image of its result, up to resampling.
+    """
+
+    refine: tuple[View, ...]
+    place: tuple[View, ...] = ()
+    reuse_place: bool = False
+    search_side_px: int = 640  # the search passes see at most this many pixels on the long side
+    tiles: Literal["always", "when_needed"] = "always"
+    weights: Literal["mean", "visibility"] = "mean"
+    mask_passes: int = 0
+    blur_px: float = 0.0  # Gaussian sigma (crop pixels) applied to each crop before the model
+    grid: float = 0.0  # snap the crops' side (log steps) and centre (steps of the side) to this grid
+
+    @property
+    def mirror_symmetric(self) -> bool:
+        return all({v.mirror_image() for v in views} == set(views) for views in (self.place, self.refine))
+
+
+# The pipeline of 2026-12-01: 15 passes on a portrait photo (1 search, 2 placing, 6 views × 2).
+PASSES_15 = PassConfig(
+    refine=(
+        *both(1.0),
+        *both(1.12),
+        *both(0.92),
+        *both(1.0, 0.03, -0.03),
+        *both(1.0, -0.03, -0.03),
+        *both(1.06, 0.0, 0.04),
+    ),
+    place=both(1.0),
+)
+PASSES = PASSES_15  # the default; docs/accuracy.md has the figures that chose it
 
 
 @dataclass(frozen=True)
@@ -52,7 +116,8 @@ class Subject:
     `landmarks` (33, 5): x, y in full-size upright-photo pixels, z, visibility, presence.
     `mask`: soft silhouette (float32 0..1) of the refine crop. A mask pixel (i, j) covers full-size
     pixels `mask_origin + (j, i) / mask_scale` onward.
-    `n_people`: persons found; `fused`: True when the mirror pass found the subject and was averaged.
+    `n_people`: persons found; `fused`: True when every refine pass found the subject and was averaged;
+    `passes`: model passes made.
     """
 
     landmarks: np.ndarray
@@ -64,38 +129,50 @@ class Subject:
     passes: int
 
 
-def find_subject(model: PoseModel, photo: Photo, *, fuse_mirror: bool = True) -> Subject | None:
-    """Detect people in `photo`, choose the subject, refine and fuse; None if nobody is found."""
+def find_subject(
+    model: PoseModel, photo: Photo, *, fuse_mirror: bool = True, passes: PassConfig | None = None
+) -> Subject | None:
+    """Detect people in `photo`, choose the subject, refine and fuse; None if nobody is found.
+
+    `passes` defaults to the module's `PASSES` (read at each call, so a benchmark can swap it);
+    `fuse_mirror=False` makes one direct refine pass only.
+    """
+    config = passes or PASSES
     rgb = photo.rgb
     height, width = rgb.shape[:2]
-    people, passes = _find_people(model, rgb)
+    people, n_passes = _find_people(model, rgb, config)
+    refine = config.refine if fuse_mirror else (next(v for v in config.refine if not v.mirrored),)
     # Candidates in order of preference; a candidate the refine pass cannot confirm (a spurious
     # skeleton across background clutter) gives way to the next.
     for candidate in rank_candidates(people, width, height):
-        detection = candidate.detection
-        if RECENTRE and fuse_mirror:
-            # One fused view first: its landmarks place the final crops far more steadily than the
-            # coarse search pass (whose box moves by several pixels when the photo is re-encoded).
-            first, n = _refine(model, rgb, detection, True, views=REFINE_VIEWS[:1])
-            passes += n
-            if first is None:
+        placement = candidate.detection
+        fused: list[_Pass] = []
+        if config.place and fuse_mirror:
+            placing, n, agreed = _run(model, rgb, placement, config.place, config.blur_px, config.grid)
+            n_passes += n
+            if not placing:
                 continue
-            detection = PoseDetection(first[0], detection.mask)
-        refined, n = _refine(model, rgb, detection, fuse_mirror)
-        passes += n
-        if refined is None:
+            placement = PoseDetection(_fuse_landmarks(placing, config.weights), placement.mask)
+            if config.reuse_place:
+                fused += placing
+        refined, n, agreed = _run(model, rgb, placement, refine, config.blur_px, config.grid)
+        n_passes += n
+        if not refined:
             continue
-        landmarks, mask, origin, scale, fused = refined
-        full = landmarks.copy()
+        fused += refined
+        centre0, k0 = _crop_frame(placement.landmarks, rgb.shape, config.grid)
+        mask = _fuse_masks(fused[: config.mask_passes or None], centre0, k0)
+        full = _fuse_landmarks(fused, config.weights)
         full[:, :2] /= photo.scale
+        origin = centre0 - CROP_SIDE_PX / (2 * k0)
         return Subject(
             landmarks=full,
             mask=np.ascontiguousarray(mask, dtype=np.float32),
-            mask_origin=(origin[0] / photo.scale, origin[1] / photo.scale),
-            mask_scale=scale * photo.scale,
+            mask_origin=(float(origin[0]) / photo.scale, float(origin[1]) / photo.scale),
+            mask_scale=k0 * photo.scale,
             n_people=len(people),
-            fused=fused,
-            passes=passes,
+            fused=agreed,
+            passes=n_passes,
         )
     if not people:
         return None
@@ -104,7 +181,7 @@ def find_subject(model: PoseModel, photo: Photo, *, fuse_mirror: bool = True) ->
     best = rank_candidates(people, width, height)[0].detection
     full = best.landmarks.copy()
     full[:, :2] /= photo.scale
-    return Subject(full, np.zeros((1, 1), np.float32), (0.0, 0.0), 1.0, len(people), False, passes)
+    return Subject(full, np.zeros((1, 1), np.float32), (0.0, 0.0), 1.0, len(people), False, n_passes)
 
 
 @dataclass(frozen=True)
@@ -113,78 +190,123 @@ class _Candidate:
     support: int  # passes (whole frame, tiles) that found this person
 
 
-def _refine(
+@dataclass(frozen=True)
+class _Pass:
+    landmarks: np.ndarray  # (33, 5), working pixels
+    mask: np.ndarray  # the pass' own crop frame (CROP_SIDE_PX square)
+    centre: np.ndarray  # the crop's centre, working pixels
+    k: float  # crop pixels per working pixel
+
+
+def _crop_frame(landmarks: np.ndarray, shape: tuple[int, ...], grid: float = 0.0) -> tuple[np.ndarray, float]:
+    """Centre (working px) and scale (crop px per working px) of the normal crop around `landmarks`.
+
+    With a `grid`, the side snaps to steps of `grid` in log scale relative to the image height and the
+    centre to steps of `grid` × side from the image centre (symmetric, so a mirrored photo snaps to the
+    mirror image): a copy whose landmarks moved by a pixel or two then gets exactly the same crop.
+    """
+    xy = landmarks[:, :2]
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    centre, side = (lo + hi) / 2, CROP_MARGIN * float(max(hi - lo))
+    if grid > 0:
+        height, width = shape[:2]
+        side = height * math.exp(grid * round(math.log(side / height) / grid))
+        mid = np.array([width / 2, height / 2])
+        centre = mid + grid * side * np.round((centre - mid) / (grid * side))
+    return centre, CROP_SIDE_PX / side
+
+
+def _run(
     model: PoseModel,
     rgb: np.ndarray,
-    subject: PoseDetection,
-    fuse_mirror: bool,
-    views: tuple[tuple[float, float, float], ...] | None = None,
-) -> tuple[tuple[np.ndarray, np.ndarray, tuple[float, float], float, bool] | None, int]:
-    """Passes on fixed-size crops around `subject` (each view direct and mirrored), averaged.
+    placement: PoseDetection,
+    views: tuple[View, ...],
+    blur_px: float = 0.0,
+    grid: float = 0.0,
+) -> tuple[list[_Pass], int, bool]:
+    """One model pass per view on crops placed around `placement`'s landmarks.
 
-    Returns landmarks in working pixels, the mean mask in the frame of the first view, that frame's
-    origin (working pixels) and scale (mask px per working px), and whether every pass agreed.
-    None when the first pass does not find the subject.
+    Returns the passes that found the subject, the number of passes made and whether all found it;
+    no pass at all when the first does not find the subject (nothing to confirm it by).
     """
-    xy = subject.landmarks[:, :2]
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
-    centre0 = (lo + hi) / 2
-    side0 = CROP_MARGIN * float(max(hi - lo))
     size = CROP_SIDE_PX
-    k0 = size / side0
-    landmarks: list[np.ndarray] = []
-    masks: list[np.ndarray] = []
-    passes, agreed = 0, True
-    reference = subject
-    views = views or REFINE_VIEWS
-    for zoom, shift_x, shift_y in views if fuse_mirror else views[:1]:
-        centre = centre0 + side0 * np.array([shift_x, shift_y])
-        k = k0 / zoom
-        # Continuous coordinates (pixel edges at integers) → OpenCV's pixel-centre indices.
-        warp = np.array(
-            [[k, 0, k * (0.5 - centre[0]) + size / 2 - 0.5], [0, k, k * (0.5 - centre[1]) + size / 2 - 0.5]]
-        )
-        crop = cv2.warpAffine(
-            rgb, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-        # This view's mask pixels → the first view's mask frame.
-        r = k0 / k
+    centre0, k0 = _crop_frame(placement.landmarks, rgb.shape, grid)
+    side0 = size / k0
+    found: list[_Pass] = []
+    reference = placement
+    crops: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray, float]] = {}
+    n = 0
+    for view in views:
+        geometry = (view.zoom, view.shift_x, view.shift_y)
+        if geometry not in crops:  # a view's direct and mirrored passes share one crop
+            centre = centre0 + side0 * np.array([view.shift_x, view.shift_y])
+            k = k0 / view.zoom
+            # Continuous coordinates (pixel edges at integers) → OpenCV's pixel-centre indices.
+            warp = np.array(
+                [
+                    [k, 0, k * (0.5 - centre[0]) + size / 2 - 0.5],
+                    [0, k, k * (0.5 - centre[1]) + size / 2 - 0.5],
+                ]
+            )
+            crop = cv2.warpAffine(
+                rgb, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            if blur_px > 0:
+                crop = cv2.GaussianBlur(crop, (0, 0), blur_px)
+            crops[geometry] = (crop, centre, k)
+        crop, centre, k = crops[geometry]
+        image = np.ascontiguousarray(crop[:, ::-1]) if view.mirrored else crop
+        detections = []
+        for d in model.detect(image):
+            lm = mirror_landmarks(d.landmarks, size) if view.mirrored else d.landmarks.copy()
+            lm[:, :2] = (lm[:, :2] - size / 2) / k + centre
+            detections.append(PoseDetection(lm, d.mask[:, ::-1] if view.mirrored else d.mask))
+        n += 1
+        match = _match(reference, detections)
+        if match is None:
+            if not found:
+                return [], n, False
+            continue
+        if not found:
+            reference = match
+        found.append(_Pass(match.landmarks, match.mask, centre, k))
+    return found, n, len(found) == len(views)
+
+
+def _fuse_landmarks(passes: list[_Pass], weights: str) -> np.ndarray:
+    """The passes' landmarks averaged: plainly, or x, y, z weighted by each landmark's visibility."""
+    stack = np.stack([p.landmarks for p in passes])
+    fused = stack.mean(axis=0)
+    if weights == "visibility":
+        w = np.clip(stack[:, :, 3:4], 1e-3, None)
+        fused[:, :3] = (stack[:, :, :3] * w).sum(axis=0) / w.sum(axis=0)
+    return fused
+
+
+def _fuse_masks(passes: list[_Pass], centre0: np.ndarray, k0: float) -> np.ndarray:
+    """The passes' masks, each mapped into the frame of the normal crop at (`centre0`, `k0`), averaged."""
+    size = CROP_SIDE_PX
+    total = np.zeros((size, size), np.float32)
+    for p in passes:
+        r = k0 / p.k
+        # This pass' mask pixels → the base frame's (both in OpenCV's pixel-centre indices).
         to_base = np.array(
             [
-                [r, 0, r * (0.5 - size / 2) + k0 * (centre[0] - centre0[0]) + size / 2 - 0.5],
-                [0, r, r * (0.5 - size / 2) + k0 * (centre[1] - centre0[1]) + size / 2 - 0.5],
+                [r, 0, r * (0.5 - size / 2) + k0 * (p.centre[0] - centre0[0]) + size / 2 - 0.5],
+                [0, r, r * (0.5 - size / 2) + k0 * (p.centre[1] - centre0[1]) + size / 2 - 0.5],
             ]
         )
-        for mirrored in (False, True) if fuse_mirror else (False,):
-            image = np.ascontiguousarray(crop[:, ::-1]) if mirrored else crop
-            found = []
-            for d in model.detect(image):
-                lm = mirror_landmarks(d.landmarks, size) if mirrored else d.landmarks.copy()
-                lm[:, :2] = (lm[:, :2] - size / 2) / k + centre
-                found.append(PoseDetection(lm, d.mask[:, ::-1] if mirrored else d.mask))
-            passes += 1
-            match = _match(reference, found)
-            if match is None:
-                if not landmarks:
-                    return None, passes
-                agreed = False
-                continue
-            reference = match if not landmarks else reference
-            landmarks.append(match.landmarks)
-            mask = np.ascontiguousarray(match.mask)
-            if r != 1.0 or centre is not centre0:
-                mask = cv2.warpAffine(mask, to_base, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)
-            masks.append(mask)
-    origin = (float(centre0[0] - size / (2 * k0)), float(centre0[1] - size / (2 * k0)))
-    return (np.mean(landmarks, axis=0), np.mean(masks, axis=0), origin, k0, agreed), passes
+        mask = np.ascontiguousarray(p.mask, dtype=np.float32)
+        total += cv2.warpAffine(mask, to_base, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    return total / len(passes)
 
 
-def _find_people(model: PoseModel, rgb: np.ndarray) -> tuple[list[_Candidate], int]:
+def _find_people(model: PoseModel, rgb: np.ndarray, config: PassConfig) -> tuple[list[_Candidate], int]:
     """Distinct people in the working image: a whole-frame pass, plus square tiles for wide photos.
 
     Only the landmarks of these passes are used (to place the refine crops), so each pass runs on a
-    copy no larger than `SEARCH_SIDE_PX`: the model letterboxes to 224 px anyway, and a smaller input
-    saves the conversion and the full-size mask it would otherwise return.
+    copy no larger than `config.search_side_px`: the model letterboxes to 224 px anyway, and a smaller
+    input saves the conversion and the full-size mask it would otherwise return.
     """
     height, width = rgb.shape[:2]
     windows = [(0, width)]
@@ -192,15 +314,19 @@ def _find_people(model: PoseModel, rgb: np.ndarray) -> tuple[list[_Candidate], i
         n = math.ceil((width - height) / (height / 2)) + 1
         windows += [(int(x0), int(x0) + height) for x0 in np.linspace(0, width - height, n).round()]
     people: list[PoseDetection] = []
+    passes = 0
     for x0, x1 in windows:
+        if passes == 1 and config.tiles == "when_needed" and _one_tall_person(people, width, height):
+            break
         window = rgb[:, x0:x1]
-        f = min(1.0, SEARCH_SIDE_PX / max(window.shape[:2]))
+        f = min(1.0, config.search_side_px / max(window.shape[:2]))
         if f < 1.0:
             size = (max(1, round(window.shape[1] * f)), max(1, round(window.shape[0] * f)))
             window = cv2.resize(window, size, interpolation=cv2.INTER_AREA)
             fx, fy = size[0] / (x1 - x0), size[1] / height
         else:
             fx = fy = 1.0
+        passes += 1
         for d in model.detect(np.ascontiguousarray(window)):
             lm = d.landmarks.copy()
             lm[:, 0] = x0 + lm[:, 0] / fx
@@ -208,7 +334,14 @@ def _find_people(model: PoseModel, rgb: np.ndarray) -> tuple[list[_Candidate], i
             # In a tile, a person cut by the tile's edge is seen whole in a neighbouring tile.
             if (x0, x1) == (0, width) or _inside(lm, x0, x1, height):
                 people.append(PoseDetection(lm, d.mask))
-    return _cluster(people), len(windows)
+    return _cluster(people), passes
+
+
+def _one_tall_person(people: list[PoseDetection], width: int, height: int) -> bool:
+    if len(people) != 1:
+        return False
+    lm = people[0].landmarks
+    return _inside(lm, 0, width, height) and float(lm[:, 1].max() - lm[:, 1].min()) >= TALL_FRACTION * height
 
 
 def rank_candidates(people: list[_Candidate], width: float, height: float) -> list[_Candidate]:
