@@ -16,7 +16,9 @@ estimate as `camera_roll_deg` levels the photo.
    exact for any pitch and yaw, as both leave the vertical vanishing point on the image's roll axis.
 2. **Background horizontals** (skirting boards, the wall–floor edge, shelves): they are level in the
    image only when parallel to the image plane, so they count when their own vanishing point is far
-   (the segments are parallel in the image) and mainly to confirm the verticals.
+   (the segments are parallel in the image), only from two separate structures on, and mainly to
+   confirm the verticals: a weaker cue that disagrees barely moves a stronger one (in real rooms the
+   horizontals recede under yaw and pitch and tell another roll).
 3. **The floor under the feet**: the line through the heels and toes. The foot's landmarks are neither
    exactly on the floor nor at one height, so it is the weakest cue: it confirms a weak background
    estimate and is never applied alone with the default parameters.
@@ -47,8 +49,9 @@ Source = Literal["background", "floor", "none"]
 class LevelParams:
     """Thresholds of the level estimate, with why."""
 
-    # Working size: LSD costs ~20 ms at 640 px on one core, and room structure is long; finer detail only
-    # adds texture segments.
+    # Working size. Real rooms need it: at 640 px their door and window edges come out shorter and
+    # blurred, and half as many real-room photos were levelled (benchmarks/camera_level_rooms.py); finer
+    # still only adds texture segments and time (LSD is most of the cost).
     max_side_px: int = 960
     # Segments shorter than this share of the long side are mostly texture (foliage, fabric, tiles).
     min_length_frac: float = 0.035
@@ -80,10 +83,12 @@ class LevelParams:
     # turn the vanishing point's distance into a pitch angle for the confidence.
     focal_long_sides: float = 0.75
     # Pitch within `pitch_ok_deg` costs nothing; at `pitch_bad_deg` the confidence is halved (lens
-    # distortion and an off-centre principal point start to tilt the estimate).
+    # distortion and an off-centre principal point start to tilt the estimate). A phone held at chest
+    # height and tilted down to frame the feet, as in the real rooms measured, is at 15–25°.
     pitch_ok_deg: float = 20.0
     pitch_bad_deg: float = 40.0
-    # Support: total inlier length in long sides for a confidence factor of 1 − 1/e.
+    # Support: total inlier length in long sides for a confidence factor of 1 − 1/e. Real rooms have
+    # many short verticals (window bars, cabinet edges) where drawn rooms have a few long ones.
     support_long_sides: float = 0.5
     # Separate structures: inlier lines whose crossings of the centre row are this share of the width
     # apart count as different objects. One structure caps the confidence (a lone leaning pole).
@@ -93,8 +98,9 @@ class LevelParams:
     # The fit's standard error of the roll at which the precision factor is 1/e.
     precision_deg: float = 0.6
     # A rival family (another roll, ≥ this apart) scales the confidence by 1 − its support / the best's;
-    # so does the other model (fan or parallel) when it gives another roll.
-    rival_sep_deg: float = 1.5
+    # so does the other model (fan or parallel) when it gives another roll. Closer than this, real
+    # rooms' lines (blinds, furniture, lens distortion) scatter by that much around the true roll.
+    rival_sep_deg: float = 2.5
     # Horizontals count fully only when their vanishing point is at least this many long sides away
     # (yaw under ~3°: the lines are close to parallel to the image plane). Under yaw ψ and pitch φ the
     # direction to a finite horizontal vanishing point is off the horizon by about tan φ · tan ψ.
@@ -284,8 +290,9 @@ def _drop_near_person(
     if not m.any():
         return segs
     r = max(1, round(params.mask_dilate_frac * max(h, w)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    grown = cv2.dilate(m.astype(np.uint8), kernel) > 0
+    # Grown by a disc of radius r: the distance to the mask (linear time, where a disc-shaped dilation
+    # costs r² per pixel).
+    grown = cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= r + 0.5
     t = np.linspace(0.0, 1.0, 9)
     xs = segs[:, None, 0] + t * (segs[:, None, 2] - segs[:, None, 0])
     ys = segs[:, None, 1] + t * (segs[:, None, 3] - segs[:, None, 1])
