@@ -132,3 +132,29 @@ def test_the_mirror_pass_on_real_footage(video_model: VideoPoseModel, lunge) -> 
     fused = analyze_clip(CLIP, ClipOptions(test="lunge", mirror_pass=True), model=video_model)
     assert fused.ok and len(fused.reps) == len(lunge.reps) and fused.facing == "left"
     assert [r.side for r in fused.reps] == [r.side for r in lunge.reps]
+
+
+def test_a_phone_rotated_copy_gives_the_same_reps(tmp_path: Path, video_model: VideoPoseModel, lunge) -> None:
+    """The clip stored as a phone stores a clip filmed sideways (frames turned, a 90° display matrix)."""
+    from .synthetic_clip import set_mp4_rotation
+
+    cap = cv2.VideoCapture(str(CLIP))
+    out = tmp_path / "rotated.mp4"
+    writer = None
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        stored = cv2.rotate(frame, cv2.ROTATE_90_COUNTERCLOCKWISE)
+        if writer is None:
+            size = (stored.shape[1], stored.shape[0])
+            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 30, size)
+        writer.write(stored)
+    writer.release()
+    cap.release()
+    set_mp4_rotation(out, 90)
+    result = analyze_clip(out, ClipOptions(test="lunge"), model=video_model)
+    assert result.ok, result.error
+    assert (result.clip.width, result.clip.height) == (lunge.clip.width, lunge.clip.height)
+    assert result.clip.rotation_deg in (90, 270) and result.facing == "left"
+    assert len(result.reps) == len(lunge.reps)
