@@ -27,7 +27,8 @@ The wheel is looked for at `--wheel`, then in the cache folder (`--cache`, defau
 from it into the cache; nothing of it enters the repository. The subject search on the 144 photos takes
 a few minutes on two cores; `--reuse` keeps its results in the cache for reruns of the estimate alone.
 
-Run: `python benchmarks/camera_level_rooms.py [--wheel PATH] [--reuse] [--show]`.
+Run: `python benchmarks/camera_level_rooms.py [--wheel PATH] [--reuse] [--show]`;
+`--write-samples sample_images/rooms` writes the two frames committed for the unit tests instead.
 """
 
 from __future__ import annotations
