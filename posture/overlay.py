@@ -139,6 +139,8 @@ def _level_note(result: Analysis, n_lines: int) -> str:
     roll = result.camera_roll_deg
     if level.source == "given":
         return f"Level: camera roll {roll:+.1f}° as given"
+    if level.source == "device":
+        return f"Level: camera roll {roll:+.1f}° from the phone's sensor"
     if level.source in ("background", "floor"):
         where = f"{n_lines} room lines (blue)" if level.source == "background" else "floor under the feet"
         return f"Level: camera roll {roll:+.1f}° read from {where}"

@@ -58,11 +58,13 @@ def options_for(document: dict[str, object]) -> AnalysisOptions:
     warnings = document.get("warnings") or []
     level = document.get("camera_level")
     roll: float | None = None
+    roll_source = "given"
     level_mode = "auto"
     if isinstance(level, dict):
-        if level.get("source") == "given":
+        if level.get("source") in ("given", "device"):
             given = level.get("roll_deg", document.get("camera_roll_deg"))
             roll = float(given) if isinstance(given, int | float) else None
+            roll_source = str(level["source"]) if roll is not None else "given"
         elif level.get("source") == "none" and "camera_level_unknown" not in warnings:  # type: ignore[operator]
             level_mode = "off"
     else:  # made before the level was read from photos: a roll could only have been given
@@ -74,6 +76,7 @@ def options_for(document: dict[str, object]) -> AnalysisOptions:
         facing=facing,  # type: ignore[arg-type]
         mode=mode,  # type: ignore[arg-type]
         camera_roll_deg=roll,
+        camera_roll_source=roll_source,  # type: ignore[arg-type]
         level=level_mode,  # type: ignore[arg-type]
         overlay=True,
     )

@@ -153,6 +153,7 @@ def test_reanalysis_needs_the_subject_and_a_key(api: Api, database):
             {"mode": "lunge", "camera_level": {"source": "given", "roll_deg": 3.5}},
             ("lunge", None, 3.5, "auto"),
         ),
+        ({"camera_level": {"source": "device", "roll_deg": -0.4}}, ("standing", None, -0.4, "auto")),
         ({"camera_level": {"source": "none"}, "warnings": []}, ("standing", None, None, "off")),
         (
             {"camera_level": {"source": "none"}, "warnings": ["camera_level_unknown"]},
@@ -170,6 +171,9 @@ def test_the_options_of_a_reanalysis_are_read_back_from_the_document(document, e
 
     options = options_for(document)
     assert (options.mode, options.facing, options.camera_roll_deg, options.level) == expected
+    # A roll read by the phone stays the phone's after a re-analysis.
+    source = (document.get("camera_level") or {}).get("source")
+    assert options.camera_roll_source == ("device" if source == "device" else "given")
     assert options.overlay
 
 
