@@ -182,7 +182,7 @@ def _cmd_batch(args: argparse.Namespace, open_store: StoreOpener | None) -> int:
                 # A row in the output means "finished": it is written after the history record, and a
                 # Ctrl-C waits for both, so a resumed run neither skips nor stores a photo twice.
                 with _interrupts_deferred():
-                    if store is not None and not result.is_clip:  # the history sink takes photos
+                    if store is not None:  # photos become analyses, accepted clips movements
                         try:
                             store.write(result)
                         except Exception as exc:
