@@ -509,3 +509,46 @@ def test_store_adds_accepted_photos_to_the_history_the_api_shows(tmp_path, monke
     with TestClient(create_app(Settings(data_dir=data), analyzer=_NoAnalyzer())) as client:
         client.headers["Authorization"] = f"Bearer {key}"
         assert [s["analysis_count"] for s in client.get("/api/v1/subjects").json()["items"]] == [1, 1]
+
+
+def test_store_keeps_an_accepted_clip_as_a_movement_the_api_shows(tmp_path, monkeypatch):
+    """A real clip scored by `posture batch --store` becomes a movement of its subject, with its
+    deepest frame, as an uploaded clip's job does; a rerun stores nothing twice."""
+    from fastapi.testclient import TestClient
+
+    from app.core.db import Database
+    from app.core.settings import Settings
+    from app.main import create_app
+    from app.storage import repository
+
+    monkeypatch.delenv("POSTURE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("POSTURE_DATA_DIR", raising=False)
+    data = tmp_path / "data"
+    db = Database(Settings(data_dir=data).sqlalchemy_url)
+    db.migrate()
+    with db.session() as session:
+        _, key = repository.create_user(session, "coach")
+    db.dispose()
+    clip = _copy(SAMPLES / "clips" / "walk_side.mp4", tmp_path / "in" / "Cy" / "walk.mp4")
+    out = tmp_path / "r.csv"
+    args = ["batch", str(tmp_path / "in"), "--out", str(out), "--progress", "none", "--test", "lunge"]
+    store = ["--store", "--data-dir", str(data), "--workers", "1", "--subject-from", "folder"]
+    assert main([*args, *store]) == 0
+    _, rows = _read_csv(tmp_path / "r.clips.csv")
+    assert [(Path(r["source"]).name, r["status"]) for r in rows] == [("walk.mp4", "ok")]
+
+    with TestClient(create_app(Settings(data_dir=data), analyzer=_NoAnalyzer())) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        [subject] = client.get("/api/v1/subjects").json()["items"]
+        assert subject["name"] == "Cy"
+        [movement] = client.get(f"/api/v1/subjects/{subject['id']}/movements").json()["items"]
+        assert movement["test"] == "lunge" and movement["source"] == clip.name
+        assert movement["reps"] == int(rows[0]["reps"]) >= 1
+        deepest = client.get(f"/api/v1/movements/{movement['id']}/deepest.png")
+        assert deepest.status_code == 200 and deepest.content[:4] == b"\x89PNG"
+
+    assert main([*args, *store]) == 0  # resumed: nothing new
+    with TestClient(create_app(Settings(data_dir=data), analyzer=_NoAnalyzer())) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        [subject] = client.get("/api/v1/subjects").json()["items"]
+        assert len(client.get(f"/api/v1/subjects/{subject['id']}/movements").json()["items"]) == 1
