@@ -169,7 +169,7 @@ def _cmd_batch(args: argparse.Namespace, open_store: StoreOpener | None) -> int:
             test=args.test,
             facing=args.facing,
             sample_fps=args.sample_fps,
-            overlay=bool(args.overlay),
+            overlay=bool(args.overlay) or keep_photos,  # the history keeps the deepest frame, as uploads do
             mirror_pass=args.mirror_pass,
             **_clip_roll(args.camera_roll),  # type: ignore[arg-type]
         ),
