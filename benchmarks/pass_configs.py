@@ -88,6 +88,13 @@ for _base in (
     for _grid in (0.02, 0.05):
         CANDIDATES[f"{_base}, grid {_grid}"] = replace(CANDIDATES[_base], grid=_grid)
 
+CANDIDATES["7: no place + 3 zoom views x2, grid 0.08"] = replace(
+    CANDIDATES["7: no place + 3 zoom views x2"], grid=0.08
+)
+CANDIDATES["7: no place + 3 zoom views x2, grid 0.05, by visibility"] = replace(
+    CANDIDATES["7: no place + 3 zoom views x2"], grid=0.05, weights="visibility"
+)
+
 
 class CachedModel:
     """A `PoseModel` that remembers its answers per exact input pixels and counts the passes asked."""

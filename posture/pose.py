@@ -2,13 +2,18 @@
 
 1. **Find**: the model runs on the whole working image (and, for wide photos, on overlapping square
    tiles, because its person detector letterboxes the frame to 224 px and misses people who fill only a
-   small part of a landscape photo). The subject is the largest person whose head and feet are inside
-   the frame.
-2. **Refine**: a square crop around the subject, resized to a fixed side, is analysed twice: as is and
-   mirrored. The fixed crop makes the result nearly independent of the photo's resolution and framing.
-3. **Fuse**: the mirror pass is flipped back (x and the left/right labels) and averaged with the
-   direct pass. Posture does not change when a photo is mirrored but one pass of the model does (about
-   1° median); the fused result is symmetric and the landmark noise is averaged.
+   small part of a landscape photo; the tiles are skipped when the whole frame shows one tall person).
+   The subject is the largest person whose head and feet are inside the frame.
+2. **Refine**: square crops around the subject, resized to a fixed side, are analysed as is and
+   mirrored. The fixed crop makes the result nearly independent of the photo's resolution and framing;
+   crops of slightly different zoom average out the model's sensitivity to the exact crop; and the crops
+   are snapped to a coarse grid of the photo, so that a copy of the photo (re-encoded, resized,
+   mirrored) whose search pass moved by a pixel or two gets exactly the same crops.
+3. **Fuse**: the mirror passes are flipped back (x and the left/right labels) and averaged with the
+   direct passes. Posture does not change when a photo is mirrored but one pass of the model does
+   (about 1° median); the fused result is symmetric and the landmark noise is averaged.
+
+Which passes are made is a `PassConfig` (`PASSES` is the default); docs/accuracy.md compares them.
 """
 
 from __future__ import annotations
@@ -106,7 +111,11 @@ PASSES_15 = PassConfig(
     ),
     place=both(1.0),
 )
-PASSES = PASSES_15  # the default; docs/accuracy.md has the figures that chose it
+# The default since 2026-12-02: 7 passes on a photo where the whole-frame search finds one tall person
+# (1 search, 3 zooms × direct and mirrored), the crops snapped to a 5 % grid of the photo so that a copy
+# gets the same crops as the original. docs/accuracy.md has the candidates' figures.
+PASSES_7 = PassConfig(refine=(*both(1.0), *both(1.12), *both(0.92)), tiles="when_needed", grid=0.05)
+PASSES = PASSES_7
 
 
 @dataclass(frozen=True)
