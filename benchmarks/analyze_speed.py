@@ -68,11 +68,13 @@ def interleaved_ms(fns: dict[str, Callable[[], object]], repeat: int) -> dict[st
     return {name: 1000 * statistics.median(t) for name, t in times.items()}
 
 
-def analyze_with(config: pose.PassConfig, data: bytes, model: posture.PoseModel) -> None:
+def analyze_with(
+    config: pose.PassConfig, data: bytes, model: posture.PoseModel, options: posture.AnalysisOptions
+) -> None:
     saved = pose.PASSES
     pose.PASSES = config
     try:
-        posture.analyze(data, model=model)
+        posture.analyze(data, options, model=model)
     finally:
         pose.PASSES = saved
 
@@ -83,6 +85,9 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--compare", action="store_true", help="also time the 15-pass pipeline of 12-01")
+    parser.add_argument(
+        "--level", choices=("auto", "off"), default="auto", help="camera level (default auto)"
+    )
     args = parser.parse_args()
 
     model = posture.default_model()
@@ -98,9 +103,10 @@ def main() -> None:
     )
     # A crop where the model finds the person (on an empty frame it skips the landmark stage).
     assert model.detect(crop), "the raw pass must find the person"
-    fns = {"raw": lambda: model.detect(crop), "e2e": lambda: posture.analyze(data, model=model)}
+    options = posture.AnalysisOptions(level=args.level)
+    fns = {"raw": lambda: model.detect(crop), "e2e": lambda: posture.analyze(data, options, model=model)}
     if args.compare:
-        fns["15"] = lambda: analyze_with(PASSES_15, data, model)
+        fns["15"] = lambda: analyze_with(PASSES_15, data, model, options)
         passes_15 = find_subject(model, photo, passes=PASSES_15).passes
     timed = interleaved_ms(fns, args.repeat)
     raw, e2e = timed["raw"], timed["e2e"]
@@ -111,7 +117,7 @@ def main() -> None:
     print(f"photo: 3024×4032 JPEG, {len(data) / 1e6:.1f} MB; working image {work}")
     print(f"raw landmarker pass (640×640 crop), median: {raw:7.1f} ms")
     print(f"decode + orient + downscale, median:        {decode:7.1f} ms")
-    print(f"end-to-end analyze(), median:               {e2e:7.1f} ms")
+    print(f"end-to-end analyze(), level {args.level}, median:    {e2e:7.1f} ms")
     print(f"model passes per analysis:                  {passes:7d}")
     print(f"ratio end-to-end / (passes × raw):          {e2e / (passes * raw):7.2f}  (target ≤ 1.3)")
     if args.compare:

@@ -95,6 +95,11 @@ CANDIDATES["7: no place + 3 zoom views x2, grid 0.05, by visibility"] = replace(
     CANDIDATES["7: no place + 3 zoom views x2"], grid=0.05, weights="visibility"
 )
 
+for _side in (0.1, 0.15):
+    CANDIDATES[f"7: no place + 3 zoom views x2, grid 0.05, side {_side}"] = replace(
+        CANDIDATES["7: no place + 3 zoom views x2"], grid=0.05, grid_side=_side
+    )
+
 
 class CachedModel:
     """A `PoseModel` that remembers its answers per exact input pixels and counts the passes asked."""

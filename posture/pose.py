@@ -92,7 +92,8 @@ class PassConfig:
     weights: Literal["mean", "visibility"] = "mean"
     mask_passes: int = 0
     blur_px: float = 0.0  # Gaussian sigma (crop pixels) applied to each crop before the model
-    grid: float = 0.0  # snap the crops' side (log steps) and centre (steps of the side) to this grid
+    grid: float = 0.0  # snap the crops' centre (steps of the side) and side (log steps) to this grid
+    grid_side: float = 0.0  # a coarser log step for the side (0: `grid`)
 
     @property
     def mirror_symmetric(self) -> bool:
@@ -112,9 +113,12 @@ PASSES_15 = PassConfig(
     place=both(1.0),
 )
 # The default since 2026-12-02: 7 passes on a photo where the whole-frame search finds one tall person
-# (1 search, 3 zooms × direct and mirrored), the crops snapped to a 5 % grid of the photo so that a copy
-# gets the same crops as the original. docs/accuracy.md has the candidates' figures.
-PASSES_7 = PassConfig(refine=(*both(1.0), *both(1.12), *both(0.92)), tiles="when_needed", grid=0.05)
+# (1 search, 3 zooms × direct and mirrored), the crops' centre snapped to steps of 5 % of their side and
+# their side to steps of 10 % (the extent of the search pass' landmarks is its least steady part), so
+# that a copy gets the same crops as the original. docs/accuracy.md has the candidates' figures.
+PASSES_7 = PassConfig(
+    refine=(*both(1.0), *both(1.12), *both(0.92)), tiles="when_needed", grid=0.05, grid_side=0.1
+)
 PASSES = PASSES_7
 
 
@@ -157,19 +161,23 @@ def find_subject(
         placement = candidate.detection
         fused: list[_Pass] = []
         if config.place and fuse_mirror:
-            placing, n, agreed = _run(model, rgb, placement, config.place, config.blur_px, config.grid)
+            placing, n, agreed = _run(
+                model, rgb, placement, config.place, config.blur_px, config.grid, config.grid_side
+            )
             n_passes += n
             if not placing:
                 continue
             placement = PoseDetection(_fuse_landmarks(placing, config.weights), placement.mask)
             if config.reuse_place:
                 fused += placing
-        refined, n, agreed = _run(model, rgb, placement, refine, config.blur_px, config.grid)
+        refined, n, agreed = _run(
+            model, rgb, placement, refine, config.blur_px, config.grid, config.grid_side
+        )
         n_passes += n
         if not refined:
             continue
         fused += refined
-        centre0, k0 = _crop_frame(placement.landmarks, rgb.shape, config.grid)
+        centre0, k0 = _crop_frame(placement.landmarks, rgb.shape, config.grid, config.grid_side)
         mask = _fuse_masks(fused[: config.mask_passes or None], centre0, k0)
         full = _fuse_landmarks(fused, config.weights)
         full[:, :2] /= photo.scale
@@ -207,7 +215,9 @@ class _Pass:
     k: float  # crop pixels per working pixel
 
 
-def _crop_frame(landmarks: np.ndarray, shape: tuple[int, ...], grid: float = 0.0) -> tuple[np.ndarray, float]:
+def _crop_frame(
+    landmarks: np.ndarray, shape: tuple[int, ...], grid: float = 0.0, grid_side: float = 0.0
+) -> tuple[np.ndarray, float]:
     """Centre (working px) and scale (crop px per working px) of the normal crop around `landmarks`.
 
     With a `grid`, the side snaps to steps of `grid` in log scale relative to the image height and the
@@ -219,7 +229,8 @@ def _crop_frame(landmarks: np.ndarray, shape: tuple[int, ...], grid: float = 0.0
     centre, side = (lo + hi) / 2, CROP_MARGIN * float(max(hi - lo))
     if grid > 0:
         height, width = shape[:2]
-        side = height * math.exp(grid * round(math.log(side / height) / grid))
+        step = grid_side or grid
+        side = height * math.exp(step * round(math.log(side / height) / step))
         mid = np.array([width / 2, height / 2])
         centre = mid + grid * side * np.round((centre - mid) / (grid * side))
     return centre, CROP_SIDE_PX / side
@@ -232,6 +243,7 @@ def _run(
     views: tuple[View, ...],
     blur_px: float = 0.0,
     grid: float = 0.0,
+    grid_side: float = 0.0,
 ) -> tuple[list[_Pass], int, bool]:
     """One model pass per view on crops placed around `placement`'s landmarks.
 
@@ -239,7 +251,7 @@ def _run(
     no pass at all when the first does not find the subject (nothing to confirm it by).
     """
     size = CROP_SIDE_PX
-    centre0, k0 = _crop_frame(placement.landmarks, rgb.shape, grid)
+    centre0, k0 = _crop_frame(placement.landmarks, rgb.shape, grid, grid_side)
     side0 = size / k0
     found: list[_Pass] = []
     reference = placement
