@@ -266,7 +266,9 @@ def test_trends_and_comparison_of_a_test(api: Api, fake: FakeClipAnalyzer):
 def _photo(seed: int) -> bytes:
     from .conftest import make_jpeg
 
-    return make_jpeg(5000 + seed)
+    # A seed range of its own: the database (and its outbox) is shared by the tests of a run, and a
+    # photo whose bytes another test also stores would rightly be kept by that test's sweep.
+    return make_jpeg(60_000 + seed)
 
 
 def test_a_job_left_unfinished_by_a_stopped_server_is_failed_at_start_up(database: Database, tmp_path: Path):
