@@ -26,15 +26,14 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.storage.files import FileKind, FileStore, sha256_hex
+from app.storage.files import FileKind, FileStore
 from app.storage.models import Movement, MovementJob, Subject, User, utcnow
 from app.storage.repository import (
     FileRef,
     _begin_write,
-    _discard,
     _drain_now,
     _enqueue,
-    remove_unreferenced,
+    files_first,
 )
 from posture.trends import method_key
 
@@ -60,22 +59,11 @@ def create_job(
 ) -> MovementJob | None:
     """Store the clip, then a queued job referencing it; None (and nothing kept) if the subject was
     deleted meanwhile."""
-    digest = sha256_hex(clip)
-    written: set[FileRef] = set()
-    try:
-        store.put(FileKind.CLIP, clip)
-        written.add((FileKind.CLIP, digest))
-    except BaseException:
-        _discard(session, store, written)
-        raise
-    _begin_write(session, [digest])
-    try:
+    with files_first(session, store, [(FileKind.CLIP, clip)]) as staged:
         if not _lock_subject(session, subject_id):
-            remove_unreferenced(session, store, written, locked=True)
-            session.rollback()
+            staged.abandon()
             return None
-        if not store.exists(FileKind.CLIP, digest):  # removed by a sweep since it was written
-            store.put(FileKind.CLIP, clip)
+        staged.restore()
         now = utcnow()
         job = MovementJob(
             subject_id=subject_id,
@@ -85,17 +73,13 @@ def create_job(
             options=options,
             source=source,
             taken_at=taken_at,
-            clip_sha256=digest,
+            clip_sha256=staged.digests[FileKind.CLIP],
             owner=owner,
             created_at=now,
             heartbeat_at=now,
         )
         session.add(job)
         session.commit()
-    except BaseException:
-        session.rollback()
-        _discard(session, store, written)
-        raise
     return job
 
 
@@ -153,31 +137,20 @@ def finish_job(
     """Store an accepted analysis as the job's movement and mark the job done, in one transaction (the
     deepest frame's PNG written first). None, with nothing kept, if the job is no longer unfinished
     (its subject deleted, or declared interrupted)."""
-    written: set[FileRef] = set()
-    digest = sha256_hex(deepest_png) if deepest_png is not None else None
-    try:
-        if deepest_png is not None and digest is not None:
-            store.put(FileKind.OVERLAY, deepest_png)
-            written.add((FileKind.OVERLAY, digest))
-    except BaseException:
-        _discard(session, store, written)
-        raise
     found = session.execute(
         select(MovementJob.subject_id, MovementJob.clip_sha256).where(MovementJob.id == job_id)
     ).first()
     session.rollback()
-    _begin_write(session, [d for d in (digest, found[1] if found else None) if d])
-    try:
+    clip = [found[1]] if found is not None and found[1] else []
+    with files_first(session, store, [(FileKind.OVERLAY, deepest_png)], also_lock=clip) as staged:
         # The subject's row first, then the job's: the order a subject's deletion takes them in.
         job = None
         if found is not None and _lock_subject(session, found[0]):
             job = session.get(MovementJob, job_id, populate_existing=True, with_for_update=True)
         if job is None or job.status not in UNFINISHED:
-            remove_unreferenced(session, store, written, locked=True)
-            session.rollback()
+            staged.abandon()
             return None
-        if deepest_png is not None and digest is not None and not store.exists(FileKind.OVERLAY, digest):
-            store.put(FileKind.OVERLAY, deepest_png)
+        staged.restore()
         document = json_safe(document)
         movement = Movement(
             subject_id=job.subject_id,
@@ -185,7 +158,7 @@ def finish_job(
             taken_at=job.taken_at,
             source=job.source,
             clip_sha256=job.clip_sha256,
-            deepest_sha256=digest,
+            deepest_sha256=staged.digests.get(FileKind.OVERLAY),
             method=method_key(document.get("versions")),
             measures=dict(document.get("measures") or {}),
             result=document,
@@ -197,10 +170,6 @@ def finish_job(
         job.clip_sha256 = None  # the movement references the clip now
         job.heartbeat_at = job.finished_at = now
         session.commit()
-    except BaseException:
-        session.rollback()
-        _discard(session, store, written)
-        raise
     return movement
 
 
@@ -217,43 +186,25 @@ def add_movement(
 ) -> Movement | None:
     """Store an accepted movement analysed elsewhere (`posture batch --store`), without a job: its
     files first, then its row (module doc). None, with nothing kept, if the subject is gone."""
-    files = [(kind, data) for kind, data in ((FileKind.CLIP, clip), (FileKind.OVERLAY, deepest_png)) if data]
-    digests = {kind: sha256_hex(data) for kind, data in files}
-    written: set[FileRef] = set()
-    try:
-        for kind, data in files:
-            store.put(kind, data)
-            written.add((kind, digests[kind]))
-    except BaseException:
-        _discard(session, store, written)
-        raise
-    _begin_write(session, digests.values())
-    try:
+    with files_first(session, store, [(FileKind.CLIP, clip), (FileKind.OVERLAY, deepest_png)]) as staged:
         if not _lock_subject(session, subject_id):
-            remove_unreferenced(session, store, written, locked=True)
-            session.rollback()
+            staged.abandon()
             return None
-        for kind, data in files:
-            if not store.exists(kind, digests[kind]):  # removed by a sweep since it was written
-                store.put(kind, data)
+        staged.restore()
         document = json_safe(document)
         movement = Movement(
             subject_id=subject_id,
             test=str(document.get("test") or "squat"),
             taken_at=taken_at,
             source=source,
-            clip_sha256=digests.get(FileKind.CLIP),
-            deepest_sha256=digests.get(FileKind.OVERLAY),
+            clip_sha256=staged.digests.get(FileKind.CLIP),
+            deepest_sha256=staged.digests.get(FileKind.OVERLAY),
             method=method_key(document.get("versions")),
             measures=dict(document.get("measures") or {}),
             result=document,
         )
         session.add(movement)
         session.commit()
-    except BaseException:
-        session.rollback()
-        _discard(session, store, written)
-        raise
     return movement
 
 

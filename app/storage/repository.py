@@ -28,7 +28,8 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -325,39 +326,22 @@ def add_analysis(
     was deleted meanwhile, in which case nothing is stored. Files first, then the row (module doc).
     `visit` is the client's visit label; without one the shot joins its visit by time
     (`app.storage.visits`), regrouped in the same transaction."""
-    files: list[tuple[FileKind, bytes]] = []
-    if outcome.photo_jpeg is not None:
-        files.append((FileKind.PHOTO, outcome.photo_jpeg))
-    if outcome.overlay_png is not None:
-        files.append((FileKind.OVERLAY, outcome.overlay_png))
-    digests = {kind: sha256_hex(data) for kind, data in files}
-    written: set[tuple[FileKind, str]] = set()
-    try:
-        for kind, data in files:
-            store.put(kind, data)
-            written.add((kind, digests[kind]))
-    except BaseException:
-        _discard(session, store, written)
-        raise
-    _begin_write(session, digests.values())
-    try:
+    files = [(FileKind.PHOTO, outcome.photo_jpeg), (FileKind.OVERLAY, outcome.overlay_png)]
+    with files_first(session, store, files) as staged:
         # Bumping the version also locks the subject row: a concurrent subject delete waits for this
         # insert instead of failing it, and concurrent uploads to one subject commit one after the other.
         if not _bump_history(session, subject_id):
-            remove_unreferenced(session, store, written, locked=True)
-            session.rollback()
+            staged.abandon()
             return None
-        for kind, data in files:
-            if not store.exists(kind, digests[kind]):  # removed by a sweep since it was written
-                store.put(kind, data)
+        staged.restore()
         # Through JSON text: NaN and infinities become null, which JSONB requires.
         document = json.loads(outcome.analysis.model_dump_json())
         record = AnalysisRecord(
             subject_id=subject_id,
             taken_at=taken_at,
             mode=document["mode"],
-            photo_sha256=digests.get(FileKind.PHOTO),
-            overlay_sha256=digests.get(FileKind.OVERLAY),
+            photo_sha256=staged.digests.get(FileKind.PHOTO),
+            overlay_sha256=staged.digests.get(FileKind.OVERLAY),
             series_layout=LAYOUT,
             series=pack(document["measures"], document["scores"]),
             visit_label=visit,
@@ -367,10 +351,6 @@ def add_analysis(
         session.add(record)
         visits.regroup(session, subject_id, record.mode, around=[taken_at], labels=[visit])
         session.commit()
-    except BaseException:
-        session.rollback()
-        _discard(session, store, written)
-        raise
     return record
 
 
@@ -613,24 +593,15 @@ def replace_analysis(
     re-analysis of its stored photo, in one transaction: id, time and visit stay. The new overlay is
     stored first and the old one removed after the commit unless still used (module doc). None if the
     analysis was deleted meanwhile."""
-    overlay = outcome.overlay_png
-    new_overlay = sha256_hex(overlay) if overlay is not None else None
-    written: set[FileRef] = set()
-    if overlay is not None:
-        store.put(FileKind.OVERLAY, overlay)
-        written.add((FileKind.OVERLAY, sha256_hex(overlay)))
     subject_id = session.scalar(select(AnalysisRecord.subject_id).where(AnalysisRecord.id == analysis_id))
-    _begin_write(session, [new_overlay] if new_overlay else [])
-    try:
+    with files_first(session, store, [(FileKind.OVERLAY, outcome.overlay_png)]) as staged:
         record = None
         if subject_id is not None and _bump_history(session, subject_id):
             record = session.get(AnalysisRecord, analysis_id, populate_existing=True)
         if record is None:
-            remove_unreferenced(session, store, written, locked=True)
-            session.rollback()
+            staged.abandon()
             return None
-        if overlay is not None and not store.exists(FileKind.OVERLAY, new_overlay or ""):
-            store.put(FileKind.OVERLAY, overlay)  # removed by a sweep since it was written
+        staged.restore()
         document = json.loads(outcome.analysis.model_dump_json())
         old_overlay = record.overlay_sha256
         record.document.result = document
@@ -638,6 +609,7 @@ def replace_analysis(
         record.series = pack(document["measures"], document["scores"])
         record.method = method_key(document.get("versions"))
         record.reanalysis_skipped = None
+        new_overlay = staged.digests.get(FileKind.OVERLAY)
         if new_overlay is not None:
             record.overlay_sha256 = new_overlay
         stale = (
@@ -647,10 +619,6 @@ def replace_analysis(
         )
         outbox = _enqueue(session, stale)
         session.commit()
-    except BaseException:
-        session.rollback()
-        _discard(session, store, written)
-        raise
     _drain_now(session, store, outbox)
     return record
 
@@ -754,6 +722,57 @@ def remove_unreferenced(
         if not locked:
             session.rollback()  # nothing was written: this only releases the locks
     return removed, failed
+
+
+class StagedFiles:
+    """Files put in the store ahead of the row that will reference them (`files_first`)."""
+
+    def __init__(self, session: Session, store: FileStore, files: Iterable[tuple[FileKind, bytes | None]]):
+        self._session, self._store = session, store
+        self.files = [(kind, data) for kind, data in files if data is not None]
+        self.digests: dict[FileKind, str] = {kind: sha256_hex(data) for kind, data in self.files}
+        self.written: set[FileRef] = set()
+
+    def abandon(self) -> None:
+        """The row will not be written (what it belongs to is gone): remove the files that no row
+        references and end the transaction."""
+        remove_unreferenced(self._session, self._store, self.written, locked=True)
+        self._session.rollback()
+
+    def restore(self) -> None:
+        """Under the locks: put back a file that a sweep removed since it was written."""
+        for kind, data in self.files:
+            if not self._store.exists(kind, self.digests[kind]):
+                self._store.put(kind, data)
+
+
+@contextmanager
+def files_first(
+    session: Session,
+    store: FileStore,
+    files: Iterable[tuple[FileKind, bytes | None]],
+    *,
+    also_lock: Iterable[str] = (),
+) -> Iterator[StagedFiles]:
+    """The write rule of the module doc, in one place: store `files` (None entries skipped), then run
+    the body in a write transaction holding their locks and those of `also_lock`. The body checks that
+    what its row belongs to still exists (else `abandon()` and return), calls `restore()`, adds its rows
+    and commits. An exception anywhere rolls back and removes the files no row references."""
+    staged = StagedFiles(session, store, files)
+    try:
+        for kind, data in staged.files:
+            store.put(kind, data)
+            staged.written.add((kind, staged.digests[kind]))
+    except BaseException:
+        _discard(session, store, staged.written)
+        raise
+    _begin_write(session, [*staged.digests.values(), *also_lock])
+    try:
+        yield staged
+    except BaseException:
+        session.rollback()
+        _discard(session, store, staged.written)
+        raise
 
 
 def _discard(session: Session, store: FileStore, files: set[FileRef]) -> None:
