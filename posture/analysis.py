@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +21,16 @@ from .facing import Facing, detect_facing
 from .geometry import to_canonical
 from .intake import IntakeLimits, Photo, PhotoSource, load_photo
 from .landmarks import NAMES
-from .level import DEFAULT_PARAMS, LevelDecision, decide_level, estimate_camera_level, mask_in_frame
+from .level import (
+    DEFAULT_PARAMS,
+    LevelDecision,
+    LevelParams,
+    LineSegments,
+    decide_level,
+    detect_line_segments,
+    estimate_camera_level,
+    mask_in_frame,
+)
 from .measures import measure_all
 from .model import PoseModel, PoseModelOptions
 from .options import AnalysisOptions
@@ -98,7 +108,12 @@ def analyze(
 
 
 def _analyze_photo(photo: Photo, model: PoseModel, options: AnalysisOptions, base: dict) -> Analysis:
-    subject = find_subject(model, photo)
+    reads_level = options.level == "auto" or options.camera_roll_deg is not None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The room's lines depend on the pixels alone: they are found on another core while the model
+        # runs (OpenCV and MediaPipe both release the GIL), off the photo's critical path.
+        lines = pool.submit(detect_line_segments, photo.rgb, _level_params()) if reads_level else None
+        subject = find_subject(model, photo)
     if subject is None:
         raise PostureError(
             ErrorCode.NO_PERSON, "No person was found in the photo. The whole body should be clearly visible."
@@ -109,7 +124,7 @@ def _analyze_photo(photo: Photo, model: PoseModel, options: AnalysisOptions, bas
     contour = subject_contour(subject.mask, subject.mask_origin, subject.mask_scale, hip_centre)
     check(lm, contour, decision, photo.width, photo.height)
 
-    level = _camera_level(photo, subject, options)
+    level = _camera_level(photo, subject, options, lines.result() if lines is not None else None)
     base = {**base, "camera_roll_deg": round(level.applied_roll_deg, 2), "camera_level": level.level}
     warnings: list[str] = [WarningCode(w) for w in level.warnings]
     if subject.n_people > 1:
@@ -155,11 +170,17 @@ def _analyze_photo(photo: Photo, model: PoseModel, options: AnalysisOptions, bas
     return result
 
 
-def _camera_level(photo: Photo, subject: Subject, options: AnalysisOptions) -> LevelDecision:
+def _level_params() -> LevelParams:
+    return replace(DEFAULT_PARAMS, min_confidence=float(load_rules()["camera_level"]["min_confidence"]))
+
+
+def _camera_level(
+    photo: Photo, subject: Subject, options: AnalysisOptions, lines: LineSegments | None
+) -> LevelDecision:
     """Read the roll from the photo (unless turned off) and decide which one to apply."""
     rules = load_rules()["camera_level"]
     estimate = None
-    if options.level == "auto" or options.camera_roll_deg is not None:
+    if lines is not None:
         height, width = photo.rgb.shape[:2]
         mask = None
         if subject.mask.size > 1:
@@ -167,8 +188,7 @@ def _camera_level(photo: Photo, subject: Subject, options: AnalysisOptions) -> L
                 subject.mask, subject.mask_origin, subject.mask_scale, width, height, photo.scale
             )
         feet = subject.landmarks[[NAMES.index(n) for n in _FEET], :2] * photo.scale
-        params = replace(DEFAULT_PARAMS, min_confidence=float(rules["min_confidence"]))
-        estimate = estimate_camera_level(photo.rgb, mask, feet, params=params)
+        estimate = estimate_camera_level(photo.rgb, mask, feet, params=_level_params(), lines=lines)
     return decide_level(
         options.applied_roll_deg if options.camera_roll_deg is not None else None,
         options.level,

@@ -177,27 +177,49 @@ class _Family:
     fan: bool  # converging (κ fitted) rather than parallel
 
 
-def estimate_camera_level(
-    rgb: np.ndarray,
-    person_mask: np.ndarray | None = None,
-    feet_px: np.ndarray | None = None,
-    *,
-    params: LevelParams = DEFAULT_PARAMS,
-) -> LevelEstimate:
-    """Estimate the camera roll of an upright photo.
+@dataclass(frozen=True)
+class LineSegments:
+    """The photo's straight edges, found at the working scale (`LevelParams.max_side_px`).
 
-    `rgb`: (H, W, 3) uint8. `person_mask`: any size with the photo's aspect, > 0.5 (or True) on the
-    person; None when unknown. `feet_px`: (k, 2) heel and toe points in `rgb` pixels, or None.
+    `segments` (n, 4): x0, y0, x1, y1 in working pixels; `shape`: the working image's (h, w); `scale`:
+    working pixels per photo pixel. They depend on the pixels alone, not on the person, so the
+    analysis finds them while the pose model runs (`posture.analysis`).
     """
+
+    segments: np.ndarray
+    shape: tuple[int, int]
+    scale: float
+
+
+def detect_line_segments(rgb: np.ndarray, params: LevelParams = DEFAULT_PARAMS) -> LineSegments:
+    """Straight edges of an (H, W, 3) uint8 photo, for `estimate_camera_level`."""
     height, width = rgb.shape[:2]
     k = min(1.0, params.max_side_px / max(height, width))
     grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
     if k < 1.0:
         grey = cv2.resize(grey, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
     h, w = grey.shape
+    return LineSegments(_detect(grey, params), (h, w), k)
+
+
+def estimate_camera_level(
+    rgb: np.ndarray,
+    person_mask: np.ndarray | None = None,
+    feet_px: np.ndarray | None = None,
+    *,
+    params: LevelParams = DEFAULT_PARAMS,
+    lines: LineSegments | None = None,
+) -> LevelEstimate:
+    """Estimate the camera roll of an upright photo.
+
+    `rgb`: (H, W, 3) uint8. `person_mask`: any size with the photo's aspect, > 0.5 (or True) on the
+    person; None when unknown. `feet_px`: (k, 2) heel and toe points in `rgb` pixels, or None.
+    `lines`: this photo's `detect_line_segments(rgb, params)`, when already found.
+    """
+    lines = lines if lines is not None else detect_line_segments(rgb, params)
+    (h, w), k = lines.shape, lines.scale
     long_side = float(max(h, w))
-    segs = _detect(grey, params)
-    segs = _drop_near_person(segs, person_mask, (h, w), params)
+    segs = _drop_near_person(lines.segments, person_mask, (h, w), params)
     segs = _drop_border(segs, (h, w), params)
 
     # Centred coordinates in long sides: the vanishing point fit is scale-free.
