@@ -358,3 +358,26 @@ def test_the_mirror_pass_runs_twice_and_agrees_on_a_symmetric_figure(squat_clip)
     for name, value in single.measures.items():
         if value is not None:
             assert fused.measures[name] == pytest.approx(value, abs=0.05), name
+
+
+@pytest.mark.parametrize("roll", [0.0, 8.0, -5.0])
+def test_the_deepest_frame_draws_the_true_vertical_the_angles_are_measured_from(roll):
+    """The yellow reference line leans with the camera's roll (the vertical the shin is measured from),
+    not with the frame's edge."""
+    import io
+
+    from PIL import Image
+
+    from posture.movement.overlay import render_deepest, thumbnail
+
+    jpeg, k = thumbnail(np.zeros((400, 300, 3), np.uint8))
+    lm = np.zeros((33, 5))
+    lm[:, :2] = (150.0, 200.0)
+    lm[INDEX["left_ankle"], :2] = (150.0, 380.0)
+    lm[INDEX["left_knee"], :2] = (150.0, 300.0)
+    png = render_deepest(jpeg, k, lm, "left", "left", "lunge", {}, "", camera_roll_deg=roll)
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    ys, xs = np.nonzero((rgb[..., 0] > 240) & (np.abs(rgb[..., 1] - 220) < 20) & (rgb[..., 2] < 40))
+    top = np.argmin(ys)
+    lean = np.degrees(np.arctan2(xs[top] - 150.0 * k, 380.0 * k - ys[top]))  # + = clockwise on screen
+    assert abs(lean - roll) < 1.0, (lean, roll)

@@ -364,7 +364,17 @@ def _measure(
         lm = frames[key_rep.key_frame].landmarks
         draw_side = key_rep.side or side
         caption = f"{test} rep {reps.index(key_rep) + 1} of {len(reps)} · {deepest.time_s:.2f} s"
-        png = render_deepest(jpeg, k, lm, draw_side, side, test, {**key_rep.values}, caption)  # type: ignore[arg-type]
+        png = render_deepest(
+            jpeg,
+            k,
+            lm,
+            draw_side,
+            side,
+            test,
+            {**key_rep.values},
+            caption,
+            camera_roll_deg=roll,  # type: ignore[arg-type]
+        )
         result = result.model_copy(update={"deepest_png": png})
     return result
 

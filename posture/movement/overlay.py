@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..geometry import rotate_clockwise
 from ..landmarks import Side, side_index
 
 MAX_SIDE_PX = 640
@@ -54,9 +55,12 @@ def render_deepest(
     test: str,
     measures: dict[str, float | None],
     caption: str,
+    camera_roll_deg: float = 0.0,
 ) -> bytes:
     """PNG bytes: the thumbnail `jpeg` (frame pixels × `scale`) with `side`'s leg and `trunk_side`'s
-    trunk (the near side) drawn from `landmarks` (clip pixels), and the rep's `measures` below."""
+    trunk (the near side) drawn from `landmarks` (clip pixels), the true vertical the angles are measured
+    from (the frame's vertical turned by `camera_roll_deg`, sign of `posture.geometry.to_canonical`), and
+    the rep's `measures` below."""
     frame = Image.open(io.BytesIO(jpeg)).convert("RGB")
     canvas = Image.new("RGB", (frame.width, frame.height + PANEL_PX), (0, 0, 0))
     canvas.paste(frame, (0, 0))
@@ -72,7 +76,8 @@ def render_deepest(
     draw.line([pt("ankle"), pt("knee")], fill=_SHIN, width=width + 2)
     draw.line([pt("hip", trunk_side), pt("shoulder", trunk_side)], fill=_TRUNK, width=width + 2)
     ankle = pt("ankle")
-    draw.line([ankle, (ankle[0], ankle[1] - 0.4 * frame.height)], fill=(255, 220, 0), width=1)  # vertical
+    top = rotate_clockwise(np.array([ankle[0], ankle[1] - 0.4 * frame.height]), camera_roll_deg, ankle)
+    draw.line([ankle, (float(top[0]), float(top[1]))], fill=(255, 220, 0), width=1)  # true vertical
     for part, sd in (("shoulder", trunk_side), ("hip", trunk_side), *((p, side) for p in _CHAIN[2:6])):
         x, y = pt(part, sd)
         draw.ellipse(
