@@ -134,9 +134,10 @@ def _analyze(
         max_side_px=int(crules["max_side_px"]),
     ) as clip:
         info = run.info = clip.info
-        expected = (
-            max(1, math.ceil(info.duration_s * info.sample_fps)) if not info.burst else info.frames_total
-        )
+        # The frames to expect, for progress: a clip whose container does not give its length (0) is
+        # counted against the longest clip taken; the last report comes after the loop.
+        duration = info.duration_s or float(crules["max_duration_s"])
+        expected = max(1, math.ceil(duration * info.sample_fps)) if not info.burst else info.frames_total
         frames: list[TrackedFrame] = []
         thumbs: list[tuple[bytes, float]] = []
         standing: dict[str, object] = {}
@@ -166,7 +167,9 @@ def _analyze(
             frames.append(replace(tracked, frame=replace(tracked.frame, rgb=_EMPTY), mask=None))
             run.sampled = len(frames)
             if progress is not None:
-                progress(len(frames), max(expected, len(frames)))
+                progress(len(frames), max(expected, len(frames) + 1))
+    if progress is not None and frames:
+        progress(len(frames), len(frames))
     if not frames:
         raise PostureError(ErrorCode.CLIP_UNREADABLE, "No frame of the clip could be decoded.")
     return _measure(frames, thumbs, standing, options, info, base, run)
@@ -454,7 +457,7 @@ def _clip_out(info: ClipInfo | None, sampled: int) -> ClipInfoOut:
         fps=info.fps,
         duration_s=info.duration_s,
         rotation_deg=info.rotation_deg,
-        frames_total=info.frames_total,
+        frames_total=info.frames_total or None,  # unknown when the container does not say
         frames_sampled=sampled,
         sample_fps=round(info.sample_fps, 3),
     )

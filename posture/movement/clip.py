@@ -13,7 +13,7 @@ import os
 import queue
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,10 +74,17 @@ def burst_paths(folder: str | Path) -> list[Path]:
 class Clip:
     """An opened clip. Use as a context manager; `frames()` streams the sampled frames once."""
 
-    def __init__(self, info: ClipInfo, frames: Iterator[ClipFrame], cleanup: list[Path]) -> None:
+    def __init__(
+        self,
+        info: ClipInfo,
+        frames: Iterator[ClipFrame],
+        cleanup: list[Path],
+        release: Callable[[], object] | None = None,
+    ) -> None:
         self.info = info
         self._frames = frames
         self._cleanup = cleanup
+        self._release = release  # the decoder, also when its frames were never started
 
     def frames(self) -> Iterator[ClipFrame]:
         return self._frames
@@ -86,6 +93,9 @@ class Clip:
         close = getattr(self._frames, "close", None)
         if close is not None:
             close()
+        if self._release is not None:
+            self._release()  # releasing twice is harmless
+            self._release = None
         for path in self._cleanup:
             path.unlink(missing_ok=True)
         self._cleanup = []
@@ -153,7 +163,7 @@ def _open_video(
         raise _unreadable("The clip could not be opened as a video. Send an MP4, MOV or WebM file.")
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # upright frames, as the phone shows them
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))  # 0: not in the container (some WebM)
     rotation = round(float(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0.0)) % 360
     if not np.isfinite(fps) or fps <= 0 or fps > 1000:
         cap.release()
@@ -177,7 +187,7 @@ def _open_video(
         sample_fps=min(float(sample_fps), fps),
     )
     frames = _video_frames(cap, first, fps, sample_fps, max_duration_s, max_side_px)
-    return Clip(info, _prefetch(frames, PREFETCH_FRAMES), cleanup)
+    return Clip(info, _prefetch(frames, PREFETCH_FRAMES), cleanup, release=cap.release)
 
 
 def _prefetch(source: Iterator[ClipFrame], depth: int) -> Iterator[ClipFrame]:
