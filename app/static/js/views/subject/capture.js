@@ -404,14 +404,23 @@ export function capturePanel(subject, onUploaded) {
   const keepAwake = async () => {
     if (!stream || !navigator.wakeLock || document.visibilityState !== "visible") return;
     try {
-      wakeLock = await navigator.wakeLock.request("screen");
+      const lock = await navigator.wakeLock.request("screen");
+      // Stop may have been tapped while the request was pending: stopCamera has already run, so the
+      // lock is let go here or the screen would stay on with no camera.
+      if (!stream) {
+        lock.release().catch(() => {});
+        wakeLock = null;
+        return;
+      }
+      wakeLock = lock;
     } catch {
       wakeLock = null; // refused (battery saver): the shots still work, the screen may dim
     }
   };
-  document.addEventListener("visibilitychange", () => {
+  const onVisible = () => {
     if (stream && document.visibilityState === "visible") keepAwake();
-  });
+  };
+  document.addEventListener("visibilitychange", onVisible);
 
   const stopCamera = () => {
     if (wakeLock) wakeLock.release().catch(() => {});
@@ -707,20 +716,23 @@ export function capturePanel(subject, onUploaded) {
     running.cancelled = true;
     if (running.cancel) running.cancel();
   });
-  // The camera stops when the page moves elsewhere (the panel leaves the document).
-  const onHash = () => {
-    if (!panel.isConnected) {
-      stopCamera();
-      window.removeEventListener("hashchange", onHash);
-    }
-  };
-  window.addEventListener("hashchange", onHash);
   const onTurn = () => {
     recompute();
     onLevel();
   };
   window.addEventListener("orientationchange", onTurn);
   if (screen.orientation && screen.orientation.addEventListener) screen.orientation.addEventListener("change", onTurn);
+  // The camera stops when the page moves elsewhere (the panel leaves the document); the listeners on
+  // window, document and screen go with it, or each panel built would keep them and its closures alive.
+  const onHash = () => {
+    if (panel.isConnected) return;
+    stopCamera();
+    window.removeEventListener("hashchange", onHash);
+    document.removeEventListener("visibilitychange", onVisible);
+    window.removeEventListener("orientationchange", onTurn);
+    if (screen.orientation && screen.orientation.removeEventListener) screen.orientation.removeEventListener("change", onTurn);
+  };
+  window.addEventListener("hashchange", onHash);
 
   const panel = h(
     "div",
