@@ -59,8 +59,12 @@ def tls_options(certfile: Path | None, keyfile: Path | None) -> dict[str, str]:
         if not path.is_file():
             raise TlsError(f"the {what} file {path} does not exist")
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
-    except (ssl.SSLError, OSError) as exc:
+        # An empty passphrase: an encrypted key fails here with the line below instead of OpenSSL
+        # prompting on the terminal (and uvicorn prompting again).
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            certfile, keyfile, password=lambda: b""
+        )
+    except (ssl.SSLError, OSError, ValueError) as exc:
         raise TlsError(
             f"the certificate {certfile} and key {keyfile} cannot be used together "
             f"(PEM files, the key without a passphrase): {exc}"

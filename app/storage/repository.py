@@ -766,8 +766,8 @@ def files_first(
     except BaseException:
         _discard(session, store, staged.written)
         raise
-    _begin_write(session, [*staged.digests.values(), *also_lock])
     try:
+        _begin_write(session, [*staged.digests.values(), *also_lock])
         yield staged
     except BaseException:
         session.rollback()

@@ -101,3 +101,38 @@ def test_serve_refuses_a_broken_certificate_pair_in_one_line(tmp_path: Path, arg
     )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_refuses_a_key_with_a_passphrase_without_prompting(tmp_path: Path):
+    made = subprocess.run(
+        _doc_certificate_command("127.0.0.1"), cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert made.returncode == 0, made.stderr
+    locked = tmp_path / "locked-key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "pkey",
+            "-in",
+            "posture-key.pem",
+            "-aes256",
+            "-passout",
+            "pass:secret",
+            "-out",
+            locked.name,
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    tls = ["--ssl-certfile", str(tmp_path / "posture-cert.pem"), "--ssl-keyfile", str(locked)]
+    done = subprocess.run(
+        [*_posture_command(), "serve", "--port", str(_free_port()), "--data-dir", str(tmp_path), *tls],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "cannot be used together" in done.stderr and "Traceback" not in done.stderr
