@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -25,8 +25,7 @@ from app.api.deps import (
     require_multipart,
 )
 from app.api.forms import multipart_body, read_form
-from app.api.middleware import is_head
-from app.api.routes.common import AnalysisId, Limit, Offset, SubjectId
+from app.api.routes.common import AnalysisId, Limit, Offset, SubjectId, stored_file_response
 from app.core.errors import ApiError, responses
 from app.schemas import Analysis, AnalysisUpdate, Page, StoredAnalysis
 from app.services import history, visits
@@ -93,7 +92,6 @@ class UploadFields(AnalyzeFields):
 
 
 _UPLOAD_ERRORS = responses(404, 413, 415, 503)
-_IMAGE_CACHE = {"Cache-Control": "private, no-cache"}  # revalidated (ETag): a deleted photo is gone
 
 
 @router.post(
@@ -184,31 +182,18 @@ def _download(kind: FileKind, what: str, doc: str) -> Callable[..., Response]:
                 404, f"{what}_not_stored", f"No {what} was stored: this server does not keep photos."
             )
         db.commit()  # no transaction (or pooled connection) held while the file streams
-        # Files are content-addressed: the hash is the version, and a revalidation needs no file.
-        cache = {**_IMAGE_CACHE, "ETag": f'"{digest}"'}
-        if _etag_matches(request.headers.get("if-none-match"), digest):
-            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=cache)
-        # A HEAD reads the object's metadata only: nothing is fetched from object storage.
-        stored = store.open(kind, digest, body=not is_head(request))
-        if stored is None:
-            raise ApiError(404, f"{what}_missing", f"The stored {what} file is missing from the file store.")
-        if stored.path is not None:  # a local file: sent by the server itself
-            return FileResponse(stored.path, media_type=kind.media_type, headers=cache)
-        # From object storage: streamed a chunk at a time, never held whole.
-        headers = {**cache, "Content-Length": str(stored.size)}
-        return StreamingResponse(stored.chunks, media_type=kind.media_type, headers=headers)
+        return stored_file_response(
+            request,
+            store,
+            kind,
+            digest,
+            f"{what}_missing",
+            f"The stored {what} file is missing from the file store.",
+        )
 
     download.__doc__ = doc
     download.__name__ = f"get_{what}"
     return download
-
-
-def _etag_matches(if_none_match: str | None, digest: str) -> bool:
-    """RFC 9110 If-None-Match: `*`, or a list of (possibly weak) entity tags, one of them ours."""
-    if not if_none_match:
-        return False
-    tags = [tag.strip() for tag in if_none_match.split(",")]
-    return "*" in tags or any(tag.removeprefix("W/") == f'"{digest}"' for tag in tags)
 
 
 for _kind, _what, _path, _description, _doc in (

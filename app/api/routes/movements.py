@@ -9,16 +9,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CurrentUser, DbSession, Store, require_multipart
 from app.api.forms import multipart_body, read_form
-from app.api.middleware import is_head
-from app.api.routes.analyses import _etag_matches
-from app.api.routes.common import Limit, Offset, SubjectId, utc_or_422
+from app.api.routes.common import Limit, Offset, SubjectId, stored_file_response, utc_or_422
 from app.core.errors import ApiError, responses
 from app.schemas import (
     JobAccepted,
@@ -186,18 +184,14 @@ def get_deepest_frame(
     if digest is None:
         raise ApiError(404, "deepest_frame_not_stored", "No image of the deepest frame was stored.")
     db.commit()  # no transaction (or pooled connection) held while the file streams
-    cache = {"Cache-Control": "private, no-cache", "ETag": f'"{digest}"'}
-    # Content-addressed: the hash is the version, and a revalidation needs no file.
-    if _etag_matches(request.headers.get("if-none-match"), digest):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=cache)
-    # A HEAD reads the object's metadata only: nothing is fetched from object storage.
-    stored = store.open(FileKind.OVERLAY, digest, body=not is_head(request))
-    if stored is None:
-        raise ApiError(404, "deepest_frame_missing", "The stored image is missing from the file store.")
-    if stored.path is not None:
-        return FileResponse(stored.path, media_type="image/png", headers=cache)
-    headers = {**cache, "Content-Length": str(stored.size)}
-    return StreamingResponse(stored.chunks, media_type="image/png", headers=headers)
+    return stored_file_response(
+        request,
+        store,
+        FileKind.OVERLAY,
+        digest,
+        "deepest_frame_missing",
+        "The stored image is missing from the file store.",
+    )
 
 
 @router.delete("/movements/{movement_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
