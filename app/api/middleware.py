@@ -162,7 +162,8 @@ class RequestLimits:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         limit_mb = max_bytes / (1024 * 1024)
-        what = "clip" if max_bytes != self.max_bytes else "photo"
+        path = scope.get("path", "")
+        what = "clip" if any(pattern.fullmatch(path) for pattern, _ in self.larger) else "photo"
         response = error_response(
             413,
             "request_too_large",
