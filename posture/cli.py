@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ModelIntegrityError
-from .options import FACINGS, MAX_CAMERA_ROLL_DEG, MODES, ROLL_SOURCES, AnalysisOptions
+from .options import FACINGS, MAX_CAMERA_ROLL_DEG, MODES, ROLL_SOURCES, AnalysisOptions, camera_roll_options
 
 if TYPE_CHECKING:
     from .batch.cli import StoreOpener
@@ -48,16 +48,6 @@ def add_camera_roll_source_argument(parser: argparse.ArgumentParser) -> None:
         help="who read --camera-roll: 'given' (typed in, a level app) or 'device' (the phone's orientation "
         "sensor at the shot); recorded as camera_level.source (default: given)",
     )
-
-
-def camera_roll_options(value: float | str | None, source: str = "given") -> dict[str, object]:
-    """`AnalysisOptions` fields for a `--camera-roll` value: a number, 'off', or None (read it), and
-    who read the number (`source`: 'given' or 'device')."""
-    if value == "off":
-        return {"level": "off"}
-    if value is None:
-        return {"camera_roll_deg": None}
-    return {"camera_roll_deg": value, "camera_roll_source": source}
 
 
 def _camera_roll(text: str) -> float | str:

@@ -91,3 +91,14 @@ def _valid_roll(value: object) -> bool:
     except (TypeError, ValueError):
         return False
     return math.isfinite(v) and abs(v) <= MAX_CAMERA_ROLL_DEG
+
+
+def camera_roll_options(value: float | str | None, source: str = "given") -> dict[str, object]:
+    """`AnalysisOptions` / `ClipOptions` fields for a camera roll as the CLI, the batch manifest and
+    the run's option give it: a number of degrees, 'off' (trust the frame), or None (read it from the
+    photo); `source`: who read the number ('given' or 'device')."""
+    if value == "off":
+        return {"level": "off"}
+    if value is None:
+        return {"camera_roll_deg": None}
+    return {"camera_roll_deg": value, "camera_roll_source": source}

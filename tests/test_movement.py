@@ -383,3 +383,13 @@ def test_the_deepest_frame_draws_the_true_vertical_the_angles_are_measured_from(
     top = np.argmin(ys)
     lean = np.degrees(np.arctan2(xs[top] - 150.0 * k, 380.0 * k - ys[top]))  # + = clockwise on screen
     assert abs(lean - roll) < 1.0, (lean, roll)
+
+
+def test_a_roll_read_by_the_phone_is_recorded_as_the_device_s(squat_clip) -> None:
+    path, m = squat_clip
+    options = ClipOptions(test="squat", camera_roll_deg=0.8, camera_roll_source="device", level="off")
+    result = analyze_clip(path, options, model=FakeVideoModel(m))
+    assert result.status == "ok", result.error
+    assert result.camera_level.source == "device" and result.camera_level.roll_deg == 0.8
+    refused = analyze_clip(path, ClipOptions(camera_roll_source="device"), model=FakeVideoModel(m))
+    assert refused.status == "rejected" and refused.error.code == ErrorCode.INVALID_OPTION.value

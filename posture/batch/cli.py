@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from ..cli import add_camera_roll_argument, camera_roll_options
+from ..cli import add_camera_roll_argument
 from ..movement.options import TESTS, ClipOptions
-from ..options import AnalysisOptions
+from ..options import AnalysisOptions, camera_roll_options
 from .inputs import (
     CLIP_EXTENSIONS,
     PHOTO_EXTENSIONS,
@@ -171,7 +171,7 @@ def _cmd_batch(args: argparse.Namespace, open_store: StoreOpener | None) -> int:
             sample_fps=args.sample_fps,
             overlay=bool(args.overlay) or keep_photos,  # the history keeps the deepest frame, as uploads do
             mirror_pass=args.mirror_pass,
-            **_clip_roll(args.camera_roll),  # type: ignore[arg-type]
+            **camera_roll_options(args.camera_roll),  # type: ignore[arg-type]
         ),
     )
     interrupted = False
@@ -248,13 +248,6 @@ def _summary(stats: RunStats, elapsed: float, out: Path, store: ResultSink | Non
     if store is not None:
         text += f"; {store.added} added to the history in {store.location}"
     return text
-
-
-def _clip_roll(value: float | str | None) -> dict[str, object]:
-    """`ClipOptions` fields for a `--camera-roll` value (degrees, 'off', or None: read it)."""
-    if value == "off":
-        return {"level": "off"}
-    return {"camera_roll_deg": value}
 
 
 def _usage(message: str) -> int:

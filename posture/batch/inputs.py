@@ -20,7 +20,7 @@ from pathlib import Path
 from ..intake import IntakeLimits
 from ..movement.clip import VIDEO_SUFFIXES
 from ..movement.options import ClipOptions
-from ..options import MAX_CAMERA_ROLL_DEG, ROLL_SOURCES, AnalysisOptions
+from ..options import MAX_CAMERA_ROLL_DEG, ROLL_SOURCES, AnalysisOptions, camera_roll_options
 from ..trends import visit_label
 from ..worker import ClipJob, Job
 
@@ -259,11 +259,7 @@ def read_job(
     max_bytes = (limits or IntakeLimits()).max_file_bytes
 
     if item.camera_roll is not None:  # the manifest's camera roll wins over the run's option
-        roll = (
-            {"level": "off"}
-            if item.camera_roll == "off"
-            else {"camera_roll_deg": item.camera_roll, "camera_roll_source": item.camera_roll_source}
-        )
+        roll = camera_roll_options(item.camera_roll, item.camera_roll_source)
         options = replace(options, **roll)  # type: ignore[arg-type]
 
     def job(data: bytes | None) -> Job:
@@ -285,7 +281,7 @@ def read_clip_job(index: int, item: BatchItem, options: ClipOptions) -> ReadClip
     """Hash one clip (streamed, never held in memory) and name it for the worker. Never raises: a
     missing or unreadable file still becomes a job, which the worker refuses with `clip_unreadable`."""
     if item.camera_roll is not None:  # the manifest's camera roll wins over the run's option
-        roll = {"level": "off"} if item.camera_roll == "off" else {"camera_roll_deg": item.camera_roll}
+        roll = camera_roll_options(item.camera_roll, item.camera_roll_source)
         options = replace(options, **roll)  # type: ignore[arg-type]
     job = ClipJob(item.path, options, item.source, key=str(index))
     try:

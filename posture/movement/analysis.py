@@ -433,6 +433,7 @@ def _camera_level(options: ClipOptions, standing: dict[str, object]) -> LevelDec
         min_confidence=float(rules["min_confidence"]),
         full_confidence=float(rules["full_confidence"]),
         disagree_deg=float(rules["disagree_deg"]),
+        given_source=options.camera_roll_source,
     )
 
 

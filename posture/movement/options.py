@@ -8,7 +8,7 @@ from typing import Literal
 
 from ..errors import ErrorCode, PostureError
 from ..facing import Facing
-from ..options import FACINGS, LEVEL_MODES, MAX_CAMERA_ROLL_DEG, LevelMode
+from ..options import FACINGS, LEVEL_MODES, MAX_CAMERA_ROLL_DEG, ROLL_SOURCES, LevelMode, RollSource
 
 Test = Literal["squat", "lunge"]
 TESTS: tuple[Test, ...] = ("squat", "lunge")
@@ -23,13 +23,15 @@ class ClipOptions:
     without one, `level="auto"` reads it from a standing frame (`posture.level`), `"off"` trusts the
     frame. `sample_fps`: frames analysed per second of clip (all frames when the clip has fewer); for a
     burst of photos, the rate they were taken at. `overlay`: also draw the deepest frame's PNG.
-    `mirror_pass`: also run the model on each frame mirrored and average the two (as the photo pipeline
-    does): about twice the time, a third to a half less frame-to-frame noise between copies of a clip
-    (docs/accuracy.md)."""
+    `camera_roll_source`: who read `camera_roll_deg` (`given` or the phone's sensor, `device`), as in
+    `posture.options.AnalysisOptions`. `mirror_pass`: also run the model on each frame mirrored and
+    average the two (as the photo pipeline does): about twice the time, a third to a half less
+    frame-to-frame noise between copies of a clip (docs/accuracy.md)."""
 
     test: Test = "squat"
     facing: Facing | None = None
     camera_roll_deg: float | None = None
+    camera_roll_source: RollSource = "given"
     sample_fps: float = 15.0
     overlay: bool = False
     level: LevelMode = "auto"
@@ -54,6 +56,13 @@ class ClipOptions:
                 ErrorCode.INVALID_OPTION,
                 f"camera_roll_deg must be a number between −{MAX_CAMERA_ROLL_DEG:.0f} and "
                 f"{MAX_CAMERA_ROLL_DEG:.0f}.",
+            )
+        if self.camera_roll_source not in ROLL_SOURCES or (
+            self.camera_roll_source == "device" and self.camera_roll_deg is None
+        ):
+            raise PostureError(
+                ErrorCode.INVALID_OPTION,
+                "camera_roll_source must be 'given' or 'device', and 'device' needs camera_roll_deg.",
             )
         if not _finite_within(self.sample_fps, MAX_SAMPLE_FPS) or float(self.sample_fps) < MIN_SAMPLE_FPS:
             raise PostureError(
