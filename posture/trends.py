@@ -13,7 +13,7 @@ turned into the MDC of a difference of two medians (docs/accuracy.md, "A persona
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,12 +38,13 @@ def noise_levels() -> dict[str, float]:
 
 def tracked_values(measures: Mapping[str, object], scores: Mapping[str, object]) -> dict[str, float | None]:
     """The measures plus `overall_score`, as floats or None."""
-    values = {name: _number(measures.get(name)) for name in MEASURE_NAMES}
-    values[OVERALL] = _number(scores.get("overall"))
+    values = {name: finite_or_none(measures.get(name)) for name in MEASURE_NAMES}
+    values[OVERALL] = finite_or_none(scores.get("overall"))
     return values
 
 
-def _number(value: object) -> float | None:
+def finite_or_none(value: object) -> float | None:
+    """A finite number as a float, else None (a missing, boolean, NaN or infinite value)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if np.isfinite(value) else None
@@ -93,16 +94,18 @@ def trend_table(
     *,
     noise: Mapping[str, float | None] | None = None,
     spread: np.ndarray | None = None,
+    names: Sequence[str] = TRACKED,
 ) -> dict[str, dict[str, object]]:
-    """Per tracked measure (columns of `matrix`, NaN = missing; rows in time order, `taken_at` as
+    """Per measure (`names`, the columns of `matrix`, NaN = missing; rows in time order, `taken_at` as
     datetime64): values, n, slope per 30 days, fitted line ends, fitted change, noise. `noise` replaces
-    the rules' levels (a personal band); `spread` (same shape as `matrix`) adds each point's spread."""
+    the rules' levels (a personal band, or a movement test's levels); `spread` (same shape as `matrix`)
+    adds each point's spread."""
     if noise is None:
         noise = noise_levels()
     days = (taken_at - taken_at[0]) / np.timedelta64(1, "D") if len(taken_at) else np.zeros(0)
     slopes = theil_sen(days, matrix)
     out: dict[str, dict[str, object]] = {}
-    for k, name in enumerate(TRACKED):
+    for k, name in enumerate(names):
         column = matrix[:, k]
         present = np.isfinite(column)
         slope = slopes[k]

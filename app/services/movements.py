@@ -392,17 +392,11 @@ def movement_out(movement: Movement) -> StoredMovement:
         taken_at=movement.taken_at,
         created_at=movement.created_at,
         source=movement.source,
-        measures={k: _number(v) for k, v in (movement.measures or {}).items()},
+        measures={k: stats.finite_or_none(v) for k, v in (movement.measures or {}).items()},
         reps=len(result.get("reps") or []),
         has_deepest_frame=movement.deepest_sha256 is not None,
         analysis=result,
     )
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def trends(
@@ -419,35 +413,17 @@ def trends(
     points = storage.movement_series(db, subject_id, test, since, until)
     names = sorted({name for p in points for name in p.measures})
     matrix = np.array(
-        [[_number(p.measures.get(name)) for name in names] for p in points], dtype=float
+        [[stats.finite_or_none(p.measures.get(name)) for name in names] for p in points], dtype=float
     ).reshape(len(points), len(names))
-    matrix[~np.isfinite(matrix)] = np.nan
     times = np.array([_naive(p.taken_at) for p in points], dtype="datetime64[us]")
-    days = (times - times[0]) / np.timedelta64(1, "D") if len(points) else np.zeros(0)
-    slopes = stats.theil_sen(days, matrix) if len(names) else np.zeros(0)
     noise = _noise_of_latest(db, points)
-    measures = {}
-    for k, name in enumerate(names):
-        column = matrix[:, k]
-        present = np.isfinite(column)
-        slope = float(slopes[k])
-        fit: tuple[float, float] | None = None
-        if math.isfinite(slope):
-            # Intercept: the median residual, Theil–Sen's robust companion (as posture.trends).
-            intercept = float(np.median(column[present] - slope * days[present]))
-            fit = (intercept, intercept + slope * float(days[-1] - days[0]))
-        change = fit[1] - fit[0] if fit is not None else None
-        band = noise.get(name)
-        measures[name] = MovementMeasureTrend(
-            values=[None if not math.isfinite(v) else round(float(v), 2) for v in column],
-            n=int(present.sum()),
-            slope_per_30d=round(slope * stats.DAYS_PER_PERIOD, 3) if fit is not None else None,
-            fit_start=round(fit[0], 2) if fit is not None else None,
-            fit_end=round(fit[1], 2) if fit is not None else None,
-            change=round(change, 2) if change is not None else None,
-            noise=band,
-            beyond_noise=(abs(change) >= band) if change is not None and band is not None else None,
+    table = stats.trend_table(times, matrix, noise=noise, names=names) if names else {}
+    measures = {
+        name: MovementMeasureTrend(
+            **{**entry, "values": [round(v, 2) if math.isfinite(v) else None for v in entry["values"]]}  # type: ignore[attr-defined]
         )
+        for name, entry in table.items()
+    }
     return MovementTrends(
         subject_id=subject_id,
         test=test,  # type: ignore[arg-type]
@@ -469,7 +445,7 @@ def _noise_of_latest(db: Session, points: list[storage.MovementPoint]) -> dict[s
     db.rollback()
     if not isinstance(noise, dict):
         return {}
-    return {k: float(v) for k, v in noise.items() if _number(v) is not None}
+    return {k: float(v) for k, v in noise.items() if stats.finite_or_none(v) is not None}
 
 
 def _standing(
@@ -518,8 +494,11 @@ def compare(db: Session, user: User, a: uuid.UUID, b: uuid.UUID) -> MovementComp
     noise = (mb.result or {}).get("noise") or {}
     measures = {}
     for name in sorted(set(ma.measures or {}) | set(mb.measures or {})):
-        va, vb = _number((ma.measures or {}).get(name)), _number((mb.measures or {}).get(name))
-        band = _number(noise.get(name)) if isinstance(noise, dict) else None
+        va, vb = (
+            stats.finite_or_none((ma.measures or {}).get(name)),
+            stats.finite_or_none((mb.measures or {}).get(name)),
+        )
+        band = stats.finite_or_none(noise.get(name)) if isinstance(noise, dict) else None
         diff, within = stats.difference(va, vb, band)
         measures[name] = MovementDifference(a=va, b=vb, difference=diff, noise=band, within_noise=within)
     warnings = stats.versions_warnings([ma.method, mb.method])
