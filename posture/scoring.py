@@ -76,14 +76,17 @@ def score_all(measures: dict[str, Measurement], mode: str = "standing") -> Score
     if weights:
         overall = weighted / weights
         scores["overall"] = round(overall)
-        cut = rules["overall_band"]
-        bands["overall"] = (
-            "good" if overall >= cut["good_from"] else "mild" if overall >= cut["mild_from"] else "marked"
-        )
+        bands["overall"] = overall_band(overall)
     if not findings and scores:
         findings.append(rules["findings"]["all_good"])
     findings.append(rules["findings"]["disclaimer"])
     return Scores(scores, bands, findings)
+
+
+def overall_band(overall: float) -> Band:
+    """The band of an overall score, by `rules.toml [overall_band]` (photos and movement tests)."""
+    cut = load_rules()["overall_band"]
+    return "good" if overall >= cut["good_from"] else "mild" if overall >= cut["mild_from"] else "marked"
 
 
 def finding_text(mode: str, measure: str, direction: Literal["high", "low"], value: float) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..result import Band
 from ..rules import load_rules
-from ..scoring import score_value
+from ..scoring import overall_band, score_value
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,7 @@ def score_movement(test: str, measures: dict[str, float | None]) -> MovementScor
     if raw:
         overall = sum(raw) / len(raw)
         scores["overall"] = round(overall)
-        cut = load_rules()["overall_band"]
-        bands["overall"] = (
-            "good" if overall >= cut["good_from"] else "mild" if overall >= cut["mild_from"] else "marked"
-        )
+        bands["overall"] = overall_band(overall)
         if not findings:
             findings.append(rules["findings"]["all_good"])
     findings.append(rules["findings"]["disclaimer"])
