@@ -93,6 +93,13 @@ def test_exif_rotated_copy_gives_the_same_landmarks(side_results, model):
     assert np.median(diff) < 2.0 and diff.max() < 12.0
 
 
+def test_the_pass_configurations_see_every_view_also_mirrored():
+    """The mirror symmetry that the mirrored-photo test below relies on holds by construction."""
+    from posture import pose
+
+    assert pose.PASSES.mirror_symmetric and pose.PASSES_15.mirror_symmetric
+
+
 # Mirror tolerance, measured on the samples (docs/accuracy.md): with the 7-pass default the median
 # landmark displacement is 0.02 px where the copy snaps to the same crops and 0.65–0.79 px where its
 # search pass moved them to a neighbouring grid cell, the worst 5.2 px, on a person ~420 px tall; we

@@ -84,10 +84,6 @@ class CsvWriter:
         self.done: set[str] = set()
         self._clips: CsvWriter | None = None
         self._with_clips = clips
-        if clips and clips_path(path).exists():
-            _trim_partial_row(clips_path(path))
-            self._clips = CsvWriter(clips_path(path), CLIP_CSV_COLUMNS, clips=False)
-            self.done |= self._clips.done
         has_rows = path.exists() and path.stat().st_size > 0
         if has_rows:
             with path.open(newline="", encoding="utf-8") as f:
@@ -102,6 +98,11 @@ class CsvWriter:
                 for row in reader:
                     if len(row) == len(header):
                         self.done.add(resume_key(row[i_sha], csv_text(row[i_src])))
+        # The clips' file only once the main file is known to be ours: a refused run touches neither.
+        if clips and clips_path(path).exists():
+            _trim_partial_row(clips_path(path))
+            self._clips = CsvWriter(clips_path(path), CLIP_CSV_COLUMNS, clips=False)
+            self.done |= self._clips.done
         self._file = path.open("a", newline="", encoding="utf-8")
         if not has_rows:
             self._emit(columns)
