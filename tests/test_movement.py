@@ -393,3 +393,17 @@ def test_a_roll_read_by_the_phone_is_recorded_as_the_device_s(squat_clip) -> Non
     assert result.camera_level.source == "device" and result.camera_level.roll_deg == 0.8
     refused = analyze_clip(path, ClipOptions(camera_roll_source="device"), model=FakeVideoModel(m))
     assert refused.status == "rejected" and refused.error.code == ErrorCode.INVALID_OPTION.value
+
+
+def test_a_subject_lost_for_a_few_frames_is_found_again_further_on():
+    """The tracker's reach grows with the frames the subject was not seen in."""
+    from posture.model import PoseDetection
+    from posture.movement.tracking import _choose
+
+    lm = np.zeros((33, 5))
+    lm[:, 1] = np.linspace(0.0, 400.0, 33)  # 400 px tall
+    lm[:, 0] = 100.0 + 300.0  # hips 300 px (0.75 of the height) from the last ones
+    person = PoseDetection(lm, np.zeros((1, 1), np.float32))
+    last_hips = np.array([100.0, float(lm[INDEX["left_hip"], 1])])
+    assert _choose([person], last_hips, 400.0) is None  # the next frame: too far for the same person
+    assert _choose([person], last_hips, 400.0 * 2) is person  # after one frame unseen

@@ -25,7 +25,9 @@ from .clip import Clip, ClipFrame
 
 _HIPS = [INDEX["left_hip"], INDEX["right_hip"]]
 # A detection whose hips are further than this share of the subject's height from the subject's last
-# hips is someone else (a bystander the tracker jumped to), not the subject.
+# hips is someone else (a bystander the tracker jumped to), not the subject. The reach grows by as much
+# again for every frame the subject was not seen in, so a subject lost for a few frames (occluded,
+# blurred) while moving on is found again.
 _MAX_JUMP_FRAC = 0.5
 
 
@@ -98,13 +100,16 @@ def track(
         twin.start_clip()
     last_hips: np.ndarray | None = None
     last_height = 0.0
+    missed = 0  # frames since the subject was last seen
     for frame in clip.frames():
         ms = round(frame.time_s * 1000)
         people = model.detect_for_video(frame.rgb, ms)
-        chosen = _choose(people, last_hips, last_height)
+        chosen = _choose(people, last_hips, last_height * (1 + missed))
         if chosen is None:
+            missed += 1
             yield TrackedFrame(frame, None, None, None, len(people))
             continue
+        missed = 0
         lm_work = chosen.landmarks
         if twin is not None:
             lm_work = _fuse(
@@ -157,14 +162,16 @@ def _height(lm: np.ndarray) -> float:
 
 
 def _choose(
-    people: list[PoseDetection], last_hips: np.ndarray | None, last_height: float
+    people: list[PoseDetection], last_hips: np.ndarray | None, reach_height: float
 ) -> PoseDetection | None:
+    """The subject among `people`: the tallest at first, then the one nearest the last hips, within
+    `_MAX_JUMP_FRAC` of `reach_height` (the subject's height, times the frames since it was seen)."""
     if not people:
         return None
     if last_hips is None:
         return max(people, key=lambda p: _height(p.landmarks))
     distances = [float(np.hypot(*(p.landmarks[_HIPS, :2].mean(axis=0) - last_hips))) for p in people]
     best = int(np.argmin(distances))
-    if distances[best] > _MAX_JUMP_FRAC * max(last_height, 1.0):
+    if distances[best] > _MAX_JUMP_FRAC * max(reach_height, 1.0):
         return None
     return people[best]
