@@ -187,8 +187,7 @@ def _download(kind: FileKind, what: str, doc: str) -> Callable[..., Response]:
             store,
             kind,
             digest,
-            f"{what}_missing",
-            f"The stored {what} file is missing from the file store.",
+            missing=ApiError(404, f"{what}_missing", f"The stored {what} file is missing from the store."),
         )
 
     download.__doc__ = doc

@@ -42,11 +42,11 @@ def etag_matches(if_none_match: str | None, digest: str) -> bool:
 
 
 def stored_file_response(
-    request: Request, store: FileStore, kind: FileKind, digest: str, missing_code: str, missing_message: str
+    request: Request, store: FileStore, kind: FileKind, digest: str, *, missing: ApiError
 ) -> Response:
-    """GET/HEAD of one content-addressed stored file: 304 on a matching ETag, else the file (404
-    `missing_code` when the store has lost it). The caller ends its transaction first: none is held
-    while the file streams."""
+    """GET/HEAD of one content-addressed stored file: 304 on a matching ETag, else the file (`missing`,
+    built by the caller so its code stays at the route, when the store has lost it). The caller ends
+    its transaction first: none is held while the file streams."""
     # Files are content-addressed: the hash is the version, and a revalidation needs no file.
     cache = {**_IMAGE_CACHE, "ETag": f'"{digest}"'}
     if etag_matches(request.headers.get("if-none-match"), digest):
@@ -54,7 +54,7 @@ def stored_file_response(
     # A HEAD reads the object's metadata only: nothing is fetched from object storage.
     stored = store.open(kind, digest, body=not is_head(request))
     if stored is None:
-        raise ApiError(404, missing_code, missing_message)
+        raise missing
     if stored.path is not None:  # a local file: sent by the server itself
         return FileResponse(stored.path, media_type=kind.media_type, headers=cache)
     # From object storage: streamed a chunk at a time, never held whole.

@@ -189,8 +189,7 @@ def get_deepest_frame(
         store,
         FileKind.OVERLAY,
         digest,
-        "deepest_frame_missing",
-        "The stored image is missing from the file store.",
+        missing=ApiError(404, "deepest_frame_missing", "The stored image is missing from the file store."),
     )
 
 
