@@ -50,6 +50,7 @@ from app.schemas import (
 )
 from app.services.inference import Analyzer
 from app.services.records import subject_or_404
+from app.services.uploads import read_part
 from app.storage import movements as storage
 from app.storage import repository
 from app.storage.files import FileKind, FileStore
@@ -298,16 +299,7 @@ def _local_copy(store: FileStore, digest: str | None) -> Iterator[Path | None]:
 
 
 async def read_clip(part: UploadFile) -> bytes:
-    """The clip part's bytes; 415 for a part declared as something other than a video (the bytes decide
-    the container: a mislabelled clip still works)."""
-    declared = (part.content_type or "").lower()
-    if declared and not declared.startswith(ACCEPTED_CLIP_TYPES):
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            f"The clip part is declared as {declared[:80]!r}; send an MP4, MOV or WebM video.",
-        )
-    return await part.read()
+    return await read_part(part, ACCEPTED_CLIP_TYPES, "clip", "an MP4, MOV or WebM video")
 
 
 def create_job(

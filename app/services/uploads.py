@@ -54,15 +54,19 @@ def source_name(filename: str | None) -> str | None:
     return name or None
 
 
-async def read_photo(photo: UploadFile) -> bytes:
-    declared = (photo.content_type or "").lower()
-    if declared and not declared.startswith(_ACCEPTED_PART_TYPES):
+async def read_part(part: UploadFile, accepted: tuple[str, ...], what: str, send: str) -> bytes:
+    """A file part's bytes; 415 for a part declared as another type than `accepted` (prefixes). An
+    undeclared or generic part is read: the bytes decide the format, so a mislabelled file still works."""
+    declared = (part.content_type or "").lower()
+    if declared and not declared.startswith(accepted):
         raise ApiError(
-            415,
-            "unsupported_media_type",
-            f"The photo part is declared as {declared[:80]!r}; send a JPEG, PNG, WebP or HEIC image.",
+            415, "unsupported_media_type", f"The {what} part is declared as {declared[:80]!r}; send {send}."
         )
-    return await photo.read()
+    return await part.read()
+
+
+async def read_photo(photo: UploadFile) -> bytes:
+    return await read_part(photo, _ACCEPTED_PART_TYPES, "photo", "a JPEG, PNG, WebP or HEIC image")
 
 
 async def analyze_photo(analyzer: Analyzer, job: Job) -> JobResult:
