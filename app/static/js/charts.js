@@ -108,6 +108,17 @@ function tickLabel(t, span) {
   return span > 300 * DAY_MS ? formatMonthYear(t) : formatDayMonth(t);
 }
 
+/** The part of a trendChart spec that one measure's trend from the API gives (photos or movements). */
+export function trendFit(measure) {
+  return {
+    values: measure.values,
+    noise: measure.noise,
+    fitStart: measure.fit_start,
+    fitEnd: measure.fit_end,
+    beyond: measure.beyond_noise,
+  };
+}
+
 /**
  * The trend of one measure.
  * spec: {times: Date[], values: (number|null)[], noise, fitStart, fitEnd, beyond, height, label,

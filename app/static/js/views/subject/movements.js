@@ -4,7 +4,7 @@
 // standing pelvic tilt. The API's words for a clip it cannot use are shown as they are.
 
 import { get, imageUrl, request, uploadClip } from "../../api.js";
-import { mountChart, trendChart } from "../../charts.js";
+import { mountChart, trendChart, trendFit } from "../../charts.js";
 import { formatDate, h, icon, plain, s, signed, todayIso } from "../../dom.js";
 import { JOB_ERROR_TITLES, MEASURES, MOVEMENT_MEASURES, MOVEMENT_SERIES, MOVEMENT_TESTS, WARNINGS } from "../../labels.js";
 import { confirmDialog, emptyState, errorAlert, estimateTag, noteAlert, spinner, toast } from "../../ui.js";
@@ -157,11 +157,7 @@ function trendView(trends) {
   const noiseText = m.noise ? `±${plain(m.noise, 1)}°` : "unknown";
   const spec = {
     times,
-    values: m.values,
-    noise: m.noise,
-    fitStart: m.fit_start,
-    fitEnd: m.fit_end,
-    beyond: m.beyond_noise,
+    ...trendFit(m),
     height: 190,
     label: meta.label,
     format: (v) => movementValue(name, v),

@@ -3,7 +3,7 @@
 // spread as a bar); each band says where it comes from (the subject's own visits or the rules).
 
 import { get } from "../../api.js";
-import { mountChart, trendChart } from "../../charts.js";
+import { mountChart, trendChart, trendFit } from "../../charts.js";
 import { DAY_MS, formatDate, formatDuration, h, icon } from "../../dom.js";
 import { formatChange, formatMeasure, formatNoise, KEY_TRENDS, MEASURES, WARNINGS } from "../../labels.js";
 import { emptyState, estimateTag, noteAlert } from "../../ui.js";
@@ -79,11 +79,7 @@ function trendCard(name, m, times, shots, { big = false } = {}) {
   );
   const spec = {
     times,
-    values: m.values,
-    noise: m.noise,
-    fitStart: m.fit_start,
-    fitEnd: m.fit_end,
-    beyond: m.beyond_noise,
+    ...trendFit(m),
     height: big ? 220 : 170,
     label: meta.label,
     format: (v) => formatMeasure(name, v),
