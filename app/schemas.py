@@ -170,6 +170,17 @@ class MeasureDifference(BaseModel):
     within_noise: bool | None = Field(
         description="|difference| < noise: not distinguishable from re-taking the photos."
     )
+    # overall_score only (issue 21): the overall is compared over the areas both sides scored.
+    areas: list[str] | None = Field(
+        None,
+        description="`overall_score`: the areas `a` and `b` are scored over (those both scored). Where A "
+        "and B scored different areas, `a` and `b` are each re-scored over these only, so a difference in "
+        "what was scored is never a change.",
+    )
+    areas_only_a: list[str] = Field(default_factory=list, description="`overall_score`: scored in A only.")
+    areas_only_b: list[str] = Field(default_factory=list, description="`overall_score`: scored in B only.")
+    a_as_scored: float | None = Field(None, description="`overall_score`: A's overall over all its areas.")
+    b_as_scored: float | None = Field(None, description="`overall_score`: B's overall over all its areas.")
 
 
 class Comparison(BaseModel):
@@ -195,10 +206,43 @@ class MeasureTrend(BaseModel):
         None, description="`by=visit`: each visit's max − min over its shots (null below two shots)."
     )
     n: int = Field(description="Points where the measure has a value.")
-    slope_per_30d: float | None = Field(description="Theil–Sen slope, units per 30 days.")
-    fit_start: float | None = Field(description="Fitted line at the first photo.")
-    fit_end: float | None = Field(description="Fitted line at the last photo.")
-    change: float | None = Field(description="fit_end − fit_start.")
+    days: int = Field(
+        0,
+        description="Separate days with a value: points less than a day after the first point of their "
+        'group are pooled (their median). A trend needs two (docs/accuracy.md, "Trends").',
+    )
+    slope_per_30d: float | None = Field(
+        description="Slope of the fitted line (per-day pooled Theil–Sen), units per 30 days: change / "
+        "span_days × 30."
+    )
+    fit_start: float | None = Field(description="Fitted line at `fit_start_at`, within the points' range.")
+    fit_end: float | None = Field(description="Fitted line at `fit_end_at`, within the points' range.")
+    fit_start_at: datetime | None = Field(
+        None, description="Where the line starts: the first day with a value (its first point's time)."
+    )
+    fit_end_at: datetime | None = Field(
+        None, description="Where the line ends: the last day with a value (its first point's time)."
+    )
+    span_days: float | None = Field(None, description="Days from `fit_start_at` to `fit_end_at`.")
+    change: float | None = Field(
+        description="fit_end − fit_start: never more than the range of the points (max − min)."
+    )
+    latest: float | None = Field(None, description="The latest point's value that has one.")
+    latest_at: datetime | None = Field(
+        None,
+        description="When `latest` was taken: earlier than the last point when that one lacks the measure.",
+    )
+    areas: list[str] | None = Field(
+        None,
+        description="`overall_score`: the areas every plotted overall is scored over (those most points "
+        "scored). A point that scored more is re-scored over these; one that lacks any is left out.",
+    )
+    areas_missing: list[list[str]] | None = Field(
+        None, description="`overall_score`, per point: the areas of `areas` it did not score (left out)."
+    )
+    values_as_scored: list[float | None] | None = Field(
+        None, description="`overall_score`, per point: its overall over all the areas it scored."
+    )
     noise: float | None = Field(
         description="Noise band half-width (MDC between two points): draw the line ± noise. The larger of "
         "the personal band and the rules' floor."
@@ -345,10 +389,16 @@ class StoredMovement(BaseModel):
 class MovementMeasureTrend(BaseModel):
     values: list[float | None] = Field(description="One per movement, aligned with `taken_at`.")
     n: int = Field(description="Movements with a value of this measure.")
-    slope_per_30d: float | None = Field(description="Theil–Sen slope, units per 30 days.")
-    fit_start: float | None = Field(None, description="Fitted line at the first movement.")
-    fit_end: float | None = Field(None, description="Fitted line at the last movement.")
-    change: float | None = Field(description="fit_end − fit_start.")
+    days: int = Field(0, description="Separate days with a value (movements within a day are pooled).")
+    slope_per_30d: float | None = Field(description="Per-day pooled Theil–Sen slope, units per 30 days.")
+    fit_start: float | None = Field(None, description="Fitted line at `fit_start_at`.")
+    fit_end: float | None = Field(None, description="Fitted line at `fit_end_at`.")
+    fit_start_at: datetime | None = Field(None, description="The first day with a value.")
+    fit_end_at: datetime | None = Field(None, description="The last day with a value.")
+    span_days: float | None = Field(None, description="Days from `fit_start_at` to `fit_end_at`.")
+    change: float | None = Field(description="fit_end − fit_start, within the values' range.")
+    latest: float | None = Field(None, description="The latest movement's value that has one.")
+    latest_at: datetime | None = Field(None, description="When `latest` was filmed.")
     noise: float | None = Field(description="Repeatability band of one value (rules.toml), when known.")
     beyond_noise: bool | None = Field(description="|change| ≥ noise.")
 
@@ -360,6 +410,13 @@ class StandingBeside(BaseModel):
     taken_at: list[datetime]
     values: list[float | None]
     slope_per_30d: float | None
+    fit_start: float | None = Field(None, description="The standing trend line at `fit_start_at`.")
+    fit_end: float | None = Field(None, description="The standing trend line at `fit_end_at`.")
+    fit_start_at: datetime | None = None
+    fit_end_at: datetime | None = None
+    change: float | None = None
+    noise: float | None = Field(None, description="The rules' noise band of the measure (rules.toml).")
+    beyond_noise: bool | None = None
 
 
 class MovementTrends(BaseModel):

@@ -2,8 +2,19 @@
 (`[noise]`). Pure functions over analysis documents (`Analysis.to_dict()`) and numpy arrays.
 
 `noise` is the minimal detectable change (MDC95) of a measure: a difference smaller than it is not
-distinguishable from re-photographing the same posture. The trend slope is Theil–Sen (the median of
-pairwise slopes): one odd photo cannot swing it, unlike a least-squares line.
+distinguishable from re-photographing the same posture.
+
+A trend (`fit_trend`, `trend_table`) is a per-day pooled Theil–Sen line (docs/accuracy.md, "Trends"):
+1. points less than `POOL_DAYS` (one day) after the first point of their group are pooled into that
+   group, at the group's first time, with the median of their values: groups are at least a day apart,
+   so a retake two hours later cannot turn a small difference into a slope of "difference / 0.08 day";
+2. the slope is Theil–Sen over the groups (the median of pairwise slopes: one odd day cannot swing
+   it), the intercept the median residual;
+3. the fitted line runs from the first to the last group with a value, and its ends are held inside the
+   range of the pooled values (a robust line can otherwise overshoot its data a little).
+Invariants (tests/test_trend_properties.py): the ends, and so the change, lie within the range of the
+points; `slope_per_30d` is the change per 30 days between the ends; a trend needs values on two
+groups, i.e. on two separate days.
 
 Visits (several shots of one session, `[visits]` in the rules) are summarised by their median, and a
 subject's own multi-shot visits give a personal noise band: the pooled within-visit standard deviation,
@@ -58,6 +69,97 @@ def difference(a: float | None, b: float | None, noise: float | None) -> tuple[f
     return diff, (abs(diff) < noise if noise is not None else None)
 
 
+POOL_DAYS = 1.0
+"""Points closer together than this (in days, after the first point of their group) are one point of a
+trend: the product's unit of change is the day, and retakes within it are noise, not change."""
+
+
+def day_groups(days: np.ndarray, separation_days: float = POOL_DAYS) -> np.ndarray:
+    """For times in days, sorted ascending: each point's group index (0, 1, …). A group starts at a
+    point and takes every later point less than `separation_days` after that first point; the next
+    point starts the next group. Group starts are therefore at least `separation_days` apart, and a
+    schedule's grouping does not depend on the time zone (no calendar days)."""
+    groups = np.zeros(len(days), dtype=np.int64)
+    if not len(days):
+        return groups
+    start, g = float(days[0]), 0
+    for i, t in enumerate(days.tolist()):
+        if t - start >= separation_days:
+            start, g = t, g + 1
+        groups[i] = g
+    return groups
+
+
+def pool_days(
+    days: np.ndarray, values: np.ndarray, separation_days: float = POOL_DAYS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points pooled by `day_groups`: (each group's first time, n_groups; the median of each column's
+    values in the group, n_groups × m, NaN where the group has none). `days` sorted ascending."""
+    groups = day_groups(days, separation_days)
+    n_groups = int(groups[-1]) + 1 if len(groups) else 0
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if len(groups) else groups
+    return days[first], summarize_groups(values, groups, n_groups).median
+
+
+@dataclass(frozen=True)
+class TrendFit:
+    """A per-day pooled Theil–Sen line over one measure (`fit_trend`)."""
+
+    slope_per_30d: float
+    """(end − start) / (end_day − start_day) × 30: the change per 30 days along the line."""
+    start: float
+    """The line at `start_day`, the first pooled day with a value."""
+    end: float
+    """The line at `end_day`, the last pooled day with a value."""
+    start_day: float
+    end_day: float
+    """Times of the ends, in the units of the `days` given (the first time of their day's group)."""
+    change: float
+    """end − start: never larger than the range of the values (max − min)."""
+    n_days: int
+    """Pooled days with a value (at least 2)."""
+    clamped: bool
+    """Whether an end was held inside the range of the pooled values."""
+
+
+def fit_trend(days: np.ndarray, values: np.ndarray, separation_days: float = POOL_DAYS) -> TrendFit | None:
+    """The trend of one measure: `values` (NaN = missing) at `days` (times in days, any order, any
+    origin), pooled per day (`pool_days`), Theil–Sen over the pooled days, the line's ends held in the
+    pooled values' range. None when fewer than two separate days have a value."""
+    days = np.asarray(days, dtype=float)
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(days, kind="stable")
+    days, values = days[order], values[order]
+    keep = np.isfinite(values) & np.isfinite(days)
+    x, pooled = pool_days(days[keep], values[keep][:, None], separation_days)
+    return _fit_pooled(x, pooled[:, 0]) if len(x) else None
+
+
+def _fit_pooled(x: np.ndarray, v: np.ndarray) -> TrendFit | None:
+    """Theil–Sen over pooled days `x` (ascending, at least a day apart) and their values `v` (NaN =
+    missing), with the ends held in the values' range."""
+    present = np.isfinite(v)
+    x, v = x[present], v[present]
+    if len(x) < 2:
+        return None
+    slope = float(theil_sen(x, v[:, None])[0])
+    intercept = float(np.median(v - slope * x))
+    lo, hi = float(v.min()), float(v.max())
+    raw_start, raw_end = intercept + slope * x[0], intercept + slope * x[-1]
+    start, end = min(max(raw_start, lo), hi), min(max(raw_end, lo), hi)
+    span = float(x[-1] - x[0])
+    return TrendFit(
+        slope_per_30d=float((end - start) / span * DAYS_PER_PERIOD),
+        start=float(start),
+        end=float(end),
+        start_day=float(x[0]),
+        end_day=float(x[-1]),
+        change=float(end - start),
+        n_days=len(x),
+        clamped=bool(start != raw_start or end != raw_end),
+    )
+
+
 def theil_sen(days: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Median pairwise slope per day for each column of `values` (n × m, NaN = missing); NaN where a
     column has fewer than two values at distinct times. `days` must be sorted ascending."""
@@ -97,45 +199,184 @@ def trend_table(
     names: Sequence[str] = TRACKED,
 ) -> dict[str, dict[str, object]]:
     """Per measure (`names`, the columns of `matrix`, NaN = missing; rows in time order, `taken_at` as
-    datetime64): values, n, slope per 30 days, fitted line ends, fitted change, noise. `noise` replaces
-    the rules' levels (a personal band, or a movement test's levels); `spread` (same shape as `matrix`)
-    adds each point's spread."""
+    datetime64): values, n, the per-day pooled Theil–Sen line (`fit_trend`: slope per 30 days, the
+    ends and their rows, the change, the pooled days), noise, and the latest value with its row.
+    `noise` replaces the rules' levels (a personal band, or a movement test's levels); `spread` (same
+    shape as `matrix`) adds each point's spread."""
     if noise is None:
         noise = noise_levels()
     days = (taken_at - taken_at[0]) / np.timedelta64(1, "D") if len(taken_at) else np.zeros(0)
-    slopes = theil_sen(days, matrix)
+    groups = day_groups(days)
+    n_groups = int(groups[-1]) + 1 if len(groups) else 0
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if len(groups) else groups
+    pooled = summarize_groups(matrix, groups, n_groups).median if len(groups) else matrix
     out: dict[str, dict[str, object]] = {}
     for k, name in enumerate(names):
         column = matrix[:, k]
-        present = np.isfinite(column)
-        slope = slopes[k]
+        present = np.flatnonzero(np.isfinite(column))
         band = noise.get(name)
         entry: dict[str, object] = {
             "values": column.tolist(),  # NaN where missing: written as null in JSON
-            "n": int(present.sum()),
+            "n": len(present),
+            "days": int(np.isfinite(pooled[:, k]).sum()) if n_groups else 0,
             "noise": band,
             "slope_per_30d": None,
             "fit_start": None,
             "fit_end": None,
+            "fit_start_index": None,
+            "fit_end_index": None,
+            "span_days": None,
             "change": None,
             "beyond_noise": None,
+            "latest": float(column[present[-1]]) if len(present) else None,
+            "latest_index": int(present[-1]) if len(present) else None,
         }
         if spread is not None:
             entry["spread"] = spread[:, k].tolist()
-        if np.isfinite(slope):
-            # Intercept: median residual (Theil–Sen's usual companion, as robust as the slope).
-            intercept = float(np.median(column[present] - slope * days[present]))
-            span = float(days[-1] - days[0])
-            change = float(slope * span)
+        fit = _fit_pooled(days[starts], pooled[:, k]) if n_groups else None
+        if fit is not None:
+            # The ends sit at the first row of their day's group.
+            first_row = int(starts[np.searchsorted(days[starts], fit.start_day)])
+            last_row = int(starts[np.searchsorted(days[starts], fit.end_day)])
+            change = round(fit.end, 2) - round(fit.start, 2)
             entry.update(
-                slope_per_30d=round(float(slope) * DAYS_PER_PERIOD, 3),
-                fit_start=round(intercept, 2),
-                fit_end=round(intercept + slope * span, 2),
-                change=round(change, 2),
-                beyond_noise=(abs(change) >= band) if band is not None else None,
+                slope_per_30d=round(float(fit.slope_per_30d), 3),
+                fit_start=round(float(fit.start), 2),
+                fit_end=round(float(fit.end), 2),
+                fit_start_index=first_row,
+                fit_end_index=last_row,
+                span_days=round(fit.end_day - fit.start_day, 3),
+                change=round(float(change), 2),
+                beyond_noise=bool(abs(round(change, 2)) >= band) if band is not None else None,
             )
         out[name] = entry
     return out
+
+
+# --- like-for-like overall scores -------------------------------------------------------------------
+#
+# The overall score is the weighted mean of the areas a photo could score (posture.scoring): a photo
+# whose pelvis was not scored has an overall over three areas, not four, and comparing it with a
+# four-area score compares different things. So an overall score is compared only over the areas both
+# sides scored: where they differ, each side is re-scored over the shared areas from its measures by
+# the current rules (the stored overall is kept where the areas already match).
+
+
+def score_areas(mode: str) -> dict[str, tuple[str, ...]]:
+    """The areas `mode` scores and the measures of each (rules.toml `[scores.<mode>]`)."""
+    table = load_rules()["scores"].get(mode) or {}
+    return {area: tuple(measures) for area, measures in table.items()}
+
+
+def scored_areas(values: np.ndarray, mode: str, names: Sequence[str] = TRACKED) -> np.ndarray:
+    """n × areas (in `score_areas(mode)` order): whether each row (`values`, columns `names`, NaN =
+    missing) scores each area, i.e. has a value for at least one of its measures."""
+    areas = score_areas(mode)
+    out = np.zeros((values.shape[0], len(areas)), dtype=bool)
+    for a, measures in enumerate(areas.values()):
+        for name in measures:
+            if name in names:
+                out[:, a] |= np.isfinite(values[:, names.index(name)])
+    return out
+
+
+def overall_over(
+    values: np.ndarray, mode: str, areas: np.ndarray, names: Sequence[str] = TRACKED
+) -> np.ndarray:
+    """Each row's overall score over only the areas marked in `areas` (bool, `score_areas` order), by
+    the current rules exactly as `posture.scoring.score_all` scores (an area: its worst measure's score;
+    the overall: their weighted mean, rounded); NaN where a row lacks one of those areas or none is
+    marked."""
+    rules = load_rules()
+    table = rules["scores"].get(mode) or {}
+    weighted = np.zeros(values.shape[0])
+    weights = 0.0
+    complete = np.ones(values.shape[0], dtype=bool)
+    for a, (area, per_measure) in enumerate(table.items()):
+        if not areas[a]:
+            continue
+        worst = np.full(values.shape[0], np.inf)
+        for name, rule in per_measure.items():
+            if name not in names:
+                continue
+            worst = np.fmin(worst, _score_values(values[:, names.index(name)], rule["good"], rule["mild"]))
+        complete &= np.isfinite(worst)
+        weight = float(rules["overall"].get(area, 1.0))
+        weighted += weight * np.where(np.isfinite(worst), worst, 0.0)
+        weights += weight
+    if not weights:
+        return np.full(values.shape[0], np.nan)
+    # Python's round (half to even), as score_all rounds.
+    return np.where(complete, np.round(weighted / weights), np.nan)
+
+
+def _score_values(x: np.ndarray, good: Sequence[float], mild: Sequence[float]) -> np.ndarray:
+    """`posture.scoring.score_value` over an array (NaN stays NaN)."""
+    lo, hi = float(good[0]), float(good[1])
+    above = 100.0 - 30.0 * (x - hi) / max(float(mild[1]) - hi, 1e-9)
+    below = 100.0 - 30.0 * (lo - x) / max(lo - float(mild[0]), 1e-9)
+    with np.errstate(invalid="ignore"):
+        score = np.where(x > hi, above, np.where(x < lo, below, 100.0))
+    return np.where(np.isfinite(x), np.maximum(score, 0.0), np.nan)
+
+
+@dataclass(frozen=True)
+class LikeForLike:
+    """Overall scores made comparable: each row's overall over the `areas` only."""
+
+    values: np.ndarray
+    """Per row: the overall over `areas` (the stored one where the row scored exactly them, else
+    re-scored over them); NaN where the row lacks one of them or had no overall."""
+    areas: tuple[str, ...]
+    """The areas compared."""
+    missing: list[tuple[str, ...]]
+    """Per row: the areas of `areas` it did not score (then its value is NaN)."""
+    extra: list[tuple[str, ...]]
+    """Per row: areas it scored beyond `areas` (left out of its value)."""
+
+
+def like_for_like(
+    values: np.ndarray,
+    mode: str,
+    reference: np.ndarray | None = None,
+    names: Sequence[str] = TRACKED,
+) -> LikeForLike:
+    """The overall score of each row (`values`, columns `names`, with `overall_score`) over one set of
+    areas: `reference` (bool, `score_areas` order), or by default the set most rows with an overall
+    scored (a tie: the latest such row's)."""
+    area_names = tuple(score_areas(mode))
+    scored = scored_areas(values, mode, names)
+    overall = values[:, names.index(OVERALL)]
+    if reference is None:
+        rows = np.flatnonzero(np.isfinite(overall) & scored.any(axis=1))
+        reference = np.zeros(len(area_names), dtype=bool)
+        if len(rows):
+            keys = [tuple(r) for r in scored[rows].tolist()]
+            counts: dict[tuple[bool, ...], int] = {}
+            for key in keys:
+                counts[key] = counts.get(key, 0) + 1
+            best = max(counts.values())
+            reference = np.array(next(k for k in reversed(keys) if counts[k] == best), dtype=bool)
+    same = (scored == reference).all(axis=1)
+    covers = (scored | ~reference).all(axis=1)
+    out = np.where(same, overall, np.nan)
+    redo = covers & ~same & np.isfinite(overall)
+    if redo.any() and reference.any():
+        out[redo] = overall_over(values[redo], mode, reference, names)
+    if not reference.any():
+        out[:] = np.nan
+    return LikeForLike(
+        values=out,
+        areas=tuple(a for a, r in zip(area_names, reference, strict=True) if r),
+        missing=[
+            tuple(a for a, r, s in zip(area_names, reference, row, strict=True) if r and not s)
+            for row in scored
+        ],
+        extra=[
+            tuple(a for a, r, s in zip(area_names, reference, row, strict=True) if s and not r)
+            for row in scored
+        ],
+    )
 
 
 def comparison_warnings(a: Mapping[str, object], b: Mapping[str, object]) -> list[WarningCode]:

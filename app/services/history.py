@@ -51,9 +51,12 @@ def compare(db: Session, user: User, a: uuid.UUID, b: uuid.UUID) -> Comparison:
         personal = visits.personal_noise(repository.series(db, sa.subject_id, sa.mode))
     floors = stats.noise_levels()
     min_visits = stats.visit_rules().personal_min_visits
+    values_a, values_b, areas = sa.values, sb.values, None
+    if sa.mode == sb.mode:
+        values_a, values_b, areas = _like_for_like(sa.values, sb.values, sa.mode)
     measures = {}
     for k, name in enumerate(stats.TRACKED):
-        va, vb = _value(sa.values[k]), _value(sb.values[k])
+        va, vb = _value(values_a[k]), _value(values_b[k])
         na, nb = int(sa.counts[k]), int(sb.counts[k])
         band = stats.noise_band(name, personal, na, nb, floors, min_visits)
         diff, within = stats.difference(va, vb, band.noise)
@@ -68,6 +71,14 @@ def compare(db: Session, user: User, a: uuid.UUID, b: uuid.UUID) -> Comparison:
             n_b=nb,
             within_noise=within,
         )
+    if areas is not None:
+        measures[stats.OVERALL] = measures[stats.OVERALL].model_copy(
+            update={
+                **areas,
+                "a_as_scored": _value(sa.values[stats.TRACKED.index(stats.OVERALL)]),
+                "b_as_scored": _value(sb.values[stats.TRACKED.index(stats.OVERALL)]),
+            }
+        )
     days = (sb.taken_at - sa.taken_at).total_seconds() / 86400.0  # type: ignore[operator]
     return Comparison(
         subject_id=sa.subject_id,
@@ -77,6 +88,26 @@ def compare(db: Session, user: User, a: uuid.UUID, b: uuid.UUID) -> Comparison:
         measures=measures,
         warnings=_warnings(sa.mode, sb.mode, [*sa.methods, *sb.methods]),
     )
+
+
+def _like_for_like(a: np.ndarray, b: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """A's and B's tracked values with their overall scores over the areas both scored (each re-scored
+    over those where their areas differ), and which areas those are."""
+    pair = np.vstack([a, b])
+    scored = stats.scored_areas(pair, mode)
+    names = list(stats.score_areas(mode))
+    common = scored[0] & scored[1]
+    out = pair.copy()
+    if (scored[0] != scored[1]).any():
+        k = stats.TRACKED.index(stats.OVERALL)
+        redo = stats.overall_over(pair, mode, common) if common.any() else np.full(2, np.nan)
+        out[:, k] = np.where(np.isfinite(pair[:, k]), redo, np.nan)
+    areas = {
+        "areas": [n for n, c in zip(names, common, strict=True) if c],
+        "areas_only_a": [n for n, x, y in zip(names, scored[0], scored[1], strict=True) if x and not y],
+        "areas_only_b": [n for n, x, y in zip(names, scored[0], scored[1], strict=True) if y and not x],
+    }
+    return out[0], out[1], areas
 
 
 def _ref(sample: visits.Sample) -> AnalysisRef:
@@ -215,10 +246,28 @@ def _trends_parts(
         # The band between two typical points: medians of the usual number of shots.
         n = max(1, int(np.median(measured))) if len(measured) else 1
         bands[name] = stats.noise_band(name, personal, n, n, floors, rules.personal_min_visits)
-    table = stats.trend_table(*points, noise={name: b.noise for name, b in bands.items()}, spread=spread)
+    # The overall score like for like: every plotted overall over the same areas.
+    k_overall = stats.TRACKED.index(stats.OVERALL)
+    matrix = points[1].copy()
+    same = stats.like_for_like(matrix, mode)
+    as_scored = matrix[:, k_overall].copy()
+    matrix[:, k_overall] = same.values
+    table = stats.trend_table(
+        points[0], matrix, noise={name: b.noise for name, b in bands.items()}, spread=spread
+    )
+    iso = _iso_times(points[0])
     for name, entry in table.items():
         entry.update(noise_source=bands[name].source, noise_visits=bands[name].visits)
         entry.setdefault("spread", None)
+        _times_of(entry, iso)
+    if len(iso) and as_scored.size:
+        table[stats.OVERALL].update(
+            areas=list(same.areas),
+            areas_missing=[
+                list(m) if np.isfinite(v) else [] for m, v in zip(same.missing, as_scored, strict=True)
+            ],
+            values_as_scored=as_scored.tolist(),
+        )
     everything = len(rows) == len(series.ids)
     return {
         "subject_id": str(subject_id),
@@ -237,6 +286,17 @@ def _trends_parts(
         ),
         **extra,
     }
+
+
+def _times_of(entry: dict[str, Any], iso: list[str]) -> None:
+    """The trend table's row indices (the fit's ends, the latest value) as the points' times."""
+    for index, at in (
+        ("fit_start_index", "fit_start_at"),
+        ("fit_end_index", "fit_end_at"),
+        ("latest_index", "latest_at"),
+    ):
+        row = entry.pop(index, None)
+        entry[at] = iso[row] if row is not None else None
 
 
 def _iso_times(times: np.ndarray) -> list[str]:

@@ -410,6 +410,14 @@ def trends(
     times = np.array([_naive(p.taken_at) for p in points], dtype="datetime64[us]")
     noise = _noise_of_latest(db, points)
     table = stats.trend_table(times, matrix, noise=noise, names=names) if names else {}
+    for entry in table.values():
+        for index, at in (
+            ("fit_start_index", "fit_start_at"),
+            ("fit_end_index", "fit_end_at"),
+            ("latest_index", "latest_at"),
+        ):
+            row = entry.pop(index, None)
+            entry[at] = points[row].taken_at if row is not None else None  # type: ignore[index]
     measures = {
         name: MovementMeasureTrend(
             **{**entry, "values": [round(v, 2) if math.isfinite(v) else None for v in entry["values"]]}  # type: ignore[attr-defined]
@@ -446,18 +454,30 @@ def _standing(
     series = repository.series(db, subject_id, "standing", since, until)
     db.rollback()
     out = []
+    floors = stats.noise_levels()
+    times = [t.astype("datetime64[us]").item().replace(tzinfo=UTC) for t in series.taken_at]
     for name in STANDING_BESIDE:
         if name not in stats.TRACKED or not len(series.ids):
             continue
         column = series.values[:, stats.TRACKED.index(name)]
-        days = (series.taken_at - series.taken_at[0]) / np.timedelta64(1, "D")
-        slope = float(stats.theil_sen(days, column[:, None])[0])
+        # The same per-day pooled line as the photos' trends (one point per photo here).
+        entry = stats.trend_table(
+            series.taken_at, column[:, None], noise={name: floors.get(name)}, names=[name]
+        )[name]
+        start, end = entry["fit_start_index"], entry["fit_end_index"]
         out.append(
             StandingBeside(
                 measure=name,
-                taken_at=[t.astype("datetime64[us]").item().replace(tzinfo=UTC) for t in series.taken_at],
+                taken_at=times,
                 values=[None if not math.isfinite(v) else round(float(v), 2) for v in column],
-                slope_per_30d=round(slope * stats.DAYS_PER_PERIOD, 3) if math.isfinite(slope) else None,
+                slope_per_30d=entry["slope_per_30d"],  # type: ignore[arg-type]
+                fit_start=entry["fit_start"],  # type: ignore[arg-type]
+                fit_end=entry["fit_end"],  # type: ignore[arg-type]
+                fit_start_at=times[start] if start is not None else None,  # type: ignore[index]
+                fit_end_at=times[end] if end is not None else None,  # type: ignore[index]
+                change=entry["change"],  # type: ignore[arg-type]
+                noise=entry["noise"],  # type: ignore[arg-type]
+                beyond_noise=entry["beyond_noise"],  # type: ignore[arg-type]
             )
         )
     return out

@@ -265,6 +265,11 @@ def test_compare_two_visits_against_the_band_of_their_medians(api: Api, fake: Fa
         "n_a": 3,
         "n_b": 3,
         "within_noise": False,  # 4° against a band of 3.7°: a change
+        "areas": None,  # the like-for-like fields belong to the overall score only
+        "areas_only_a": [],
+        "areas_only_b": [],
+        "a_as_scored": None,
+        "b_as_scored": None,
     }
     # The same two as single shots: the single-shot band is wider.
     single = api.get("/api/v1/compare", params={"a": a[1]["id"], "b": b[1]["id"]}).json()
