@@ -79,15 +79,20 @@ def day_groups(days: np.ndarray, separation_days: float = POOL_DAYS) -> np.ndarr
     point and takes every later point less than `separation_days` after that first point; the next
     point starts the next group. Group starts are therefore at least `separation_days` apart, and a
     schedule's grouping does not depend on the time zone (no calendar days)."""
-    groups = np.zeros(len(days), dtype=np.int64)
-    if not len(days):
-        return groups
-    start, g = float(days[0]), 0
-    for i, t in enumerate(days.tolist()):
-        if t - start >= separation_days:
-            start, g = t, g + 1
-        groups[i] = g
-    return groups
+    starts = []
+    i, n = 0, len(days)
+    while i < n:  # one step per group: the next group starts at the first point a day after this one's
+        starts.append(i)
+        j = max(i + 1, int(np.searchsorted(days, days[i] + separation_days, side="left")))
+        # The rule is `t − start ≥ separation` as written, whatever rounding `start + separation` had.
+        while j > i + 1 and days[j - 1] - days[i] >= separation_days:
+            j -= 1
+        while j < n and days[j] - days[i] < separation_days:
+            j += 1
+        i = j
+    marks = np.zeros(n, dtype=np.int64)
+    marks[starts[1:]] = 1
+    return np.cumsum(marks)
 
 
 def pool_days(
@@ -206,10 +211,6 @@ def trend_table(
     if noise is None:
         noise = noise_levels()
     days = (taken_at - taken_at[0]) / np.timedelta64(1, "D") if len(taken_at) else np.zeros(0)
-    groups = day_groups(days)
-    n_groups = int(groups[-1]) + 1 if len(groups) else 0
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if len(groups) else groups
-    pooled = summarize_groups(matrix, groups, n_groups).median if len(groups) else matrix
     out: dict[str, dict[str, object]] = {}
     for k, name in enumerate(names):
         column = matrix[:, k]
@@ -218,7 +219,7 @@ def trend_table(
         entry: dict[str, object] = {
             "values": column.tolist(),  # NaN where missing: written as null in JSON
             "n": len(present),
-            "days": int(np.isfinite(pooled[:, k]).sum()) if n_groups else 0,
+            "days": 0,
             "noise": band,
             "slope_per_30d": None,
             "fit_start": None,
@@ -233,21 +234,29 @@ def trend_table(
         }
         if spread is not None:
             entry["spread"] = spread[:, k].tolist()
-        fit = _fit_pooled(days[starts], pooled[:, k]) if n_groups else None
+        # Pooled over the measure's own values: the days are the days it was measured on.
+        groups = day_groups(days[present])
+        starts = present[np.r_[True, groups[1:] != groups[:-1]]] if len(present) else present
+        entry["days"] = len(starts)
+        fit = None
+        if len(starts) >= 2:
+            pooled = summarize_groups(column[present][:, None], groups, len(starts)).median[:, 0]
+            fit = _fit_pooled(days[starts], pooled)
         if fit is not None:
             # The ends sit at the first row of their day's group.
-            first_row = int(starts[np.searchsorted(days[starts], fit.start_day)])
-            last_row = int(starts[np.searchsorted(days[starts], fit.end_day)])
-            change = round(fit.end, 2) - round(fit.start, 2)
+            first_row, last_row = int(starts[0]), int(starts[-1])
+            # Rounded as written, and the slope from the written change: the three agree.
+            change = round(round(fit.end, 2) - round(fit.start, 2), 2)
+            span = fit.end_day - fit.start_day
             entry.update(
-                slope_per_30d=round(float(fit.slope_per_30d), 3),
-                fit_start=round(float(fit.start), 2),
-                fit_end=round(float(fit.end), 2),
+                slope_per_30d=round(change / span * DAYS_PER_PERIOD, 3),
+                fit_start=round(fit.start, 2),
+                fit_end=round(fit.end, 2),
                 fit_start_index=first_row,
                 fit_end_index=last_row,
-                span_days=round(fit.end_day - fit.start_day, 3),
-                change=round(float(change), 2),
-                beyond_noise=bool(abs(round(change, 2)) >= band) if band is not None else None,
+                span_days=round(span, 4),
+                change=change,
+                beyond_noise=bool(abs(change) >= band) if band is not None else None,
             )
         out[name] = entry
     return out
@@ -255,11 +264,11 @@ def trend_table(
 
 # --- like-for-like overall scores -------------------------------------------------------------------
 #
-# The overall score is the weighted mean of the areas a photo could score (posture.scoring): a photo
-# whose pelvis was not scored has an overall over three areas, not four, and comparing it with a
-# four-area score compares different things. So an overall score is compared only over the areas both
-# sides scored: where they differ, each side is re-scored over the shared areas from its measures by
-# the current rules (the stored overall is kept where the areas already match).
+# The overall score is the weighted mean of the areas a photo could score, each area its worst measure
+# (posture.scoring): a photo whose pelvis was not scored has an overall over three areas, not four, and
+# comparing it with a four-area score compares different things. So overall scores are compared only
+# over what both sides scored, measure by measure: where that differs, each side is re-scored from its
+# measures over the shared ones by the current rules (the stored overall is kept where nothing differs).
 
 
 def score_areas(mode: str) -> dict[str, tuple[str, ...]]:
@@ -268,71 +277,84 @@ def score_areas(mode: str) -> dict[str, tuple[str, ...]]:
     return {area: tuple(measures) for area, measures in table.items()}
 
 
-def scored_areas(values: np.ndarray, mode: str, names: Sequence[str] = TRACKED) -> np.ndarray:
-    """n × areas (in `score_areas(mode)` order): whether each row (`values`, columns `names`, NaN =
-    missing) scores each area, i.e. has a value for at least one of its measures."""
-    areas = score_areas(mode)
-    out = np.zeros((values.shape[0], len(areas)), dtype=bool)
-    for a, measures in enumerate(areas.values()):
-        for name in measures:
-            if name in names:
-                out[:, a] |= np.isfinite(values[:, names.index(name)])
+def scored_measures(mode: str) -> tuple[str, ...]:
+    """Every measure that enters `mode`'s overall score, area by area."""
+    return tuple(name for measures in score_areas(mode).values() for name in measures)
+
+
+def scored_mask(values: np.ndarray, mode: str, names: Sequence[str] = TRACKED) -> np.ndarray:
+    """n × `scored_measures(mode)`: whether each row (`values`, columns `names`, NaN = missing) has
+    that measure."""
+    wanted = scored_measures(mode)
+    out = np.zeros((values.shape[0], len(wanted)), dtype=bool)
+    for j, name in enumerate(wanted):
+        if name in names:
+            out[:, j] = np.isfinite(values[:, list(names).index(name)])
     return out
 
 
+def areas_of(mask: np.ndarray, mode: str) -> tuple[str, ...]:
+    """The areas with at least one measure marked in `mask` (`scored_measures` order)."""
+    marked = {name for name, m in zip(scored_measures(mode), mask, strict=True) if m}
+    return tuple(area for area, measures in score_areas(mode).items() if marked & set(measures))
+
+
 def overall_over(
-    values: np.ndarray, mode: str, areas: np.ndarray, names: Sequence[str] = TRACKED
+    values: np.ndarray, mode: str, mask: np.ndarray, names: Sequence[str] = TRACKED
 ) -> np.ndarray:
-    """Each row's overall score over only the areas marked in `areas` (bool, `score_areas` order), by
+    """Each row's overall score over only the measures marked in `mask` (`scored_measures` order), by
     the current rules exactly as `posture.scoring.score_all` scores (an area: its worst measure's score;
-    the overall: their weighted mean, rounded); NaN where a row lacks one of those areas or none is
-    marked."""
+    the overall: the weighted mean of the areas, rounded); NaN where a row lacks one of those measures
+    or none is marked."""
     rules = load_rules()
     table = rules["scores"].get(mode) or {}
+    wanted = scored_measures(mode)
+    use = {name for name, m in zip(wanted, mask, strict=True) if m}
     weighted = np.zeros(values.shape[0])
     weights = 0.0
     complete = np.ones(values.shape[0], dtype=bool)
-    for a, (area, per_measure) in enumerate(table.items()):
-        if not areas[a]:
-            continue
-        worst = np.full(values.shape[0], np.inf)
+    for area, per_measure in table.items():
+        worst = None
         for name, rule in per_measure.items():
-            if name not in names:
+            if name not in use or name not in names:
                 continue
-            worst = np.fmin(worst, _score_values(values[:, names.index(name)], rule["good"], rule["mild"]))
-        complete &= np.isfinite(worst)
+            score = _score_values(values[:, list(names).index(name)], rule["good"], rule["mild"])
+            complete &= np.isfinite(score)
+            worst = score if worst is None else np.fmin(worst, score)
+        if worst is None:
+            continue
         weight = float(rules["overall"].get(area, 1.0))
         weighted += weight * np.where(np.isfinite(worst), worst, 0.0)
         weights += weight
     if not weights:
         return np.full(values.shape[0], np.nan)
-    # Python's round (half to even), as score_all rounds.
+    # np.round is half to even, as Python's round in score_all.
     return np.where(complete, np.round(weighted / weights), np.nan)
 
 
 def _score_values(x: np.ndarray, good: Sequence[float], mild: Sequence[float]) -> np.ndarray:
     """`posture.scoring.score_value` over an array (NaN stays NaN)."""
     lo, hi = float(good[0]), float(good[1])
-    above = 100.0 - 30.0 * (x - hi) / max(float(mild[1]) - hi, 1e-9)
-    below = 100.0 - 30.0 * (lo - x) / max(lo - float(mild[0]), 1e-9)
     with np.errstate(invalid="ignore"):
+        above = 100.0 - 30.0 * (x - hi) / max(float(mild[1]) - hi, 1e-9)
+        below = 100.0 - 30.0 * (lo - x) / max(lo - float(mild[0]), 1e-9)
         score = np.where(x > hi, above, np.where(x < lo, below, 100.0))
     return np.where(np.isfinite(x), np.maximum(score, 0.0), np.nan)
 
 
 @dataclass(frozen=True)
 class LikeForLike:
-    """Overall scores made comparable: each row's overall over the `areas` only."""
+    """Overall scores made comparable: each row's overall over the same scored measures."""
 
     values: np.ndarray
-    """Per row: the overall over `areas` (the stored one where the row scored exactly them, else
-    re-scored over them); NaN where the row lacks one of them or had no overall."""
+    """Per row: the overall over the reference measures (the stored one where the row scored exactly
+    those, else re-scored over them); NaN where the row lacks one of them or had no overall."""
     areas: tuple[str, ...]
-    """The areas compared."""
+    """The areas compared (those with a reference measure)."""
     missing: list[tuple[str, ...]]
-    """Per row: the areas of `areas` it did not score (then its value is NaN)."""
+    """Per row: the areas in which it lacks a reference measure (then its value is NaN)."""
     extra: list[tuple[str, ...]]
-    """Per row: areas it scored beyond `areas` (left out of its value)."""
+    """Per row: the areas in which it scored a measure beyond the reference (left out of its value)."""
 
 
 def like_for_like(
@@ -342,14 +364,13 @@ def like_for_like(
     names: Sequence[str] = TRACKED,
 ) -> LikeForLike:
     """The overall score of each row (`values`, columns `names`, with `overall_score`) over one set of
-    areas: `reference` (bool, `score_areas` order), or by default the set most rows with an overall
-    scored (a tie: the latest such row's)."""
-    area_names = tuple(score_areas(mode))
-    scored = scored_areas(values, mode, names)
-    overall = values[:, names.index(OVERALL)]
+    scored measures: `reference` (bool, `scored_measures` order), or by default the set that most rows
+    with an overall scored (a tie: the latest such row's)."""
+    scored = scored_mask(values, mode, names)
+    overall = values[:, list(names).index(OVERALL)]
     if reference is None:
+        reference = np.zeros(scored.shape[1], dtype=bool)
         rows = np.flatnonzero(np.isfinite(overall) & scored.any(axis=1))
-        reference = np.zeros(len(area_names), dtype=bool)
         if len(rows):
             keys = [tuple(r) for r in scored[rows].tolist()]
             counts: dict[tuple[bool, ...], int] = {}
@@ -358,25 +379,46 @@ def like_for_like(
             best = max(counts.values())
             reference = np.array(next(k for k in reversed(keys) if counts[k] == best), dtype=bool)
     same = (scored == reference).all(axis=1)
-    covers = (scored | ~reference).all(axis=1)
     out = np.where(same, overall, np.nan)
-    redo = covers & ~same & np.isfinite(overall)
+    redo = (scored | ~reference).all(axis=1) & ~same & np.isfinite(overall)
     if redo.any() and reference.any():
         out[redo] = overall_over(values[redo], mode, reference, names)
     if not reference.any():
         out[:] = np.nan
     return LikeForLike(
         values=out,
-        areas=tuple(a for a, r in zip(area_names, reference, strict=True) if r),
-        missing=[
-            tuple(a for a, r, s in zip(area_names, reference, row, strict=True) if r and not s)
-            for row in scored
-        ],
-        extra=[
-            tuple(a for a, r, s in zip(area_names, reference, row, strict=True) if s and not r)
-            for row in scored
-        ],
+        areas=areas_of(reference, mode),
+        missing=[areas_of(reference & ~row, mode) for row in scored],
+        extra=[areas_of(row & ~reference, mode) for row in scored],
     )
+
+
+def like_for_like_pair(a: np.ndarray, b: np.ndarray, mode: str) -> tuple[float, float, LikeForLikePair]:
+    """Two rows' overall scores (`TRACKED` columns) over the measures both scored: the stored ones when
+    they scored the same measures, else both re-scored over the shared ones (NaN when none is shared)."""
+    pair = np.vstack([a, b])
+    scored = scored_mask(pair, mode)
+    common = scored[0] & scored[1]
+    k = TRACKED.index(OVERALL)
+    out = pair[:, k].copy()
+    if (scored[0] != scored[1]).any():
+        redo = overall_over(pair, mode, common) if common.any() else np.full(2, np.nan)
+        out = np.where(np.isfinite(out), redo, np.nan)
+    info = LikeForLikePair(
+        areas=areas_of(common, mode),
+        only_a=areas_of(scored[0] & ~scored[1], mode),
+        only_b=areas_of(scored[1] & ~scored[0], mode),
+    )
+    return float(out[0]), float(out[1]), info
+
+
+@dataclass(frozen=True)
+class LikeForLikePair:
+    areas: tuple[str, ...]
+    """Areas with a measure both sides scored: the overall scores are over those measures."""
+    only_a: tuple[str, ...]
+    """Areas in which only A scored a measure."""
+    only_b: tuple[str, ...]
 
 
 def comparison_warnings(a: Mapping[str, object], b: Mapping[str, object]) -> list[WarningCode]:

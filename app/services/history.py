@@ -91,23 +91,14 @@ def compare(db: Session, user: User, a: uuid.UUID, b: uuid.UUID) -> Comparison:
 
 
 def _like_for_like(a: np.ndarray, b: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """A's and B's tracked values with their overall scores over the areas both scored (each re-scored
-    over those where their areas differ), and which areas those are."""
-    pair = np.vstack([a, b])
-    scored = stats.scored_areas(pair, mode)
-    names = list(stats.score_areas(mode))
-    common = scored[0] & scored[1]
-    out = pair.copy()
-    if (scored[0] != scored[1]).any():
-        k = stats.TRACKED.index(stats.OVERALL)
-        redo = stats.overall_over(pair, mode, common) if common.any() else np.full(2, np.nan)
-        out[:, k] = np.where(np.isfinite(pair[:, k]), redo, np.nan)
-    areas = {
-        "areas": [n for n, c in zip(names, common, strict=True) if c],
-        "areas_only_a": [n for n, x, y in zip(names, scored[0], scored[1], strict=True) if x and not y],
-        "areas_only_b": [n for n, x, y in zip(names, scored[0], scored[1], strict=True) if y and not x],
-    }
-    return out[0], out[1], areas
+    """A's and B's tracked values with their overall scores over the measures both scored, and in
+    which areas they differ (`posture.trends.like_for_like_pair`)."""
+    k = stats.TRACKED.index(stats.OVERALL)
+    overall_a, overall_b, info = stats.like_for_like_pair(a, b, mode)
+    a, b = a.copy(), b.copy()
+    a[k], b[k] = overall_a, overall_b
+    areas = {"areas": list(info.areas), "areas_only_a": list(info.only_a), "areas_only_b": list(info.only_b)}
+    return a, b, areas
 
 
 def _ref(sample: visits.Sample) -> AnalysisRef:
