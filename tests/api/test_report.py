@@ -198,6 +198,7 @@ def test_the_report_says_what_the_api_says(api: Api) -> None:
     latest = {**visits[-1]["measures"], "overall_score": visits[-1]["scores"].get("overall")}
     words = page_words([["formatMeasure", name, latest[name]] for name in TRACKED])["results"]
     labels = _tables()["MEASURES"]
+    assert {k: v["label"] for k, v in _tables()["AREAS"].items()} == mirror.AREAS
     for name, shown in zip(TRACKED, words, strict=True):
         if latest[name] is None:
             continue

@@ -234,6 +234,19 @@ def draw_trend(pdf: FPDF, box: Box, series: MeasureSeries, times: list[datetime]
             pdf.set_font(font, "B", 6.5)
             width = pdf.get_string_width(label) + 1.0
             xy = np.array([(x(t), y(v)) for t, v in points]) if points else np.zeros((0, 2))
+            if has_fit and len(points) > 1:
+                # the trend line, as closely spaced points the label must not sit on either
+                assert series.fit_start is not None and series.fit_end is not None
+                start = series.fit_start_at.timestamp() if series.fit_start_at else seconds[0]
+                end = series.fit_end_at.timestamp() if series.fit_end_at else seconds[-1]
+                along = np.linspace(0.0, 1.0, 80)
+                line = np.column_stack(
+                    [
+                        x(start) + along * (x(end) - x(start)),
+                        [clamp_y(series.fit_start + a * (series.fit_end - series.fit_start)) for a in along],
+                    ]
+                )
+                xy = np.vstack([xy, line])
             lx, baseline = _label_place(plot, band_top, band_bottom, width, xy)
             pdf.set_fill_color(255, 255, 255)
             pdf.rect(lx, baseline - 2.3, width, 2.9, style="F")
@@ -255,8 +268,11 @@ def draw_trend(pdf: FPDF, box: Box, series: MeasureSeries, times: list[datetime]
                 pdf.set_line_width(0.55)
                 pdf.set_dash_pattern(dash=1.6, gap=1.0)
             # the line may leave a bounded axis (a score's fit past 100): kept inside the plot
+            # between the trend's own ends (the first and last day with a value), as the page draws it
+            start = series.fit_start_at.timestamp() if series.fit_start_at else seconds[0]
+            end = series.fit_end_at.timestamp() if series.fit_end_at else seconds[-1]
             with pdf.rect_clip(plot.x, plot.y, plot.w, plot.h):
-                pdf.line(x(seconds[0]), y(series.fit_start), x(seconds[-1]), y(series.fit_end))
+                pdf.line(x(start), y(series.fit_start), x(end), y(series.fit_end))
             pdf.set_dash_pattern()
         if series.spread is not None and len(points) <= MAX_DOTS:
             # each visit's spread: a bar as long as its shots' max − min, centred on its median

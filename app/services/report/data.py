@@ -62,6 +62,12 @@ class MeasureRow:
     noise_visits: int
     """Multi-shot visits the personal band rests on (0: none)."""
     within_noise: bool | None
+    areas: list[str] | None = None
+    """The overall score's row: the areas both visits' overall scores are over."""
+    areas_only_first: list[str] = field(default_factory=list)
+    areas_only_latest: list[str] = field(default_factory=list)
+    first_as_scored: float | None = None
+    latest_as_scored: float | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,18 @@ class MeasureSeries:
     beyond_noise: bool | None
     spread: list[float | None] | None = None
     """Per point: the max − min of the visit's shots (null below two)."""
+    fit_start_at: datetime | None = None
+    fit_end_at: datetime | None = None
+    """Where the fitted line starts and ends: the first and last day with a value."""
+    span_days: float | None = None
+    days: int = 0
+    """Separate days with a value (points within a day are pooled); a trend needs two."""
+    latest: float | None = None
+    latest_at: datetime | None = None
+    areas: list[str] | None = None
+    """The overall score: the areas every plotted overall is over (like for like)."""
+    areas_missing: list[list[str]] | None = None
+    """The overall score, per point: the areas it lacks (left out of the chart)."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +245,12 @@ def _movements(db: Session, user: User, subject_id: uuid.UUID, options: ReportOp
             noise_source="rules" if m and m.noise is not None else None,
             noise_visits=0,
             beyond_noise=m.beyond_noise if m else None,
+            fit_start_at=m.fit_start_at.astimezone(UTC) if m and m.fit_start_at else None,
+            fit_end_at=m.fit_end_at.astimezone(UTC) if m and m.fit_end_at else None,
+            span_days=m.span_days if m else None,
+            days=m.days if m else 0,
+            latest=m.latest if m else None,
+            latest_at=m.latest_at.astimezone(UTC) if m and m.latest_at else None,
         )
         reps = [
             MovementRep(
@@ -323,6 +347,11 @@ def _rows(comparison: dict[str, Any], *, single: bool) -> list[MeasureRow]:
                 noise_source=_source(d),
                 noise_visits=int(d.get("noise_visits") or 0),
                 within_noise=None if single else d["within_noise"],
+                areas=d.get("areas"),
+                areas_only_first=list(d.get("areas_only_a") or []),
+                areas_only_latest=list(d.get("areas_only_b") or []),
+                first_as_scored=d.get("a_as_scored"),
+                latest_as_scored=d.get("b_as_scored"),
             )
         )
     return rows
@@ -347,6 +376,14 @@ def _series(trends: dict[str, Any]) -> list[MeasureSeries]:
                 noise_visits=int(m.get("noise_visits") or 0),
                 beyond_noise=m["beyond_noise"],
                 spread=m.get("spread"),
+                fit_start_at=_time(m["fit_start_at"]) if m.get("fit_start_at") else None,
+                fit_end_at=_time(m["fit_end_at"]) if m.get("fit_end_at") else None,
+                span_days=m.get("span_days"),
+                days=int(m.get("days") or 0),
+                latest=m.get("latest"),
+                latest_at=_time(m["latest_at"]) if m.get("latest_at") else None,
+                areas=m.get("areas"),
+                areas_missing=m.get("areas_missing"),
             )
         )
     # The overall score first, as on the page.

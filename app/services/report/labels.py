@@ -153,6 +153,14 @@ KEY_TRENDS: tuple[str, ...] = (
     "body_line_deg",
 )
 
+# labels.js AREAS, their labels (the overall score's like-for-like words name them).
+AREAS: dict[str, str] = {
+    "pelvic_tilt": "Pelvic tilt",
+    "lumbar_curve": "Lumbar curve",
+    "ankle_knee": "Ankle and knee",
+    "alignment": "Alignment",
+}
+
 # labels.js BANDS.
 BANDS: dict[str, str] = {"good": "Good", "mild": "Mild", "marked": "Marked"}
 

@@ -21,6 +21,9 @@ from PIL import Image
 from app.services.report import charts
 from app.services.report.data import MeasureRow, MeasureSeries, MovementPart, Picture, ReportData
 from app.services.report.labels import (
+    AREAS as AREA_LABELS,
+)
+from app.services.report.labels import (
     KEY_TRENDS,
     MEASURES,
     MOVEMENT_MEASURES,
@@ -30,6 +33,7 @@ from app.services.report.labels import (
     band_source,
     format_change,
     format_date,
+    format_day_month,
     format_duration,
     format_measure,
     format_noise,
@@ -452,6 +456,8 @@ def _summary(rows: list[MeasureRow], single: bool) -> str:
         first, latest = format_measure(OVERALL, overall.first), format_measure(OVERALL, overall.latest)
         change, noise = format_change(OVERALL, overall.change), format_noise(OVERALL, overall.noise)
         parts.append(f"Overall score {first} → {latest}: {verdict} ({change}, noise {noise}).")
+    if overall is not None:
+        parts.extend(_like_for_like(overall))
     compared = [r for r in rows if r.name != OVERALL and r.within_noise is not None]
     beyond = [r for r in compared if r.within_noise is False]
     if not beyond:
@@ -463,6 +469,36 @@ def _summary(rows: list[MeasureRow], single: bool) -> str:
         names = ", ".join(measure_label(r.name).lower() for r in beyond)
         parts.append(f"{len(beyond)} of {len(compared)} measures changed beyond noise: {names}.")
     return " ".join(parts)
+
+
+def _areas_text(areas: list[str]) -> str:
+    # a list, as the page writes it (an area's label may itself hold "and")
+    return ", ".join(AREA_LABELS.get(a, a).lower() for a in areas)
+
+
+def _like_for_like(row: MeasureRow) -> list[str]:
+    """When the two visits scored different areas: over which their overall scores are compared (the
+    page's compare view words it the same way)."""
+    only = [
+        f"only the {which} visit scored {_areas_text(areas)}"
+        for which, areas in (("first", row.areas_only_first), ("latest", row.areas_only_latest))
+        if areas
+    ]
+    if not only:
+        return []
+    scored = (
+        f"As scored, over all their own areas: {format_measure(OVERALL, row.first_as_scored)} → "
+        f"{format_measure(OVERALL, row.latest_as_scored)}, a difference that comes partly from what was "
+        "scored."
+    )
+    if not row.areas or row.change is None:
+        return [
+            f"The overall scores are not compared: {', '.join(only)}, and they share no scored area. {scored}"
+        ]
+    return [
+        f"Compared like for like: {'; '.join(only)}, so both overall scores are over the same areas only "
+        f"({_areas_text(row.areas)}). {scored}"
+    ]
 
 
 def _band_sentence(d: ReportData) -> str:
@@ -479,6 +515,11 @@ def _caption(s: MeasureSeries, times: list) -> str:  # type: ignore[type-arg]
     """The page's trend caption (views/subject/trends.js), and the band's source in its short words."""
     noise = format_noise(s.name, s.noise)
     band = f" Noise band {noise}: {band_source(s.noise_source, s.noise_visits, short=True)}." if noise else ""
+    if s.n > 1 and s.days < 2:
+        return (
+            f"All {_count(s.n, 'visit')} with a value fall within one day: they count as one point (their "
+            f"median), and a trend needs visits on two separate days." + band
+        )
     if s.n == 1 or s.change is None:
         # The page says "One visit so far" whenever one point has a value; with several visits the
         # report says how many measured it.
@@ -488,9 +529,15 @@ def _caption(s: MeasureSeries, times: list) -> str:  # type: ignore[type-arg]
             + band
         )
     present = [t for t, v in zip(times, s.values, strict=True) if v is not None]
-    days = (present[-1] - present[0]).total_seconds() / 86400
+    days = s.span_days if s.span_days is not None else (present[-1] - present[0]).total_seconds() / 86400
     change = format_change(s.name, s.change)
     over = f"over {format_duration(days)}"
+    if s.areas_missing and any(s.areas_missing):
+        left = sum(1 for m in s.areas_missing if m)
+        band += (
+            f" Like for like: the overall over the same areas ({_areas_text(s.areas or [])}); "
+            f"{_count(left, 'visit')} without all of them left out."
+        )
     if s.beyond_noise:
         return (
             f"Change beyond noise: {change} {over} on the trend line, more than the noise of {noise}.{band}"
@@ -575,6 +622,9 @@ def _chart_cell(pdf: _Document, box: charts.Box, s: MeasureSeries, times: list) 
     latest = next((v for v in reversed(s.values) if v is not None), None)
     if latest is not None:
         value = format_measure(s.name, latest)
+        if s.values and s.values[-1] is None and s.latest_at is not None:
+            # the last visit did not measure it: the value says when it is from
+            value = f"{value} · {format_day_month(s.latest_at)}"
         pdf.set_font(FONT, "B", 8.5)
         width = pdf.get_string_width(value)
         pdf.set_text_color(*INK)
@@ -609,7 +659,7 @@ def _movement_caption(part: MovementPart) -> str:
     if s.n <= 1 or s.change is None:
         return f"One clip so far: the band ({noise}) shows how far the next clip has to move to count."
     present = [t for t, v in zip(part.times, s.values, strict=True) if v is not None]
-    days = (present[-1] - present[0]).total_seconds() / 86400
+    days = s.span_days if s.span_days is not None else (present[-1] - present[0]).total_seconds() / 86400
     change = format_change(s.name, s.change)
     verdict = "beyond" if s.beyond_noise else "within"
     return (

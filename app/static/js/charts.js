@@ -1,10 +1,12 @@
 // Hand-written SVG charts: the trend of one measure over time with its noise band, and the score ring.
 //
 // The noise band is the API's: `noise` (the measure's minimal detectable change) on each side of the
-// robust (Theil–Sen) fit at the first photo, `fit_start`. The fitted line ends outside the band exactly
-// when the API calls the change `beyond_noise` (|fit_end − fit_start| ≥ noise), so a change that stays
-// inside the shading is not progress. The y-axis never zooms in below 5 × noise, so photo-to-photo
-// noise cannot be blown up to look like a trend.
+// robust (per-day pooled Theil–Sen) fit at its start, `fit_start`. The fitted line ends outside the band
+// exactly when the API calls the change `beyond_noise` (|fit_end − fit_start| ≥ noise), so a change that
+// stays inside the shading is not progress. The line is drawn between the API's own ends
+// (`fit_start_at` … `fit_end_at`, the first and last day with a value), and the API keeps both ends
+// within the points' range, so the y-axis is the points, the band and nothing else; it never zooms in
+// below 5 × noise, so photo-to-photo noise cannot be blown up to look like a trend.
 
 import { DAY_MS, formatDate, formatDayMonth, formatMonthYear, s } from "./dom.js";
 
@@ -115,14 +117,39 @@ export function trendFit(measure) {
     noise: measure.noise,
     fitStart: measure.fit_start,
     fitEnd: measure.fit_end,
+    fitFrom: measure.fit_start_at ? new Date(measure.fit_start_at) : null,
+    fitTo: measure.fit_end_at ? new Date(measure.fit_end_at) : null,
     beyond: measure.beyond_noise,
   };
 }
 
+/** [first, last] time over several series of times (Date[]): one date range for charts read together. */
+export function sharedRange(...series) {
+  const all = series.flat().map((t) => +t).filter((t) => Number.isFinite(t));
+  return all.length ? [Math.min(...all), Math.max(...all)] : null;
+}
+
+// Does the segment (x1,y1)–(x2,y2) cross the box {x, y, w, h} (with a margin)?
+function segmentHitsBox(x1, y1, x2, y2, box, pad = 2) {
+  const left = box.x - pad;
+  const right = box.x + box.w + pad;
+  const top = box.y - pad;
+  const bottom = box.y + box.h + pad;
+  const steps = 24;
+  for (let i = 0; i <= steps; i++) {
+    const px = x1 + ((x2 - x1) * i) / steps;
+    const py = y1 + ((y2 - y1) * i) / steps;
+    if (px >= left && px <= right && py >= top && py <= bottom) return true;
+  }
+  return false;
+}
+
 /**
  * The trend of one measure.
- * spec: {times: Date[], values: (number|null)[], noise, fitStart, fitEnd, beyond, height, label,
+ * spec: {times: Date[], values: (number|null)[], noise, fitStart, fitEnd, fitFrom?: Date, fitTo?: Date
+ *        (where the line starts and ends; else the first and last time), beyond, height, label,
  *        format(value) → text, noiseText, bounds?: [lo, hi], zeroLine?: bool,
+ *        xRange?: [t0, t1] (ms: a date range shared with the charts beside it),
  *        spread?: (number|null)[] and shots?: number[] (one point per visit: its median, the spread of
  *        its shots drawn as a bar of that length centred on it, and how many shots it has)}
  */
@@ -138,9 +165,10 @@ export function trendChart(spec, width) {
   const hasFit = spec.fitStart !== null && spec.fitStart !== undefined && spec.fitEnd !== null;
   const centre = hasFit ? spec.fitStart : points.length ? points[0].v : null;
 
-  // x: the photos' time span, padded so points do not sit on the plot's edge.
-  let t0 = times[0];
-  let t1 = times[times.length - 1];
+  // x: the photos' time span (or the range shared with the charts beside it), padded so points do not
+  // sit on the plot's edge.
+  let t0 = spec.xRange ? spec.xRange[0] : times[0];
+  let t1 = spec.xRange ? spec.xRange[1] : times[times.length - 1];
   const span = t1 - t0;
   if (span < DAY_MS) {
     t0 -= 3 * DAY_MS;
@@ -178,8 +206,9 @@ export function trendChart(spec, width) {
   }
   svg.append(grid);
 
-  // x labels at the photos' dates
-  const xTicks = timeTicks(times, plotW, x);
+  // x labels at the photos' dates (over a shared range: its ends and the points between)
+  const tickTimes = spec.xRange ? [...new Set([spec.xRange[0], ...times, spec.xRange[1]])].sort((a, b) => a - b) : times;
+  const xTicks = timeTicks(tickTimes, plotW, x);
   const xAxis = s("g", { class: "x-axis" });
   xTicks.forEach((t, i) => {
     let anchor = "middle";
@@ -189,6 +218,11 @@ export function trendChart(spec, width) {
   });
   svg.append(xAxis);
 
+  // the fitted line's ends, in the plot (drawn after the band, but the band's label must avoid it)
+  const fitFrom = spec.fitFrom ? +spec.fitFrom : times[0];
+  const fitTo = spec.fitTo ? +spec.fitTo : times[times.length - 1];
+  const fitLine = hasFit && points.length > 1 ? { x1: x(fitFrom), y1: y(spec.fitStart), x2: x(fitTo), y2: y(spec.fitEnd) } : null;
+
   // the noise band around the fit's start (or the only photo)
   if (centre !== null && spec.noise) {
     const top = clampY(centre + spec.noise);
@@ -197,13 +231,32 @@ export function trendChart(spec, width) {
     band.append(s("rect", { x: margin.left, y: top, width: plotW, height: Math.max(0, bottom - top) }));
     band.append(s("line", { x1: margin.left, x2: margin.left + plotW, y1: top, y2: top }));
     band.append(s("line", { x1: margin.left, x2: margin.left + plotW, y1: bottom, y2: bottom }));
-    // the label sits just outside the band where there is room, so it does not cover the points in it
-    let labelY = top + 13;
-    if (top - margin.top >= 15) labelY = top - 5;
-    else if (margin.top + plotH - bottom >= 15) labelY = bottom + 13;
+    // The label sits just outside the band where there is room, at the right or the left, wherever
+    // neither the trend line nor a point lies under it (about 6.6 px a character at the 11 px semibold).
+    const text = `noise ${spec.noiseText}`;
+    const labelW = text.length * 6.6 + 4;
+    const rows = [];
+    if (top - margin.top >= 15) rows.push(top - 5);
+    if (margin.top + plotH - bottom >= 15) rows.push(bottom + 13);
+    rows.push(top + 13, bottom - 4);
+    const candidates = [];
+    for (const baseline of rows) {
+      candidates.push({ x: margin.left + plotW - 4, anchor: "end", baseline });
+      candidates.push({ x: margin.left + 4, anchor: "start", baseline });
+    }
+    const boxOf = (c) => ({ x: c.anchor === "end" ? c.x - labelW : c.x, y: c.baseline - 10, w: labelW, h: 13 });
+    const clear = (c) => {
+      const b = boxOf(c);
+      if (fitLine && segmentHitsBox(fitLine.x1, fitLine.y1, fitLine.x2, fitLine.y2, b)) return false;
+      return !points.some((p) => {
+        const px = x(p.t);
+        const py = y(p.v);
+        return px > b.x - 5 && px < b.x + b.w + 5 && py > b.y - 5 && py < b.y + b.h + 5;
+      });
+    };
+    const place = candidates.find(clear) || candidates.find((c) => !fitLine || !segmentHitsBox(fitLine.x1, fitLine.y1, fitLine.x2, fitLine.y2, boxOf(c))) || candidates[0];
     band.append(
-      s("text", { class: "band-label", x: margin.left + plotW - 4, y: labelY, "text-anchor": "end" },
-        `noise ${spec.noiseText}`),
+      s("text", { class: "band-label", x: place.x, y: place.baseline, "text-anchor": place.anchor }, text),
     );
     svg.append(band);
   }
@@ -213,16 +266,8 @@ export function trendChart(spec, width) {
     const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join("");
     svg.append(s("path", { class: "series", d }));
   }
-  if (hasFit && points.length > 1) {
-    svg.append(
-      s("line", {
-        class: spec.beyond ? "fit fit-beyond" : "fit",
-        x1: x(times[0]),
-        y1: y(spec.fitStart),
-        x2: x(times[times.length - 1]),
-        y2: y(spec.fitEnd),
-      }),
-    );
+  if (fitLine) {
+    svg.append(s("line", { class: spec.beyond ? "fit fit-beyond" : "fit", ...fitLine }));
   }
   // each visit's spread: a bar as long as its shots' max − min, centred on its median
   if (spec.spread) {

@@ -7,7 +7,7 @@ import { get, imageUrl } from "../api.js";
 import { formatDate, formatDuration, h, icon } from "../dom.js";
 import { formatChange, formatMeasure, formatNoise, MEASURE_GROUPS, MEASURES, WARNINGS } from "../labels.js";
 import { bandChip, errorAlert, estimateTag, noteAlert, spinner } from "../ui.js";
-import { bandSource } from "./subject/trends.js";
+import { areaList, bandSource } from "./subject/trends.js";
 
 /** How one side is described: a photo, or a visit by its shots and median score. */
 function sideText(side, visit, analysis) {
@@ -175,6 +175,19 @@ function differencesTable(cmp) {
   );
 }
 
+/** When A and B scored different areas: over which the overall scores were compared, and as scored. */
+function likeForLikeText(o) {
+  const onlyA = o.areas_only_a || [];
+  const onlyB = o.areas_only_b || [];
+  if (!onlyA.length && !onlyB.length) return null;
+  const what = [onlyA.length ? `only A scored ${areaList(onlyA)}` : null, onlyB.length ? `only B scored ${areaList(onlyB)}` : null].filter(Boolean).join("; ");
+  const asScored = `As scored, over all their own areas: ${formatMeasure("overall_score", o.a_as_scored)} → ${formatMeasure("overall_score", o.b_as_scored)}, a difference that comes partly from what was scored.`;
+  if (!o.areas || !o.areas.length || o.difference === null || o.difference === undefined) {
+    return `The overall scores are not compared: ${what}, and they share no scored area. ${asScored}`;
+  }
+  return `Compared like for like: ${what} (a measure not taken in one of them), so both overall scores above are over the same areas only (${areaList(o.areas)}). ${asScored}`;
+}
+
 function summary(cmp) {
   const entries = Object.entries(cmp.measures).filter(([name, d]) => name !== "overall_score" && d.within_noise !== null && d.within_noise !== undefined);
   const beyond = entries.filter(([, d]) => d.within_noise === false);
@@ -191,6 +204,8 @@ function summary(cmp) {
       ),
     );
   }
+  const differ = o ? likeForLikeText(o) : null;
+  if (differ) parts.push(h("p", { class: "summary-areas", "data-like-for-like": "true" }, differ));
   parts.push(
     h(
       "p",

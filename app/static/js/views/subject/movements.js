@@ -4,7 +4,7 @@
 // standing pelvic tilt. The API's words for a clip it cannot use are shown as they are.
 
 import { get, imageUrl, request, uploadClip } from "../../api.js";
-import { mountChart, trendChart, trendFit } from "../../charts.js";
+import { mountChart, sharedRange, trendChart, trendFit } from "../../charts.js";
 import { formatDate, h, icon, plain, s, signed, todayIso } from "../../dom.js";
 import { JOB_ERROR_TITLES, MEASURES, MOVEMENT_MEASURES, MOVEMENT_SERIES, MOVEMENT_TESTS, WARNINGS } from "../../labels.js";
 import { confirmDialog, emptyState, errorAlert, estimateTag, noteAlert, spinner, toast } from "../../ui.js";
@@ -155,8 +155,12 @@ function trendView(trends) {
   const box = h("div", { class: "chart-box", style: "height:190px" });
   const mounts = [];
   const noiseText = m.noise ? `±${plain(m.noise, 1)}°` : "unknown";
+  // The movement and the standing charts beside it share one date range, so a week is as wide in each.
+  const standingSeries = (trends.standing || []).filter((st) => st.values.some((v) => v !== null));
+  const xRange = sharedRange(times, ...standingSeries.map((st) => st.taken_at.map((t) => new Date(t))));
   const spec = {
     times,
+    xRange,
     ...trendFit(m),
     height: 190,
     label: meta.label,
@@ -172,20 +176,17 @@ function trendView(trends) {
   const cards = [
     h("figure", { class: "trend-card", "data-measure": name }, h("div", { class: "trend-head" }, h("h4", {}, `${meta.label}, ${test.label.toLowerCase()}`)), box, h("figcaption", { class: "trend-caption" }, change)),
   ];
-  for (const standing of trends.standing || []) {
-    if (!standing.values.some((v) => v !== null)) continue;
+  for (const standing of standingSeries) {
     const label = (MEASURES[standing.measure] || { label: standing.measure }).label;
     const sbox = h("div", { class: "chart-box", style: "height:190px" });
     const sspec = {
       times: standing.taken_at.map((t) => new Date(t)),
-      values: standing.values,
-      noise: null,
-      fitStart: null,
-      fitEnd: null,
+      xRange,
+      ...trendFit(standing),
       height: 190,
       label,
       format: (v) => `${signed(v, 1)}°`,
-      noiseText: "",
+      noiseText: standing.noise ? `±${plain(standing.noise, 1)}°` : "",
       zeroLine: true,
       ariaLabel: `${label} of the standing photos over the same time`,
     };

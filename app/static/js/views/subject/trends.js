@@ -4,8 +4,8 @@
 
 import { get } from "../../api.js";
 import { mountChart, trendChart, trendFit } from "../../charts.js";
-import { DAY_MS, formatDate, formatDuration, h, icon } from "../../dom.js";
-import { formatChange, formatMeasure, formatNoise, KEY_TRENDS, MEASURES, WARNINGS } from "../../labels.js";
+import { DAY_MS, formatDate, formatDayMonth, formatDuration, formatTime, h, icon } from "../../dom.js";
+import { AREAS, formatChange, formatMeasure, formatNoise, KEY_TRENDS, MEASURES, WARNINGS } from "../../labels.js";
 import { emptyState, estimateTag, noteAlert } from "../../ui.js";
 import { photoCount } from "../subjects.js";
 
@@ -18,9 +18,39 @@ export async function loadTrends(subjectId) {
   return { standing, lunge };
 }
 
-function latestValue(values) {
-  for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null && values[i] !== undefined) return values[i];
-  return null;
+/** The latest value and, when it is not the last point's (the last visit did not measure it), its date. */
+export function latestText(name, m, times, format = (v) => formatMeasure(name, v)) {
+  let i = m.values.length - 1;
+  while (i >= 0 && (m.values[i] === null || m.values[i] === undefined)) i--;
+  if (i < 0) return null;
+  const value = format(m.values[i]);
+  const at = m.latest_at ? new Date(m.latest_at) : times[i];
+  if (i === m.values.length - 1) return { value, dated: null };
+  // On the last point's day, the time tells it apart from the last point.
+  const last = times[times.length - 1];
+  const sameDay = formatDate(at) === formatDate(last);
+  const dated = sameDay && formatTime(at) ? `${formatDayMonth(at)}, ${formatTime(at)}` : formatDayMonth(at);
+  return { value, dated };
+}
+
+/** Area names in words, as a list: "pelvic tilt, ankle and knee, alignment" (a label may hold "and"). */
+export function areaList(areas) {
+  return (areas || []).map((a) => (AREAS[a] ? AREAS[a].label : a).toLowerCase()).join(", ");
+}
+
+/** The overall score's like-for-like note: over which areas, and which visits are left out and why. */
+function overallNote(m, times) {
+  if (!m.areas || !m.areas_missing) return null;
+  const left = m.areas_missing.map((missing, i) => ({ missing, i })).filter((x) => x.missing.length);
+  const rescored = (m.values_as_scored || []).filter((v, i) => v !== null && m.values[i] !== null && v !== m.values[i]).length;
+  if (!left.length && !rescored) return null;
+  const parts = [`Scored like for like: every point is the overall over the same areas (${areaList(m.areas)}).`];
+  if (left.length) {
+    const which = left.map((x) => `${formatDate(times[x.i])} (not scored: ${areaList(x.missing)})`).join("; ");
+    parts.push(`Left out, as not comparable: ${which}.`);
+  }
+  if (rescored) parts.push(`${rescored} ${rescored === 1 ? "point scored more areas and is" : "points scored more areas and are"} re-scored over these.`);
+  return parts.join(" ");
 }
 
 /**
@@ -38,13 +68,19 @@ export function bandSource(m, { short = false } = {}) {
 function trendCaption(name, m, times) {
   const present = times.filter((_, i) => m.values[i] !== null && m.values[i] !== undefined);
   if (m.n === 0) return { tone: "none", text: "Not measured in these photos." };
+  if (m.n > 1 && (m.days || 0) < 2) {
+    return {
+      tone: "none",
+      text: `All ${m.n} visits with a value fall within one day: they count as one point (their median), and a trend needs visits on two separate days. The band (${formatNoise(name, m.noise)}) shows how far another day has to move to count as a change.`,
+    };
+  }
   if (m.n === 1 || m.change === null || m.change === undefined) {
     return {
       tone: "none",
       text: `One visit so far: the band (${formatNoise(name, m.noise)}) shows how far the next visit has to move to count as a change.`,
     };
   }
-  const days = (present[present.length - 1] - present[0]) / DAY_MS;
+  const days = m.span_days ?? (present[present.length - 1] - present[0]) / DAY_MS;
   const change = formatChange(name, m.change);
   const over = `over ${formatDuration(days)}`;
   if (m.beyond_noise) {
@@ -62,7 +98,8 @@ function trendCaption(name, m, times) {
 function trendCard(name, m, times, shots, { big = false } = {}) {
   const meta = MEASURES[name] || { label: name };
   const caption = trendCaption(name, m, times);
-  const latest = latestValue(m.values);
+  const latest = latestText(name, m, times);
+  const note = name === "overall_score" ? overallNote(m, times) : null;
   const box = h("div", { class: "chart-box", style: `height:${big ? 220 : 170}px` });
   const card = h(
     "figure",
@@ -71,10 +108,19 @@ function trendCard(name, m, times, shots, { big = false } = {}) {
       "div",
       { class: "trend-head" },
       h("h3", {}, meta.label, meta.estimate ? estimateTag() : null),
-      latest !== null ? h("span", { class: "trend-latest" }, h("span", { class: "muted" }, "latest "), formatMeasure(name, latest)) : null,
+      latest !== null
+        ? h(
+            "span",
+            { class: "trend-latest", "data-dated": latest.dated ? "true" : "false" },
+            h("span", { class: "muted" }, "latest "),
+            latest.value,
+            latest.dated ? h("span", { class: "muted", title: "The last visit did not measure it: this is the latest value, from then." }, ` · ${latest.dated}`) : null,
+          )
+        : null,
     ),
     box,
     h("figcaption", { class: `trend-caption tone-${caption.tone}` }, icon(caption.tone === "beyond" ? "arrow" : caption.tone === "within" ? "equal" : "info"), h("span", {}, caption.text)),
+    note ? h("p", { class: "trend-areas muted small" }, note) : null,
     h("p", { class: "trend-band muted small", "data-source": m.noise_source }, `Noise band ${formatNoise(name, m.noise)}: ${bandSource(m)}.`),
   );
   const spec = {

@@ -1,0 +1,95 @@
+"""Issue 21 on the page: the retake schedule (one visit on 15 Nov, three visits two hours apart on
+6 Dec) with real photos. Every trend chart's y-axis stays within its points plus the noise band (the
+chart's minimum height of 5 × noise and one tick step of rounding aside), the fitted line stays in the
+plot, and the "noise ±…" label is not crossed by the trend line. Screenshots in test-artifacts/page/."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import Server, Tab, sign_in_fast
+from .test_page import assert_clean, screenshot
+
+SCHEDULE = (
+    ("walk_side_f0128.jpg", "2026-11-15T10:00:00Z"),
+    ("walk_side_f0091.jpg", "2026-12-06T09:00:00Z"),
+    ("walk_side_f0165.jpg", "2026-12-06T11:00:00Z"),
+    ("walk_side_f0180.jpg", "2026-12-06T13:00:00Z"),
+)
+
+# Per chart: the y ticks, the plot's edges, the fitted line and the band label's box, in SVG units.
+CHARTS = """() => [...document.querySelectorAll('.trend-card[data-measure]')].map((card) => {
+  const svg = card.querySelector('svg.chart');
+  if (!svg) return null;
+  const ticks = [...svg.querySelectorAll('.grid text.tick')]
+    .map((t) => Number(t.textContent.replace('\\u2212', '-')));
+  const fit = svg.querySelector('line.fit');
+  const label = svg.querySelector('.band-label');
+  const box = label ? label.getBBox() : null;
+  return {
+    measure: card.dataset.measure,
+    ticks,
+    height: Number(svg.getAttribute('height')),
+    fit: fit ? ['x1', 'y1', 'x2', 'y2'].map((k) => Number(fit.getAttribute(k))) : null,
+    label: box ? [box.x, box.y, box.width, box.height] : null,
+    latest: card.querySelector('.trend-latest') ? card.querySelector('.trend-latest').textContent : null,
+    caption: card.querySelector('.trend-caption').textContent,
+  };
+}).filter(Boolean)"""
+
+
+def _crosses(fit: list[float], box: list[float]) -> bool:
+    x1, y1, x2, y2 = fit
+    bx, by, bw, bh = box
+    for i in range(101):
+        px, py = x1 + (x2 - x1) * i / 100, y1 + (y2 - y1) * i / 100
+        if bx <= px <= bx + bw and by <= py <= by + bh:
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def retaker(server: Server) -> str:
+    sid = server.subject("Retaker on 6 Dec")
+    for photo, when in SCHEDULE:
+        server.upload(sid, photo, when)
+    return sid
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_trend_axes_stay_within_the_points_and_the_band(
+    server: Server, tab: Tab, browser_context, artifacts, retaker: str, width: int
+):
+    page = tab.page
+    page.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
+    sign_in_fast(page, server, f"/#/subjects/{retaker}")
+    expect(page.locator(".trend-card[data-measure='overall_score'] svg.chart")).to_be_visible(timeout=60_000)
+    page.locator("details.more-trends summary").first.click()
+    page.wait_for_timeout(300)
+    trends = server.api("GET", f"/subjects/{retaker}/trends").json()
+    charts = page.evaluate(CHARTS)
+    assert len(charts) >= 5
+    for chart in charts:
+        m = trends["measures"][chart["measure"]]
+        values = [v for v in m["values"] if v is not None]
+        lo, hi, noise = min(values), max(values), m["noise"] or 0.0
+        ticks = chart["ticks"]
+        step = ticks[1] - ticks[0] if len(ticks) > 1 else 0.0
+        # 5 × noise at least, centred: at most 1.5 noise beyond the band on either side
+        assert min(ticks) >= lo - 2.5 * noise - step - 1e-6, chart
+        assert max(ticks) <= hi + 2.5 * noise + step + 1e-6, chart
+        if m["slope_per_30d"] is not None:
+            assert chart["fit"] is not None, chart
+            # "over 21 days" (the line's own span), never the wild numbers of the issue
+            assert "over 21 days" in chart["caption"], chart
+            if chart["label"] is not None:
+                assert not _crosses(chart["fit"], chart["label"]), chart
+    overall = next(c for c in charts if c["measure"] == "overall_score")
+    assert all(0 <= t <= 100 for t in overall["ticks"])
+    screenshot(
+        page.locator(".trend-card[data-measure='overall_score']"),
+        artifacts / f"trends-retakes-overall-{width}.png",
+    )
+    screenshot(page.locator("#trends"), artifacts / f"trends-retakes-{width}.png")
+    assert_clean(tab, browser_context)
