@@ -5,10 +5,12 @@ plot, and the "noise ±…" label is not crossed by the trend line. Screenshots 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Server, Tab, sign_in_fast
+from .conftest import SAMPLES, Server, Tab, sign_in_fast
 from .test_page import assert_clean, screenshot
 
 SCHEDULE = (
@@ -92,4 +94,54 @@ def test_trend_axes_stay_within_the_points_and_the_band(
         artifacts / f"trends-retakes-overall-{width}.png",
     )
     screenshot(page.locator("#trends"), artifacts / f"trends-retakes-{width}.png")
+    assert_clean(tab, browser_context)
+
+
+MOVEMENT_CHARTS = """() => [...document.querySelectorAll('#movement-trend .trend-card[data-measure]')]
+.map((card) => {
+  const svg = card.querySelector('svg.chart');
+  return {
+    measure: card.dataset.measure,
+    xTicks: [...svg.querySelectorAll('.x-axis text')]
+      .map((t) => [t.textContent, Number(t.getAttribute('x'))]),
+    points: [...svg.querySelectorAll('circle.pt')].map((c) => Number(c.getAttribute('cx'))),
+    band: svg.querySelector('.band rect') !== null,
+    fit: svg.querySelector('line.fit') !== null,
+  };
+})"""
+
+
+def test_the_movement_chart_and_the_standing_pelvic_tilt_share_one_date_range_and_show_the_band(
+    server: Server, tab: Tab, browser_context, artifacts, retaker: str
+):
+    clip = SAMPLES / "clips" / "walk_side.mp4"
+    for when in ("2026-11-20T10:00:00Z", "2026-11-29T10:00:00Z"):
+        files = {"clip": (clip.name, clip.read_bytes(), "video/mp4")}
+        job = server.api(
+            "POST", f"/subjects/{retaker}/movements", files=files, data={"test": "lunge", "taken_at": when}
+        ).json()["job"]
+        deadline = time.monotonic() + 300
+        while job["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(1)
+            job = server.api("GET", f"/jobs/{job['id']}").json()
+        assert job["status"] == "done", job
+    page = tab.page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in_fast(page, server, f"/#/subjects/{retaker}")
+    trend = page.locator("#movement-trend")
+    expect(trend.locator("[data-measure=pelvic_tilt_deg] svg.chart")).to_have_count(1, timeout=60_000)
+    charts = page.evaluate(MOVEMENT_CHARTS)
+    movement = next(c for c in charts if c["measure"] == "lunge_shin_peak_deg")
+    standing = next(c for c in charts if c["measure"] == "pelvic_tilt_deg")
+    # one date range: the same first and last date at the same places (15 Nov … 6 Dec, the photos'
+    # span); between them each chart labels its own points' dates
+    assert movement["xTicks"][0] == standing["xTicks"][0], charts
+    assert movement["xTicks"][-1] == standing["xTicks"][-1], charts
+    assert movement["xTicks"][0][0] == "15 Nov" and movement["xTicks"][-1][0] == "6 Dec", charts
+    # the clips (20 and 29 Nov) sit inside the photos' span, not at its edges
+    first, last = movement["xTicks"][0][1], movement["xTicks"][-1][1]
+    assert all(first < x < last for x in movement["points"]), charts
+    assert standing["band"] and movement["band"] and standing["fit"], charts
+    trend.screenshot(path=artifacts / "movement-and-standing-trend.png")
     assert_clean(tab, browser_context)
