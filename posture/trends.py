@@ -23,6 +23,7 @@ turned into the MDC of a difference of two medians (docs/accuracy.md, "A persona
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,15 +80,19 @@ def day_groups(days: np.ndarray, separation_days: float = POOL_DAYS) -> np.ndarr
     point and takes every later point less than `separation_days` after that first point; the next
     point starts the next group. Group starts are therefore at least `separation_days` apart, and a
     schedule's grouping does not depend on the time zone (no calendar days)."""
-    starts = []
-    i, n = 0, len(days)
+    n = len(days)
+    if n < 2 or bool(np.all(np.diff(days) >= separation_days)):
+        return np.arange(n, dtype=np.int64)  # the usual history: every point on a day of its own
+    times = days.tolist()  # Python floats: bisect on them is far quicker than numpy's per-call cost
+    starts, i = [], 0
     while i < n:  # one step per group: the next group starts at the first point a day after this one's
         starts.append(i)
-        j = max(i + 1, int(np.searchsorted(days, days[i] + separation_days, side="left")))
+        start = times[i]
+        j = bisect.bisect_left(times, start + separation_days, i + 1)
         # The rule is `t − start ≥ separation` as written, whatever rounding `start + separation` had.
-        while j > i + 1 and days[j - 1] - days[i] >= separation_days:
+        while j > i + 1 and times[j - 1] - start >= separation_days:
             j -= 1
-        while j < n and days[j] - days[i] < separation_days:
+        while j < n and times[j] - start < separation_days:
             j += 1
         i = j
     marks = np.zeros(n, dtype=np.int64)
@@ -104,6 +109,15 @@ def pool_days(
     n_groups = int(groups[-1]) + 1 if len(groups) else 0
     first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if len(groups) else groups
     return days[first], summarize_groups(values, groups, n_groups).median
+
+
+def _group_medians(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """The median of each group of finite `values` (`groups`: 0..n_groups−1, each non-empty), by one
+    sort: within each group the middle one, or the mean of the middle two."""
+    ordered = values[np.lexsort((values, groups))]
+    counts = np.bincount(groups, minlength=n_groups)
+    first = np.cumsum(counts) - counts
+    return (ordered[first + (counts - 1) // 2] + ordered[first + counts // 2]) / 2
 
 
 @dataclass(frozen=True)
@@ -136,8 +150,13 @@ def fit_trend(days: np.ndarray, values: np.ndarray, separation_days: float = POO
     order = np.argsort(days, kind="stable")
     days, values = days[order], values[order]
     keep = np.isfinite(values) & np.isfinite(days)
-    x, pooled = pool_days(days[keep], values[keep][:, None], separation_days)
-    return _fit_pooled(x, pooled[:, 0]) if len(x) else None
+    days, values = days[keep], values[keep]
+    groups = day_groups(days, separation_days)
+    n_groups = int(groups[-1]) + 1 if len(groups) else 0
+    if n_groups < 2:
+        return None
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    return _fit_pooled(days[first], _group_medians(values, groups, n_groups))
 
 
 def _fit_pooled(x: np.ndarray, v: np.ndarray) -> TrendFit | None:
@@ -240,7 +259,10 @@ def trend_table(
         entry["days"] = len(starts)
         fit = None
         if len(starts) >= 2:
-            pooled = summarize_groups(column[present][:, None], groups, len(starts)).median[:, 0]
+            if len(starts) == len(present):  # no two values within a day: nothing to pool
+                pooled = column[present]
+            else:
+                pooled = _group_medians(column[present], groups, len(starts))
             fit = _fit_pooled(days[starts], pooled)
         if fit is not None:
             # The ends sit at the first row of their day's group.

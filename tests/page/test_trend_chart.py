@@ -145,3 +145,23 @@ def test_the_movement_chart_and_the_standing_pelvic_tilt_share_one_date_range_an
     assert standing["band"] and movement["band"] and standing["fit"], charts
     trend.screenshot(path=artifacts / "movement-and-standing-trend.png")
     assert_clean(tab, browser_context)
+
+
+def test_compare_says_when_the_overall_scores_are_compared_like_for_like(
+    server: Server, tab: Tab, browser_context, artifacts, retaker: str
+):
+    photos = server.api("GET", f"/subjects/{retaker}/analyses").json()["items"]
+    first, last = photos[0], photos[-1]
+    body = server.api("GET", "/compare", params={"a": first["id"], "b": last["id"]}).json()
+    overall = body["measures"]["overall_score"]
+    assert overall["areas_only_a"] or overall["areas_only_b"], overall  # this pair scored different areas
+    page = tab.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in_fast(page, server, f"/#/subjects/{retaker}/compare/{first['id']}/{last['id']}")
+    note = page.locator("[data-like-for-like]")
+    expect(note).to_contain_text("Compared like for like")
+    expect(note).to_contain_text(f"As scored, over all their own areas: {overall['a_as_scored']:.0f}")
+    main = page.locator(".summary-main")
+    expect(main).to_contain_text(f"{overall['a']:.0f} → {overall['b']:.0f}")
+    screenshot(page.locator(".compare-summary"), artifacts / "compare-like-for-like-390.png")
+    assert_clean(tab, browser_context)
