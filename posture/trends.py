@@ -81,22 +81,32 @@ def day_groups(days: np.ndarray, separation_days: float = POOL_DAYS) -> np.ndarr
     point starts the next group. Group starts are therefore at least `separation_days` apart, and a
     schedule's grouping does not depend on the time zone (no calendar days)."""
     n = len(days)
-    if n < 2 or bool(np.all(np.diff(days) >= separation_days)):
-        return np.arange(n, dtype=np.int64)  # the usual history: every point on a day of its own
-    times = days.tolist()  # Python floats: bisect on them is far quicker than numpy's per-call cost
-    starts, i = [], 0
-    while i < n:  # one step per group: the next group starts at the first point a day after this one's
-        starts.append(i)
-        start = times[i]
-        j = bisect.bisect_left(times, start + separation_days, i + 1)
-        # The rule is `t − start ≥ separation` as written, whatever rounding `start + separation` had.
-        while j > i + 1 and times[j - 1] - start >= separation_days:
-            j -= 1
-        while j < n and times[j] - start < separation_days:
-            j += 1
-        i = j
-    marks = np.zeros(n, dtype=np.int64)
-    marks[starts[1:]] = 1
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    # A point a day or more after the previous one surely starts a group (its group's start is no later
+    # than that previous point). Between such points lie runs of close points: a run shorter than a day
+    # is one group; only a longer run (a chain of points each within a day of the next) is walked.
+    starts = np.r_[True, np.diff(days) >= separation_days]
+    if not starts.all():
+        first = np.flatnonzero(starts)
+        last = np.r_[first[1:] - 1, n - 1]
+        times = days.tolist()  # Python floats: bisect on them is far quicker than numpy's per call
+        for a, b in zip(first.tolist(), last.tolist(), strict=True):
+            if times[b] - times[a] < separation_days:
+                continue
+            i = a
+            while i <= b:  # one step per group
+                starts[i] = True
+                start = times[i]
+                j = bisect.bisect_left(times, start + separation_days, i + 1, b + 1)
+                # The rule is `t − start ≥ separation` as written, whatever rounding `start + separation` had.
+                while j > i + 1 and times[j - 1] - start >= separation_days:
+                    j -= 1
+                while j <= b and times[j] - start < separation_days:
+                    j += 1
+                i = j
+    marks = starts.astype(np.int64)
+    marks[0] = 0
     return np.cumsum(marks)
 
 
