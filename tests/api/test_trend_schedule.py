@@ -6,9 +6,11 @@ the points (the overall score "−8434 points over 22 days")."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import pytest
 
+from app.services.report.labels import format_day_month, format_measure
 from posture import trends as stats
 
 from .conftest import Api, sample
@@ -84,3 +86,34 @@ def test_compare_across_the_retake_schedule_is_like_for_like(real_api: Api):
             # each side re-scored over the shared measures only
             if overall["a"] is not None:
                 assert not math.isnan(overall["a"]) and 0 <= overall["a"] <= 100
+
+
+def test_the_report_of_the_retake_schedule_says_what_the_trends_say(real_api: Api):
+    from .test_report import pdf_text
+
+    sid, _ = _upload_schedule(real_api)
+    trends = real_api.get(f"/api/v1/subjects/{sid}/trends").json()
+    response = real_api.get(f"/api/v1/subjects/{sid}/report.pdf")
+    assert response.status_code == 200, response.text
+    text = " ".join(" ".join(pdf_text(response.content)).split())
+    # every fitted change is over the line's own 21 days; no change larger than its points' range
+    fitted = [m for m in trends["measures"].values() if m["change"] is not None]
+    assert fitted and text.count("over 21 days on the trend line") + text.count(
+        "over 21 days is inside"
+    ) >= len(fitted)
+    compared = real_api.get(
+        "/api/v1/compare", params={"a": trends["visit_ids"][0], "b": trends["visit_ids"][-1]}
+    )
+    overall = compared.json()["measures"]["overall_score"]
+    if overall["areas_only_a"] or overall["areas_only_b"]:
+        assert "Compared like for like" in text or "The overall scores are not compared" in text
+    else:
+        assert "like for like" not in text.split("Trends, one point per visit")[0]
+    dated = 0
+    for name, m in trends["measures"].items():
+        if m["n"] and m["values"][-1] is None and m["latest_at"] is not None:
+            # a latest value from an earlier visit carries its date, as the page writes it
+            when = datetime.fromisoformat(m["latest_at"].replace("Z", "+00:00"))
+            assert f"{format_measure(name, m['latest'])} · {format_day_month(when)}" in text, name
+            dated += 1
+    assert dated >= 1  # this schedule's last photo measures neither pelvic tilt nor the lumbar curve
