@@ -25,13 +25,17 @@ const NAME_TAIL = 16;
 
 function subjectName(name) {
   if (name.length <= LONG_NAME) return h("span", { class: "subject-name" }, name);
+  // The tail starts at a word where one starts near the cut ("Hampton (right knee)", not "ton (ri…").
+  let cut = name.length - NAME_TAIL;
+  const space = name.lastIndexOf(" ", cut);
+  if (space > 0 && cut - space <= 8) cut = space + 1;
   // The two parts are boxes of their own: read as one name (the visually hidden copy), not two words.
   return h(
     "span",
     { class: "subject-name subject-name-cut" },
     h("span", { class: "visually-hidden" }, name),
-    h("span", { class: "name-head", "aria-hidden": "true" }, name.slice(0, -NAME_TAIL)),
-    h("span", { class: "name-tail", "aria-hidden": "true" }, name.slice(-NAME_TAIL)),
+    h("span", { class: "name-head", "aria-hidden": "true" }, name.slice(0, cut)),
+    h("span", { class: "name-tail", "aria-hidden": "true" }, name.slice(cut)),
   );
 }
 

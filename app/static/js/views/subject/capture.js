@@ -651,7 +651,8 @@ export function capturePanel(subject, onUploaded) {
     if (running || shutter.disabled) return;
     beeps.unlock();
     // After a refused shot only the missing ones are taken, with the same label: one visit still.
-    const keep = shots.filter((x) => x.status === "done");
+    const picked = knownVisits.find((v) => v.id === visitPick.value);
+    const keep = picked ? [] : shots.filter((x) => x.status === "done");
     const fresh = keep.length === 0 || keep.length >= SHOTS;
     // Which visit: the one of the shots kept, a picked one, or a new one. A new visit's label is made
     // at its first shot (its time), unique among the subject's visits: two runs never share one.
@@ -659,7 +660,6 @@ export function capturePanel(subject, onUploaded) {
     let taken = new Set();
     if (!fresh) visitLabel = lastLabel;
     else {
-      const picked = knownVisits.find((v) => v.id === visitPick.value);
       if (picked) visitLabel = picked.label;
       else {
         try {
@@ -806,7 +806,19 @@ export function capturePanel(subject, onUploaded) {
   };
 
   facing.addEventListener("change", () => guide.face(facing.value === "left"));
-  visitPick.addEventListener("change", renderVisitHint);
+  // Picking a visit, or naming a new one, starts a run of its own: the missing shots of the last run
+  // are not taken (the shutter says "Take 3 photos" again).
+  const newRun = () => {
+    if (running || !shots.length) return;
+    shots = [];
+    renderShots();
+    if (settings) renderShutter();
+  };
+  visitPick.addEventListener("change", () => {
+    if (visitPick.value) newRun();
+    renderVisitHint();
+  });
+  label.addEventListener("input", newRun);
   renderVisitHint();
   loadVisits().catch(() => {}); // the picker lists the subject's labelled visits once they are read
   startButton.addEventListener("click", start);

@@ -315,7 +315,7 @@ export function movementsSection({ subjectId, showError }) {
         }
       },
     },
-    h("div", { class: "field field-clip" }, fileInput, clipLabel, h("p", { class: "hint" }, "Side on, the whole body in the picture.")),
+    h("div", { class: "field-clip" }, fileInput, clipLabel, h("p", { class: "hint" }, "Side on, the whole body in the picture.")),
     h("div", { class: "field" }, h("label", { for: "movement-test" }, "Test"), test),
     h("div", { class: "field" }, h("label", { for: "movement-facing" }, "Facing"), facing),
     h("div", { class: "field" }, h("label", { for: "movement-roll" }, "Camera roll (°)"), roll),
