@@ -10,6 +10,7 @@ them); screenshots to test-artifacts/page/.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -183,6 +184,7 @@ def test_every_section_is_one_tap_away_and_nothing_is_wider_than_the_screen(
             )
             assert shown == [section]
         assert page.evaluate(TOO_WIDE) == [], section
+        assert not re.search(r"\b(null|undefined|NaN)\b", part.inner_text()), section
         page.screenshot(path=artifacts / f"40-nav-{tag}-{section}.png")
     # The bar stays on screen down the page.
     page.locator("#tab-trends").click()

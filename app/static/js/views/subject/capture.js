@@ -98,10 +98,10 @@ function newVisitLabel(when, taken) {
   return `${second} (${n})`;
 }
 
-/** "6 Dec 2026, 14:05 · Camera 6 Dec 2026 14:05 · 3 shots": a visit in the picker. */
+/** "Camera 6 Dec 2026 14:05 (3 shots)", or "6 Dec 2026 · Baseline (3 shots)": a visit in the picker. */
 function visitOption(visit) {
-  const time = formatTime(visit.taken_at);
-  return `${formatDate(visit.taken_at)}${time ? `, ${time}` : ""} · ${visit.label} · ${visit.n} ${visit.n === 1 ? "shot" : "shots"}`;
+  const shots = `${visit.n} ${visit.n === 1 ? "shot" : "shots"}`;
+  return visit.label.startsWith("Camera ") ? `${visit.label} (${shots})` : `${formatDate(visit.taken_at)} · ${visit.label} (${shots})`;
 }
 
 // Short beeps so a person standing away from the phone knows when the shot comes (no file to load).
@@ -257,8 +257,14 @@ export function capturePanel(subject, onUploaded) {
       ...knownVisits.slice(0, 20).map((v) => h("option", { value: v.id, "data-mode": v.mode }, `Join: ${visitOption(v)}`)),
     );
     visitPick.value = knownVisits.some((v) => v.id === keep) ? keep : "";
-    renderVisitHint();
+    matchMode();
     return items;
+  };
+  // Visits group by mode as well as label: only a visit of the chosen mode can be joined.
+  const matchMode = () => {
+    for (const option of visitPick.options) option.hidden = Boolean(option.dataset.mode) && option.dataset.mode !== mode.value;
+    if (visitPick.selectedOptions[0] && visitPick.selectedOptions[0].hidden) visitPick.value = "";
+    renderVisitHint();
   };
 
   const startButton = h("button", { type: "button", class: "btn btn-primary", id: "capture-start" }, icon("camera"), "Start the camera");
@@ -819,6 +825,7 @@ export function capturePanel(subject, onUploaded) {
     renderVisitHint();
   });
   label.addEventListener("input", newRun);
+  mode.addEventListener("change", matchMode);
   renderVisitHint();
   loadVisits().catch(() => {}); // the picker lists the subject's labelled visits once they are read
   startButton.addEventListener("click", start);

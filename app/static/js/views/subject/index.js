@@ -127,7 +127,7 @@ export async function subjectView(route) {
         h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: none, onclick: () => onExport("csv") }, icon("download"), "CSV"),
         h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: none, onclick: () => onExport("json") }, icon("download"), "JSON"),
       ),
-      none ? h("p", { class: "hint" }, "Add a first photo to make a report.") : null,
+      ...(none ? [h("p", { class: "hint" }, "Add a first photo to make a report.")] : []),
     );
   };
 
@@ -242,6 +242,8 @@ export async function subjectView(route) {
     }
     const target = `#/subjects/${subjectId}/analyses/${analysis.id}`;
     if (location.hash !== target) history.replaceState(null, "", target);
+  }, {
+    showAnalysis: () => sections.show("analysis", { scroll: true, focus: true }),
   });
 
   const movements = movementsSection({ subjectId, showError });
@@ -261,6 +263,14 @@ export async function subjectView(route) {
   sections = sectionBar(grid, subjectId, route.analysisId || state.total ? "analysis" : "add");
   if (route.analysisId) sections.show("analysis");
   const element = h("div", { class: "container page subject-page" }, headBox, sections.element, pageError, grid);
+  // A link to the photo already shown (the hash does not change, so the router hears nothing): show
+  // the analysis section all the same ("Open the shot nearest the median" after a capture).
+  element.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href*='/analyses/']");
+    if (!link || link.getAttribute("href") !== location.hash) return;
+    event.preventDefault();
+    sections.show("analysis", { scroll: true, focus: true });
+  });
   await renderAnalysis();
 
   return {

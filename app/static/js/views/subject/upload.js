@@ -17,7 +17,7 @@ function fileSize(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-export function uploadForm(subject, onUploaded) {
+export function uploadForm(subject, onUploaded, { showAnalysis = null } = {}) {
   const fileInput = h("input", { type: "file", id: "photo", name: "photo", accept: ACCEPT, required: true, class: "visually-hidden" });
   const dropText = h(
     "span",
@@ -243,7 +243,15 @@ export function uploadForm(subject, onUploaded) {
         "div",
         { class: "invite-line", "data-visit": visit.id },
         h("p", {}, `Shot ${visit.n} of the visit of ${date}${visit.label ? ` (${visit.label})` : ""}.${more}`),
-        again,
+        h(
+          "div",
+          { class: "invite-actions" },
+          again,
+          // On a phone the analysis is another tab: one tap to see what was just measured.
+          showAnalysis
+            ? h("button", { type: "button", class: "btn btn-secondary btn-small", id: "see-analysis", onclick: () => showAnalysis(analysis.id) }, icon("figure"), "See its analysis")
+            : null,
+        ),
       ),
     );
     invite.replaceChildren(...parts);
