@@ -214,7 +214,7 @@ export function movementsSection({ subjectId, showError }) {
     clipText.replaceChildren(
       ...(file
         ? [h("span", { class: "drop-title file-name" }, file.name), h("span", { class: "muted small" }, `${(file.size / 1024 / 1024).toFixed(1)} MB · choose another`)]
-        : [h("span", { class: "drop-title" }, "Choose a clip"), h("span", { class: "muted small" }, "or drop it here · MP4, MOV or WebM, up to 30 s, side on")]),
+        : [h("span", { class: "drop-title" }, "Choose a clip"), h("span", { class: "muted small" }, "or drop it here · MP4, MOV or WebM, up to 30 s")]),
     );
   };
   showClip(null);
@@ -405,6 +405,8 @@ export function movementsSection({ subjectId, showError }) {
   const refresh = async () => {
     const page = await get(`/subjects/${subjectId}/movements`, { limit: 500 });
     state.items = page.items;
+    // The form is open until there is a movement to show: then the result comes first on the screen.
+    addBox.open = state.items.length === 0;
     if (!state.items.some((m) => m.id === state.selectedId)) state.selectedId = state.items.length ? state.items[state.items.length - 1].id : null;
     const selected = state.items.find((m) => m.id === state.selectedId);
     if (selected && !state.items.some((m) => m.test === state.trendTest)) state.trendTest = selected.test;
@@ -413,12 +415,13 @@ export function movementsSection({ subjectId, showError }) {
     await renderTrend();
   };
 
+  const addBox = h("details", { class: "movement-add", open: true }, h("summary", {}, icon("upload"), "Add a clip"), form);
   const element = h(
     "section",
     { class: "card movements", id: "movements", "aria-labelledby": "movements-title" },
     h("h2", { id: "movements-title" }, "Movement tests"),
     h("p", { class: "muted" }, "A side-on clip of a knee-to-wall lunge or a bodyweight squat. The peak shin angle is a proxy for ankle dorsiflexion; like every number here it is an estimate from the video, not a diagnosis."),
-    form,
+    addBox,
     message,
     resultBox,
     listBox,
