@@ -346,6 +346,11 @@ def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
     expect(page.locator(".visit .tl-item")).to_have_count(3)
     assert page.evaluate(NO_HORIZONTAL_SCROLL)
     screenshot(page, artifacts / "22-capture-phone-visit.png", ".visit-summary")
+    # On a phone the analysis is another tab: the link to the central shot (already the page's photo,
+    # so the hash does not change) opens it.
+    page.get_by_role("link", name="Open the shot nearest the median").click()
+    expect(page.locator("#tab-analysis")).to_have_attribute("aria-current", "true")
+    expect(page.locator("#analysis-title")).to_be_in_viewport()
     assert camera_tab.errors == [] and camera_context.outside_requests == []
 
 

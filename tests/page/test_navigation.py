@@ -315,3 +315,26 @@ def test_a_toast_does_not_cover_a_warning(
     toast.click()
     expect(toast).to_have_count(0)
     assert tab.errors == [] and browser_context.outside_requests == []
+
+
+def test_after_an_upload_on_a_phone_its_analysis_is_one_tap_away(
+    tab: Tab, server: Server, browser_context, artifacts: Path
+):
+    subject = server.subject("Nav Upload")
+    page = tab.page
+    page.set_viewport_size(PHONE)
+    sign_in_fast(page, server, f"/#/subjects/{subject}")
+    expect(page.get_by_role("heading", level=1, name="Nav Upload")).to_be_visible()
+    # A subject without photos opens on Add.
+    expect(page.locator("#tab-add")).to_have_attribute("aria-current", "true")
+    page.locator("#photo").set_input_files(SAMPLES / PHOTOS[0])
+    page.locator("#upload-button").click()
+    see = page.get_by_role("button", name="See its analysis")
+    expect(see).to_be_visible(timeout=60_000)
+    page.screenshot(path=artifacts / "45-nav-phone-after-upload.png")
+    see.click()
+    expect(page.locator("#tab-analysis")).to_have_attribute("aria-current", "true")
+    expect(page.locator("#analysis-title")).to_be_in_viewport()
+    expect(page.locator("#analysis .overlay-img")).to_be_visible(timeout=30_000)
+    assert page.evaluate(TOO_WIDE) == []
+    assert tab.errors == [] and browser_context.outside_requests == []

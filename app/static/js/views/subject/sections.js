@@ -40,6 +40,13 @@ export function sectionBar(page, subjectId, initial) {
   const anchor = h("div", { class: "section-anchor", "aria-hidden": "true" });
   const element = [anchor, nav];
 
+  const mark = (id) => {
+    for (const button of buttons) {
+      if (button.dataset.target === id) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
+    }
+  };
+
   function show(id, { scroll = false, focus = false } = {}) {
     if (!SECTIONS.some((section) => section.id === id)) id = "analysis";
     active = id;
@@ -49,10 +56,8 @@ export function sectionBar(page, subjectId, initial) {
     } catch {
       // storage refused (private mode): the choice lasts for this page only
     }
-    for (const button of buttons) {
-      if (button.dataset.target === id) button.setAttribute("aria-current", "true");
-      else button.removeAttribute("aria-current");
-    }
+    mark(id);
+    spyPaused = performance.now() + 1200; // the smooth scroll to it passes other sections
     for (const part of page.querySelectorAll("[data-section]")) part.classList.toggle("is-active", part.dataset.section === id);
     if (!scroll) return;
     const target = page.querySelector(`[data-section="${id}"]`);
@@ -73,6 +78,23 @@ export function sectionBar(page, subjectId, initial) {
       }
     }
   }
+
+  // On a wide screen the bar follows the scroll: the section under the bar is marked.
+  let spyPaused = 0;
+  const inBand = new Set(); // the sections crossing the band under the bar
+  const spy = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) {
+        if (entry.isIntersecting) inBand.add(entry.target.dataset.section);
+        else inBand.delete(entry.target.dataset.section);
+      }
+      if (phone.matches || performance.now() < spyPaused) return;
+      const first = SECTIONS.find((s) => inBand.has(s.id));
+      if (first) mark(first.id);
+    },
+    { rootMargin: "-130px 0px -60% 0px" },
+  );
+  for (const part of page.querySelectorAll("[data-section]")) spy.observe(part);
 
   let stored = null;
   try {
