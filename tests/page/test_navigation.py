@@ -331,6 +331,13 @@ def test_after_an_upload_on_a_phone_its_analysis_is_one_tap_away(
     page.locator("#upload-button").click()
     see = page.get_by_role("button", name="See its analysis")
     expect(see).to_be_visible(timeout=60_000)
+    # The invitation is on the screen, and the toast is not over it.
+    expect(see).to_be_in_viewport()
+    toast = page.locator(".toast")
+    expect(toast).to_be_visible()
+    page.wait_for_timeout(600)  # the smooth scroll to the invitation ends, the toast is placed again
+    t, i = toast.bounding_box(), page.locator(".upload-invite").bounding_box()
+    assert t["y"] + t["height"] <= i["y"] or i["y"] + i["height"] <= t["y"], (t, i)
     page.screenshot(path=artifacts / "45-nav-phone-after-upload.png")
     see.click()
     expect(page.locator("#tab-analysis")).to_have_attribute("aria-current", "true")

@@ -88,12 +88,16 @@ function onScrollToast() {
   });
 }
 
+// A warning may appear after the toast (an upload's invitation, a refused shot): placed again then.
+const pageChanges = new MutationObserver(onScrollToast);
+
 function clearToast() {
   const box = document.getElementById("toast");
   box.replaceChildren();
   box.classList.remove("at-top");
   window.removeEventListener("scroll", onScrollToast);
   window.removeEventListener("resize", onScrollToast);
+  pageChanges.disconnect();
 }
 
 /** A short status message at the foot of the screen (announced politely), or at its top when a warning
@@ -106,6 +110,8 @@ export function toast(message, { tone = "ok" } = {}) {
   placeToast();
   window.addEventListener("scroll", onScrollToast, { passive: true });
   window.addEventListener("resize", onScrollToast, { passive: true });
+  const main = document.getElementById("main");
+  if (main) pageChanges.observe(main, { childList: true, subtree: true });
   clearTimeout(toastTimer);
   toastTimer = setTimeout(clearToast, 5000);
 }

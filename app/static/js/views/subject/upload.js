@@ -165,9 +165,11 @@ export function uploadForm(subject, onUploaded, { showAnalysis = null } = {}) {
           dateInput.max = todayIso();
           sameVisit = null;
           const overall = analysis.scores.overall;
-          toast(`Photo analysed${overall !== undefined ? `: overall ${overall} / 100` : ""}.`);
           await onUploaded(analysis);
           await showInvite(analysis, fields, joining);
+          // What was joined and what comes next, on the screen (a phone shows the form's foot).
+          invite.scrollIntoView({ block: "nearest", behavior: "smooth" });
+          toast(`Photo analysed${overall !== undefined ? `: overall ${overall} / 100` : ""}.`);
         } catch (error) {
           message.replaceChildren(errorAlert(error));
         } finally {
