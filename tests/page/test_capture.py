@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -172,6 +173,22 @@ def camera_tab(camera_context) -> Iterator[Tab]:
     page.close()
 
 
+# Records the capture view's progress line as it changes.
+WATCH_PROGRESS = """() => {
+  window.__captureProgress = [];
+  const line = document.getElementById('capture-progress');
+  new MutationObserver(() => window.__captureProgress.push(line.textContent))
+    .observe(line, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+def set_level_pitched(cdp, roll_deg: float, pitch_deg: float) -> None:
+    cdp.send(
+        "DeviceOrientation.setDeviceOrientationOverride",
+        device_orientation(roll_deg, pitch_deg=pitch_deg),
+    )
+
+
 def set_level(cdp, roll_deg: float, angle_deg: int = 0) -> None:
     cdp.send(
         "DeviceOrientation.setDeviceOrientationOverride", device_orientation(roll_deg, angle_deg=angle_deg)
@@ -241,6 +258,17 @@ def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
     expect(why).to_contain_text("turn it clockwise by 3.0°")
     expect(why).to_contain_text("within ±1.0°")
     screenshot(page, artifacts / "20-capture-phone-off-level.png")
+    # As the view scrolled it on start: the reason and the shutter on the screen with the picture.
+    page.locator(".capture-stage").evaluate("(el) => el.scrollIntoView({block: 'start'})")
+    for target in (why, shutter):
+        box = target.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 844, box
+    shutter_y = shutter.bounding_box()["y"]
+    # The lens pitched up: the hint shows on the picture and the shutter does not move.
+    set_level_pitched(cdp, 3.0, 20.0)
+    expect(page.locator(".capture-pitch")).to_contain_text("The lens points up by 20°")
+    assert shutter.bounding_box()["y"] == pytest.approx(shutter_y, abs=0.5)
+    screenshot(page, artifacts / "26-capture-phone-pitched.png")
     set_level(cdp, -3.0)
     expect(number).to_have_text("−3.0°")
     expect(why).to_contain_text("turn it counterclockwise by 3.0°")
@@ -269,7 +297,7 @@ def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
     # Three shots: the roll changes between them (within the tolerance); each carries its own.
     page.locator("#capture-delay").select_option("3")
     page.locator("#capture-between").select_option("5")
-    label = page.locator("#capture-visit").input_value()
+    page.evaluate(WATCH_PROGRESS)
     shutter.click()
     expect(page.locator("#capture-cancel")).to_be_visible()
     expect(page.locator(".capture-countdown")).to_be_visible()
@@ -281,8 +309,9 @@ def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
     # Off level when the third countdown ends: the shot waits for the level, then is taken.
     set_level(cdp, 3.0)
     expect(page.locator("#capture-progress")).to_have_text(
-        "Waiting for the phone to be level again…", timeout=15_000
+        "Waiting for the phone to be level again: turn it clockwise by 3.0°.", timeout=15_000
     )
+    expect(why).to_have_text("Waiting for the phone to be level again: turn it clockwise by 3.0°.")
     page.wait_for_timeout(1000)
     expect(taken).to_have_count(2)
     set_level(cdp, 0.8)
@@ -293,7 +322,14 @@ def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
     visits = server.api("GET", f"/subjects/{subject}/visits").json()["items"]
     assert len(visits) == 1
     visit = visits[0]
-    assert visit["n"] == 3 and visit["label"] == label
+    # The label is the time of the first shot (not of the page load).
+    assert visit["n"] == 3 and re.fullmatch(r"Camera \d{1,2} \w{3} \d{4} \d{2}:\d{2}", visit["label"])
+    first_shot = datetime.fromisoformat(visit["taken_at"].replace("Z", "+00:00"))
+    labelled = datetime.strptime(visit["label"][7:], "%d %b %Y %H:%M").replace(tzinfo=UTC)
+    assert timedelta(0) <= first_shot - labelled < timedelta(minutes=2), (first_shot, labelled)
+    # "Shot 1 of 3 taken: step off…" stays on the line through the next countdown.
+    progress = page.evaluate("window.__captureProgress")
+    assert any("Shot 1 of 3 taken: step off" in p and "Shot 2 of 3 in" in p for p in progress), progress
     analyses = [server.api("GET", f"/analyses/{a}").json() for a in visit["analysis_ids"]]
     assert [a["source"] for a in analyses] == ["capture-1.jpg", "capture-2.jpg", "capture-3.jpg"]
     for analysis, roll in zip(analyses, (0.3, -0.5, 0.8), strict=True):
@@ -310,6 +346,11 @@ def test_the_shutter_follows_the_level_and_three_shots_make_one_visit(
     expect(page.locator(".visit .tl-item")).to_have_count(3)
     assert page.evaluate(NO_HORIZONTAL_SCROLL)
     screenshot(page, artifacts / "22-capture-phone-visit.png", ".visit-summary")
+    # On a phone the analysis is another tab: the link to the central shot (already the page's photo,
+    # so the hash does not change) opens it.
+    page.get_by_role("link", name="Open the shot nearest the median").click()
+    expect(page.locator("#tab-analysis")).to_have_attribute("aria-current", "true")
+    expect(page.locator("#analysis-title")).to_be_in_viewport()
     assert camera_tab.errors == [] and camera_context.outside_requests == []
 
 
@@ -401,4 +442,68 @@ def test_without_orientation_events_the_level_is_left_to_the_photo(
     assert stored[0]["camera_level"]["source"] in ("background", "floor", "none")
     # The missing shots can be taken into the same visit.
     expect(shutter).to_contain_text("Take the missing 2 photos")
+    # The advice on the shot's level is not the upload form's ("enter its roll when you upload").
+    expect(page.locator("#analysis-title")).to_be_attached()
+    assert "when you upload" not in page.locator("#analysis").inner_text()
+    if "camera_level_unknown" in stored[0]["warnings"]:
+        expect(page.locator("#analysis .warnings")).to_contain_text("the device gave no level reading")
+    assert camera_tab.errors == [] and camera_context.outside_requests == []
+
+
+def _one_shot_run(page) -> None:
+    """Start the camera, take one shot on a 3 s timer, then cancel: one photo stored."""
+    page.locator("#capture-delay").select_option("3")
+    page.locator("#capture-between").select_option("15")
+    page.locator("#capture-shutter").click()
+    expect(page.locator("#capture-cancel")).to_be_visible()  # this run's, not the last one's, lines below
+    expect(page.locator("#capture-shots li:not([data-status=waiting])")).to_have_count(1, timeout=15_000)
+    page.locator("#capture-cancel").click()
+    expect(page.locator("#capture-progress")).to_contain_text("1 of 3 photos stored", timeout=60_000)
+
+
+def test_two_runs_in_one_minute_are_two_visits_unless_one_is_picked(
+    server: Server, camera_context, camera_tab: Tab, artifacts
+):
+    """Two page loads whose first shots fall in the same minute (the page's clock fixed at one instant):
+    two visits, each labelled by its first shot's time, never merged; a third run that picks the first
+    visit joins it."""
+    page = camera_tab.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    cdp = camera_context.new_cdp_session(page)
+    set_level(cdp, 0.2)
+    page.clock.set_fixed_time("2026-12-06T10:15:00Z")
+    subject = open_capture(page, server, "Cam Two Runs")
+    start_camera(page, camera_context)
+    _one_shot_run(page)
+    page.reload()  # a second page load, the same minute
+    expect(page.get_by_role("heading", level=1, name="Cam Two Runs")).to_be_visible()
+    page.locator("#tab-add").click()
+    page.get_by_role("button", name="Take photos").click()
+    start_camera(page, camera_context)
+    _one_shot_run(page)
+    visits = server.api("GET", f"/subjects/{subject}/visits").json()["items"]
+    assert len(visits) == 2, visits
+    labels = sorted(v["label"] for v in visits)
+    assert labels == ["Camera 6 Dec 2026 10:15", "Camera 6 Dec 2026 10:15:00"], labels
+    assert [v["n"] for v in visits] == [1, 1]
+
+    # A run that picks the first visit joins it.
+    first = next(v for v in visits if v["label"] == "Camera 6 Dec 2026 10:15")
+    pick = page.locator("#capture-visit-pick")
+    expect(pick.locator(f"option[value='{first['id']}']")).to_have_count(1)
+    pick.select_option(first["id"])
+    expect(page.locator("#capture-visit-hint")).to_contain_text("join this visit")
+    expect(page.locator("#capture-visit")).to_be_hidden()
+    screenshot(page, artifacts / "27-capture-phone-pick-visit.png", ".capture-fields")
+    _one_shot_run(page)
+    visits = server.api("GET", f"/subjects/{subject}/visits").json()["items"]
+    assert sorted(v["n"] for v in visits) == [1, 2]
+    assert next(v for v in visits if v["id"] == first["id"])["n"] == 2
+    # A label typed for a new visit that a visit already has is refused before any shot.
+    page.locator("#capture-visit").fill("Camera 6 Dec 2026 10:15")
+    page.locator("#capture-shutter").click()
+    expect(page.locator("#capture-result")).to_contain_text(
+        'A visit is already labelled "Camera 6 Dec 2026 10:15"'
+    )
+    expect(page.locator("#capture-cancel")).to_be_hidden()
     assert camera_tab.errors == [] and camera_context.outside_requests == []

@@ -51,12 +51,69 @@ export function emptyState({ title, text, art = "figure" }) {
 
 let toastTimer = null;
 
-/** A short status message at the bottom of the screen (announced politely). */
+// What a toast must never hide: warnings and errors, the capture view's reason and level.
+const NOT_UNDER_TOAST = ".alert, .warnings, .capture-why:not([hidden]), .level, .upload-invite:not(:empty)";
+
+function overlaps(a, b) {
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+
+/** Where the toast goes: the foot of the screen, else its top (under the sticky bars), whichever
+ * covers no warning; at the foot when both would. */
+function placeToast() {
+  const box = document.getElementById("toast");
+  if (!box || !box.firstChild) return;
+  const bars = [...document.querySelectorAll(".topbar, .section-bar")].map((el) => el.getBoundingClientRect().bottom);
+  box.style.setProperty("--toast-top", `${Math.max(0, ...bars) + 8}px`);
+  const guarded = [...document.querySelectorAll(NOT_UNDER_TOAST)]
+    .map((el) => el.getBoundingClientRect())
+    .filter((r) => r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < window.innerHeight);
+  const covers = () => {
+    const r = box.getBoundingClientRect();
+    return guarded.some((g) => overlaps(r, g));
+  };
+  box.classList.remove("at-top");
+  if (!covers()) return;
+  box.classList.add("at-top");
+  if (covers()) box.classList.remove("at-top");
+}
+
+let placing = false;
+function onScrollToast() {
+  if (placing) return;
+  placing = true;
+  requestAnimationFrame(() => {
+    placing = false;
+    placeToast();
+  });
+}
+
+// A warning may appear after the toast (an upload's invitation, a refused shot): placed again then.
+const pageChanges = new MutationObserver(onScrollToast);
+
+function clearToast() {
+  const box = document.getElementById("toast");
+  box.replaceChildren();
+  box.classList.remove("at-top");
+  window.removeEventListener("scroll", onScrollToast);
+  window.removeEventListener("resize", onScrollToast);
+  pageChanges.disconnect();
+}
+
+/** A short status message at the foot of the screen (announced politely), or at its top when a warning
+ * is under it; a tap dismisses it. */
 export function toast(message, { tone = "ok" } = {}) {
   const box = document.getElementById("toast");
-  box.replaceChildren(h("div", { class: `toast toast-${tone}` }, icon(tone === "ok" ? "check" : "alert"), message));
+  const note = h("div", { class: `toast toast-${tone}` }, icon(tone === "ok" ? "check" : "alert"), message);
+  note.addEventListener("click", clearToast);
+  box.replaceChildren(note);
+  placeToast();
+  window.addEventListener("scroll", onScrollToast, { passive: true });
+  window.addEventListener("resize", onScrollToast, { passive: true });
+  const main = document.getElementById("main");
+  if (main) pageChanges.observe(main, { childList: true, subtree: true });
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => box.replaceChildren(), 5000);
+  toastTimer = setTimeout(clearToast, 5000);
 }
 
 function openDialog(build) {

@@ -18,6 +18,27 @@ export function photoCount(n) {
   return n === 1 ? "1 photo" : `${n} photos`;
 }
 
+// A name longer than this is cut in its middle, not at its end: names that differ only at the end
+// ("… Montgomery A", "… Montgomery B") stay told apart. Its text is still the whole name.
+const LONG_NAME = 40;
+const NAME_TAIL = 16;
+
+function subjectName(name) {
+  if (name.length <= LONG_NAME) return h("span", { class: "subject-name" }, name);
+  // The tail starts at a word where one starts near the cut ("Hampton (right knee)", not "ton (ri…").
+  let cut = name.length - NAME_TAIL;
+  const space = name.lastIndexOf(" ", cut);
+  if (space > 0 && cut - space <= 8) cut = space + 1;
+  // The two parts are boxes of their own: read as one name (the visually hidden copy), not two words.
+  return h(
+    "span",
+    { class: "subject-name subject-name-cut" },
+    h("span", { class: "visually-hidden" }, name),
+    h("span", { class: "name-head", "aria-hidden": "true" }, name.slice(0, cut)),
+    h("span", { class: "name-tail", "aria-hidden": "true" }, name.slice(cut)),
+  );
+}
+
 /** Rename / notes dialog shared with the subject page; resolves to the updated subject or null. */
 export async function editSubject(subject) {
   let updated = null;
@@ -73,7 +94,7 @@ function subjectRow(subject, refresh, listError) {
       "a",
       { class: "subject-link", href: `#/subjects/${subject.id}`, title: subject.name },
       h("span", { class: "avatar", "aria-hidden": "true" }, initials(subject.name)),
-      h("span", { class: "subject-text" }, h("span", { class: "subject-name" }, subject.name), h("span", { class: "muted small" }, meta)),
+      h("span", { class: "subject-text" }, subjectName(subject.name), h("span", { class: "muted small" }, meta)),
       icon("chevron", "icon chevron"),
     ),
     h(

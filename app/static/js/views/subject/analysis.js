@@ -178,13 +178,24 @@ function levelLine(a) {
   return h("p", { class: "muted small camera-level", "data-level-source": a.camera_level.source }, text, hint ? h("strong", { class: "level-hint" }, ` ${hint}`) : null);
 }
 
-export function analysisPanel(a, { latest, previous, subjectId }) {
-  const warnings = (a.warnings || []).map((code) => noteAlert(WARNINGS[code] || code, { tone: "warn" }));
+// A photo taken in the capture view (capture.js names its shots so) had no roll to enter: the phone
+// gave none, or the level would have been read at the shot.
+const CAPTURED = /^capture-\d+\.jpg$/;
+
+function warningText(code, a) {
+  if (code === "camera_level_unknown" && CAPTURED.test(a.source || "")) {
+    return "The camera's tilt could not be read from the photo, and the device gave no level reading at the shot: next time, put a door frame or a wall corner in the picture, or take the photos with a phone that has a level sensor (the capture view then reads it at each shot).";
+  }
+  return WARNINGS[code] || code;
+}
+
+export function analysisPanel(a, { latest, previous, previousWhen = "", subjectId }) {
+  const warnings = (a.warnings || []).map((code) => noteAlert(warningText(code, a), { tone: "warn" }));
   const actions = h(
     "div",
     { class: "head-actions" },
     previous
-      ? h("a", { class: "btn btn-secondary btn-small", href: `#/subjects/${subjectId}/compare/${previous.id}/${a.id}` }, icon("compare"), `Compare with ${formatDate(previous.taken_at)}`)
+      ? h("a", { class: "btn btn-secondary btn-small", href: `#/subjects/${subjectId}/compare/${previous.id}/${a.id}` }, icon("compare"), `Compare with ${previousWhen || formatDate(previous.taken_at)}`)
       : null,
   );
   return h(

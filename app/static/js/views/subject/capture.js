@@ -83,10 +83,25 @@ function spreadText(name, spread) {
   return `spread ${plain(spread, Math.max(1, meta.decimals))}${meta.unit === "%" ? "\u202f%" : meta.unit}`;
 }
 
-/** "Camera 2 Dec 2026 14:05" (UTC, as every date of the page), another than `taken` when they meet. */
-function defaultLabel(now = new Date(), taken = null) {
-  const text = `Camera ${formatDate(now)} ${now.toISOString().slice(11, 16)}`;
-  return text === taken ? `${text}:${now.toISOString().slice(17, 19)}` : text;
+/**
+ * The label of a new visit taken at `when`: "Camera 2 Dec 2026 14:05" (UTC, as every date of the page),
+ * with the seconds, then a number, when a visit of this subject already has it: shots with one label
+ * form one visit whatever their times, so a label in use would merge two runs.
+ */
+function newVisitLabel(when, taken) {
+  const minute = `Camera ${formatDate(when)} ${when.toISOString().slice(11, 16)}`;
+  const second = `${minute}:${when.toISOString().slice(17, 19)}`;
+  if (!taken.has(minute)) return minute;
+  if (!taken.has(second)) return second;
+  let n = 2;
+  while (taken.has(`${second} (${n})`)) n += 1;
+  return `${second} (${n})`;
+}
+
+/** "Camera 6 Dec 2026 14:05 (3 shots)", or "6 Dec 2026 · Baseline (3 shots)": a visit in the picker. */
+function visitOption(visit) {
+  const shots = `${visit.n} ${visit.n === 1 ? "shot" : "shots"}`;
+  return visit.label.startsWith("Camera ") ? `${visit.label} (${shots})` : `${formatDate(visit.taken_at)} · ${visit.label} (${shots})`;
 }
 
 // Short beeps so a person standing away from the phone knows when the shot comes (no file to load).
@@ -207,8 +222,50 @@ export function capturePanel(subject, onUploaded) {
     h("option", { value: "8", selected: true }, "8 s"),
     h("option", { value: "15" }, "15 s"),
   );
-  const label = h("input", { type: "text", id: "capture-visit", name: "visit", maxlength: 64, autocomplete: "off", "aria-describedby": "capture-visit-hint" });
-  label.value = defaultLabel();
+  // A run of shots is a new visit unless an existing (labelled) visit is picked here.
+  const visitPick = h("select", { id: "capture-visit-pick", name: "visit_pick", "aria-describedby": "capture-visit-hint" }, h("option", { value: "" }, "A new visit"));
+  const label = h("input", {
+    type: "text",
+    id: "capture-visit",
+    name: "visit",
+    maxlength: 64,
+    autocomplete: "off",
+    placeholder: "the time of the first shot",
+    "aria-describedby": "capture-visit-hint",
+  });
+  let knownVisits = []; // the subject's labelled visits, newest first (the picker's options)
+  const visitHint = h("p", { class: "hint", id: "capture-visit-hint" });
+  const renderVisitHint = () => {
+    const picked = knownVisits.find((v) => v.id === visitPick.value);
+    label.disabled = Boolean(picked) || Boolean(running);
+    labelField.hidden = Boolean(picked);
+    visitHint.textContent = picked
+      ? `The ${SHOTS} shots join this visit (its label: ${picked.label}).`
+      : `The ${SHOTS} shots form a new visit, labelled by the time of the first shot unless you name it here.`;
+  };
+  /** The subject's visits (all of them: labels must not repeat), and the picker's options. */
+  const loadVisits = async () => {
+    const head = await get(`/subjects/${subject.id}/visits`, { limit: 500, offset: 0 });
+    let items = head.items;
+    for (let offset = items.length; offset < head.total; offset += 500) {
+      items = items.concat((await get(`/subjects/${subject.id}/visits`, { limit: 500, offset })).items);
+    }
+    knownVisits = items.filter((v) => v.label).reverse();
+    const keep = visitPick.value;
+    visitPick.replaceChildren(
+      h("option", { value: "" }, "A new visit"),
+      ...knownVisits.slice(0, 20).map((v) => h("option", { value: v.id, "data-mode": v.mode }, `Join: ${visitOption(v)}`)),
+    );
+    visitPick.value = knownVisits.some((v) => v.id === keep) ? keep : "";
+    matchMode();
+    return items;
+  };
+  // Visits group by mode as well as label: only a visit of the chosen mode can be joined.
+  const matchMode = () => {
+    for (const option of visitPick.options) option.hidden = Boolean(option.dataset.mode) && option.dataset.mode !== mode.value;
+    if (visitPick.selectedOptions[0] && visitPick.selectedOptions[0].hidden) visitPick.value = "";
+    renderVisitHint();
+  };
 
   const startButton = h("button", { type: "button", class: "btn btn-primary", id: "capture-start" }, icon("camera"), "Start the camera");
   const stopButton = h("button", { type: "button", class: "btn btn-secondary btn-small", id: "capture-stop", hidden: true }, "Stop the camera");
@@ -224,15 +281,16 @@ export function capturePanel(subject, onUploaded) {
   const tube = h("div", { class: "level-tube", "aria-hidden": "true" }, zone, h("span", { class: "level-mark" }), bubble);
   const rollText = h("output", { class: "level-number", id: "level-number", "aria-live": "off" }, "—");
   const levelBox = h("div", { class: "level", id: "capture-level" }, tube, h("div", { class: "level-readout" }, h("span", { class: "muted small" }, "Camera roll"), rollText));
-  const pitchNote = h("p", { class: "hint capture-pitch", hidden: true });
+  const pitchNote = h("p", { class: "capture-pitch", hidden: true });
+  // The reason under the shutter follows every reading; only its changes of state are announced (a
+  // sensor reports many times a second). It is drawn on the picture's foot, with the lens-pitch hint
+  // under the level, so neither pushes the shutter below the screen.
+  const why = h("p", { class: "capture-why", id: "capture-why" });
   // The level sits on the picture, as in a camera app: the picture, the bubble and the shutter on one screen.
-  const stage = h("div", { class: "capture-stage", hidden: true }, video, guide.svg, levelBox, countdown);
+  const stage = h("div", { class: "capture-stage", hidden: true }, video, guide.svg, levelBox, pitchNote, countdown, why);
 
   const shutter = h("button", { type: "button", class: "btn btn-primary capture-shutter", id: "capture-shutter", disabled: true, "aria-describedby": "capture-why" }, icon("camera"), `Take ${SHOTS} photos`);
   const cancel = h("button", { type: "button", class: "btn btn-secondary", id: "capture-cancel", hidden: true }, "Cancel");
-  // The reason under the shutter follows every reading; only its changes of state are announced (a
-  // sensor reports many times a second).
-  const why = h("p", { class: "capture-why", id: "capture-why" });
   const announce = h("p", { class: "visually-hidden", "aria-live": "polite" });
   let announced = null;
   const progressLine = h("p", { class: "capture-progress", id: "capture-progress", "aria-live": "polite" });
@@ -241,14 +299,13 @@ export function capturePanel(subject, onUploaded) {
   const controls = h(
     "div",
     { class: "capture-controls", hidden: true },
-    pitchNote,
     h("div", { class: "capture-actions" }, shutter, cancel, stopButton),
-    why,
     announce,
     progressLine,
     shotList,
   );
 
+  const labelField = h("div", { class: "field field-wide" }, h("label", { for: "capture-visit" }, "Label of the new visit (optional)"), label);
   const fields = h(
     "div",
     { class: "capture-fields" },
@@ -256,13 +313,8 @@ export function capturePanel(subject, onUploaded) {
     h("div", { class: "field" }, h("label", { for: "capture-facing" }, "Facing"), facing),
     h("div", { class: "field" }, h("label", { for: "capture-delay" }, "Timer"), delay),
     h("div", { class: "field" }, h("label", { for: "capture-between" }, "Between shots"), between),
-    h(
-      "div",
-      { class: "field field-wide" },
-      h("label", { for: "capture-visit" }, "Visit"),
-      label,
-      h("p", { class: "hint", id: "capture-visit-hint" }, `The ${SHOTS} shots are sent with this label, so they form one visit.`),
-    ),
+    h("div", { class: "field field-wide" }, h("label", { for: "capture-visit-pick" }, "Visit"), visitPick, visitHint),
+    labelField,
   );
 
   const intro = h(
@@ -313,14 +365,33 @@ export function capturePanel(subject, onUploaded) {
     renderShutter();
   };
 
+  /** Which way to turn the phone, or why its level cannot be read ("" when level). */
+  const levelAdvice = () => {
+    const tol = settings.level_tolerance_deg;
+    if (level.sensor !== "live") return "";
+    if (level.roll === null) return "hold the phone upright: lying this flat, its level cannot be read.";
+    if (Math.abs(level.roll) <= tol) return "";
+    const turn = level.roll > 0 ? "clockwise" : "counterclockwise";
+    return `turn it ${turn} by ${plain(Math.abs(level.roll), 1)}°.`;
+  };
+
   const renderShutter = () => {
-    // While the shots run, the progress line says what happens; the shutter's reason would be stale.
-    why.hidden = Boolean(running);
+    // While the shots run, the progress line says what happens; the shutter's reason would be stale,
+    // except while a shot waits for the level: then it says which way to turn.
     if (running) {
       shutter.hidden = true;
       cancel.hidden = false;
+      const waiting = Boolean(running.wake) && !levelOk();
+      why.hidden = !waiting;
+      if (waiting) {
+        const text = `Waiting for the phone to be level again: ${levelAdvice()}`;
+        if (why.textContent !== text) why.textContent = text;
+        if (progressLine.textContent !== text) progressLine.textContent = text;
+        why.dataset.state = "blocked";
+      }
       return;
     }
+    why.hidden = false;
     shutter.hidden = false;
     cancel.hidden = true;
     const missing = SHOTS - shots.filter((x) => x.status === "done").length;
@@ -335,10 +406,8 @@ export function capturePanel(subject, onUploaded) {
           ? "Motion access was not allowed, so the level will be read from the photo instead (a door frame or a wall corner in the picture helps)."
           : "This device reports no level sensor: the level will be read from the photo instead (a door frame or a wall corner in the picture helps).";
     } else if (level.roll === null) reason = "Hold the phone upright: lying this flat, its level cannot be read.";
-    else if (Math.abs(level.roll) > tol) {
-      const turn = level.roll > 0 ? "clockwise" : "counterclockwise";
-      reason = `Level the phone: turn it ${turn} by ${plain(Math.abs(level.roll), 1)}°. The shutter opens within ±${plain(tol, 1)}°.`;
-    } else reason = `Level (within ±${plain(tol, 1)}°). Press the shutter, then step into place.`;
+    else if (Math.abs(level.roll) > tol) reason = `Level the phone: ${levelAdvice()} The shutter opens within ±${plain(tol, 1)}°.`;
+    else reason = `Level (within ±${plain(tol, 1)}°). Press the shutter, then step into place.`;
     shutter.disabled = !levelOk();
     if (why.textContent !== reason) why.textContent = reason;
     const state = shutter.disabled ? "blocked" : level.sensor === "none" ? "fallback" : "ready";
@@ -539,8 +608,8 @@ export function capturePanel(subject, onUploaded) {
     renderShots();
   };
 
-  /** Wait `seconds`, showing the countdown; resolves false when cancelled. */
-  const wait = (seconds, text) =>
+  /** Wait `seconds`, showing the countdown after `note` (what was just done); resolves false when cancelled. */
+  const wait = (seconds, text, note = "") =>
     new Promise((resolve) => {
       const end = performance.now() + seconds * 1000;
       let shown = null;
@@ -560,7 +629,7 @@ export function capturePanel(subject, onUploaded) {
         if (left !== shown) {
           shown = left;
           countdown.textContent = String(left);
-          progressLine.textContent = `${text} in ${left} s`;
+          progressLine.textContent = `${note ? `${note} ` : ""}${text} in ${left} s.`;
           if (left <= 3) beeps.beep(660);
         }
         setTimeout(tick, 100);
@@ -575,38 +644,62 @@ export function capturePanel(subject, onUploaded) {
         resolve(true);
         return;
       }
-      progressLine.textContent = "Waiting for the phone to be level again…";
       running.wake = () => {
         running.wake = null;
+        renderShutter();
         resolve(true);
       };
       running.cancel = () => resolve(false);
+      renderShutter(); // "Waiting for the phone to be level again: turn it clockwise by 2.0°."
     });
 
   const run = async () => {
     if (running || shutter.disabled) return;
     beeps.unlock();
     // After a refused shot only the missing ones are taken, with the same label: one visit still.
-    const keep = shots.filter((x) => x.status === "done");
+    const picked = knownVisits.find((v) => v.id === visitPick.value);
+    const keep = picked ? [] : shots.filter((x) => x.status === "done");
     const fresh = keep.length === 0 || keep.length >= SHOTS;
-    // A new visit must not join the last one through its label: a fresh default for it.
-    if (fresh && lastLabel && lastLabel.startsWith("Camera ") && label.value.trim() === lastLabel) label.value = defaultLabel(new Date(), lastLabel);
-    const visitLabel = label.value.trim() || defaultLabel();
-    label.value = visitLabel;
+    // Which visit: the one of the shots kept, a picked one, or a new one. A new visit's label is made
+    // at its first shot (its time), unique among the subject's visits: two runs never share one.
+    let visitLabel = null;
+    let taken = new Set();
+    if (!fresh) visitLabel = lastLabel;
+    else {
+      if (picked) visitLabel = picked.label;
+      else {
+        try {
+          taken = new Set((await loadVisits()).map((v) => v.label).filter(Boolean));
+        } catch (error) {
+          result.replaceChildren(errorAlert(error));
+          return;
+        }
+        const typed = label.value.trim();
+        if (typed && taken.has(typed)) {
+          result.replaceChildren(
+            noteAlert(`A visit is already labelled "${typed}". To add these shots to it, pick it under Visit; for a new visit, give another label or none.`, { tone: "warn" }),
+          );
+          label.focus();
+          return;
+        }
+        visitLabel = typed || null;
+      }
+    }
     shots = fresh ? [] : keep.map((x, i) => ({ ...x, n: i + 1 }));
     for (let n = shots.length + 1; n <= SHOTS; n++) shots.push({ n, status: "waiting", roll: null, analysis: null, error: null });
     running = { cancelled: false, label: visitLabel, wake: null, cancel: null };
-    for (const el of [mode, facing, delay, between, label]) el.disabled = true;
+    for (const el of [mode, facing, delay, between, label, visitPick]) el.disabled = true;
     result.replaceChildren();
     renderShutter();
     renderShots();
     const sending = [];
     let first = true;
+    let note = "";
     for (const shot of shots) {
       if (shot.status !== "waiting") continue;
       const seconds = Number(first ? delay.value : between.value);
       first = false;
-      if (!(await wait(seconds, `Shot ${shot.n} of ${SHOTS}`))) break;
+      if (!(await wait(seconds, `Shot ${shot.n} of ${SHOTS}`, note))) break;
       if (!(await levelled())) break;
       if (running.cancelled) break;
       let frame;
@@ -620,9 +713,15 @@ export function capturePanel(subject, onUploaded) {
       }
       shot.roll = frame.roll;
       shot.status = "taken";
+      if (running.label === null) {
+        running.label = newVisitLabel(new Date(), taken);
+        label.value = running.label;
+      }
       renderShots();
       beeps.beep(1320, 0.15);
-      progressLine.textContent = `Shot ${shot.n} of ${SHOTS} taken${shot.n < SHOTS ? ": step off and back onto your marks" : ""}.`;
+      // Kept on the line through the next countdown: "Shot 1 of 3 taken: step off… Shot 2 of 3 in 5 s."
+      note = `Shot ${shot.n} of ${SHOTS} taken${shot.n < SHOTS ? ": step off and back onto your marks." : "."}`;
+      progressLine.textContent = note;
       // Each shot is analysed while the next one's timer runs; one upload at a time keeps their order.
       const previous = sending[sending.length - 1] || Promise.resolve();
       sending.push(previous.then(() => send(shot, frame.blob)));
@@ -630,9 +729,14 @@ export function capturePanel(subject, onUploaded) {
     const cancelled = running.cancelled;
     progressLine.textContent = cancelled ? "Stopped." : "Analysing the last photos…";
     await Promise.all(sending);
+    const used = running.label;
     running = null;
-    if (shots.some((x) => x.status === "done")) lastLabel = visitLabel;
-    for (const el of [mode, facing, delay, between, label]) el.disabled = false;
+    if (shots.some((x) => x.status === "done")) lastLabel = used;
+    for (const el of [mode, facing, delay, between, label, visitPick]) el.disabled = false;
+    // The next run is a new visit again, with its own label (the missing shots keep this one).
+    visitPick.value = "";
+    label.value = "";
+    loadVisits().catch(() => {});
     for (const shot of shots) {
       if (shot.status !== "waiting") continue;
       shot.status = "refused";
@@ -708,6 +812,22 @@ export function capturePanel(subject, onUploaded) {
   };
 
   facing.addEventListener("change", () => guide.face(facing.value === "left"));
+  // Picking a visit, or naming a new one, starts a run of its own: the missing shots of the last run
+  // are not taken (the shutter says "Take 3 photos" again).
+  const newRun = () => {
+    if (running || !shots.length) return;
+    shots = [];
+    renderShots();
+    if (settings) renderShutter();
+  };
+  visitPick.addEventListener("change", () => {
+    if (visitPick.value) newRun();
+    renderVisitHint();
+  });
+  label.addEventListener("input", newRun);
+  mode.addEventListener("change", matchMode);
+  renderVisitHint();
+  loadVisits().catch(() => {}); // the picker lists the subject's labelled visits once they are read
   startButton.addEventListener("click", start);
   stopButton.addEventListener("click", stopCamera);
   shutter.addEventListener("click", run);

@@ -47,6 +47,8 @@ export function historySection({ subjectId, state, refresh, showError }) {
   const historyBox = h("section", { class: "card history", "aria-labelledby": "history-title", id: "history" });
 
   const markCurrent = (id) => {
+    const shot = historyBox.querySelector(`.tl-item[data-id="${id}"]`);
+    if (shot) setOpen(shot.closest(".visit").dataset.visit, true);
     for (const row of historyBox.querySelectorAll(".tl-item")) {
       const on = row.dataset.id === id;
       row.classList.toggle("current", on);
@@ -133,6 +135,23 @@ export function historySection({ subjectId, state, refresh, showError }) {
     const overall = visit.scores.overall;
     const spread = scoreSpread(visit);
     const meta = [visit.mode === "lunge" ? "Lunge" : "Standing", shotCount(visit.n), spread ? `spread ${spread}` : ""].filter(Boolean).join(" · ");
+    // One row per visit; its shots open under it (the visit of the photo shown is open).
+    const shotsId = `shots-${visit.id}`;
+    const open = expanded.has(visit.id);
+    const toggle = h(
+      "button",
+      {
+        type: "button",
+        class: "icon-btn visit-toggle",
+        "aria-expanded": String(open),
+        "aria-controls": shotsId,
+        "aria-label": `Shots of the visit of ${date}${visit.label ? ` (${visit.label})` : ""}`,
+        title: "Show the shots",
+      },
+      icon("chevron"),
+    );
+    const shots = h("ol", { class: "shots", id: shotsId, hidden: !open, "aria-label": `Shots of the visit of ${date}` }, visit.shots.map((a, i) => shotRow(a, visit, i)));
+    toggle.addEventListener("click", () => setOpen(visit.id, shots.hidden));
     return h(
       "li",
       { class: "visit", "data-visit": visit.id },
@@ -152,9 +171,22 @@ export function historySection({ subjectId, state, refresh, showError }) {
           overall === undefined ? "\u2013" : String(Math.round(overall)),
           h("span", { class: "visually-hidden" }, visit.n > 1 ? " of 100, median of the shots" : " of 100"),
         ),
+        toggle,
       ),
-      h("ol", { class: "shots", "aria-label": `Shots of the visit of ${date}` }, visit.shots.map((a, i) => shotRow(a, visit, i))),
+      shots,
     );
+  };
+
+  // The visits whose shots are listed (by default the one of the photo shown).
+  const expanded = new Set();
+  const setOpen = (visitId, open) => {
+    if (open) expanded.add(visitId);
+    else expanded.delete(visitId);
+    const row = historyBox.querySelector(`.visit[data-visit="${visitId}"]`);
+    if (!row) return;
+    row.querySelector(".shots").hidden = !open;
+    row.querySelector(".visit-toggle").setAttribute("aria-expanded", String(open));
+    row.classList.toggle("open", open);
   };
 
   const renderHistory = () => {

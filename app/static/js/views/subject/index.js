@@ -3,13 +3,14 @@
 // this one holds the page's state and redraws the parts when it changes.
 
 import { download, get } from "../../api.js";
-import { formatDate, h, icon } from "../../dom.js";
+import { formatDate, formatTime, h, icon } from "../../dom.js";
 import { emptyState, errorAlert, spinner, toast } from "../../ui.js";
 import { deleteSubject, editSubject, photoCount } from "../subjects.js";
 import { analysisPanel } from "./analysis.js";
 import { historySection, loadNewest, loadNewestVisits } from "./history.js";
 import { loadTrends, showTrends } from "./trends.js";
 import { movementsSection } from "./movements.js";
+import { sectionBar } from "./sections.js";
 import { uploadForm } from "./upload.js";
 
 function slug(name) {
@@ -71,6 +72,7 @@ export async function subjectView(route) {
   };
 
   const latest = () => state.history[state.history.length - 1] || null;
+  let sections = null; // the section bar (sections.js), made once the parts exist
   const timeline = historySection({ subjectId, state, refresh: () => refresh(), showError });
 
   // header
@@ -93,27 +95,39 @@ export async function subjectView(route) {
           "div",
           { class: "head-actions" },
           h("button", { type: "button", class: "btn btn-secondary btn-small", onclick: onEdit }, icon("edit"), "Edit"),
-          h(
-            "button",
-            { type: "button", class: "btn btn-secondary btn-small", disabled: !s.analysis_count, onclick: () => onExport("csv") },
-            icon("download"),
-            "CSV",
-          ),
-          h(
-            "button",
-            { type: "button", class: "btn btn-secondary btn-small", disabled: !s.analysis_count, onclick: () => onExport("json") },
-            icon("download"),
-            "JSON",
-          ),
-          h(
-            "button",
-            { type: "button", class: "btn btn-secondary btn-small", disabled: !s.analysis_count, onclick: onReport, "data-action": "report" },
-            icon("download"),
-            "Report (PDF)",
-          ),
           h("button", { type: "button", class: "btn btn-secondary btn-small btn-danger-text", onclick: onDelete }, icon("trash"), "Delete"),
         ),
       ),
+    );
+    renderReport();
+  };
+
+  // report and export: the PDF of the series the trends show, and the whole history as CSV or JSON
+  const reportBox = h("section", { class: "card report-card", "aria-labelledby": "report-title", id: "report" });
+  const renderReport = () => {
+    const none = !state.subject.analysis_count;
+    const series = state.trendMode === "lunge" ? "the lunge photos" : "the standing photos";
+    reportBox.replaceChildren(
+      h("div", { class: "section-head" }, h("h2", { id: "report-title" }, "Report and export")),
+      h(
+        "p",
+        { class: "muted" },
+        `One PDF to hand to a coach or physiotherapist, of ${series}: the first and the latest visit side by side, each measure against its noise, a trend chart per measure and the latest findings.`,
+      ),
+      h(
+        "div",
+        { class: "report-actions" },
+        h("button", { type: "button", class: "btn btn-primary", disabled: none, onclick: onReport, "data-action": "report" }, icon("download"), "Report (PDF)"),
+      ),
+      h("h3", { class: "report-sub" }, "The whole history"),
+      h("p", { class: "muted small" }, "Every photo with its measures and scores, for a spreadsheet (CSV) or a program (JSON)."),
+      h(
+        "div",
+        { class: "report-actions" },
+        h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: none, onclick: () => onExport("csv") }, icon("download"), "CSV"),
+        h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: none, onclick: () => onExport("json") }, icon("download"), "JSON"),
+      ),
+      ...(none ? [h("p", { class: "hint" }, "Add a first photo to make a report.")] : []),
     );
   };
 
@@ -159,6 +173,13 @@ export async function subjectView(route) {
     for (let j = i - 1; j >= 0; j--) if (state.history[j].mode === a.mode) return state.history[j];
     return null;
   };
+  // "6 Dec 2026", or "6 Dec 2026, 14:05" when other photos were taken that day (retakes, two visits).
+  const whenOf = (a) => {
+    const day = formatDate(a.taken_at);
+    const time = formatTime(a.taken_at);
+    const sameDay = state.history.filter((x) => x.id !== a.id && formatDate(x.taken_at) === day).length;
+    return sameDay && time ? `${day}, ${time}` : day;
+  };
   const renderAnalysis = async ({ focus = false } = {}) => {
     if (!state.total) {
       analysisBox.replaceChildren(
@@ -185,7 +206,9 @@ export async function subjectView(route) {
       }
     }
     state.selected = a;
-    analysisBox.replaceChildren(analysisPanel(a, { latest: latest() && latest().id === a.id, previous: previousOf(a), subjectId }));
+    if (focus && sections) sections.show("analysis");
+    const previous = previousOf(a);
+    analysisBox.replaceChildren(analysisPanel(a, { latest: latest() && latest().id === a.id, previous, previousWhen: previous ? whenOf(previous) : "", subjectId }));
     if (focus) {
       const title = analysisBox.querySelector("#analysis-title");
       title.focus({ preventScroll: true });
@@ -199,6 +222,7 @@ export async function subjectView(route) {
     showTrends(trendsBox, state.trends, state.trendMode, (mode) => {
       state.trendMode = mode;
       renderTrends();
+      renderReport();
     });
 
   const refresh = async () => {
@@ -218,20 +242,35 @@ export async function subjectView(route) {
     }
     const target = `#/subjects/${subjectId}/analyses/${analysis.id}`;
     if (location.hash !== target) history.replaceState(null, "", target);
+  }, {
+    showAnalysis: () => sections.show("analysis", { scroll: true, focus: true }),
   });
 
   const movements = movementsSection({ subjectId, showError });
 
   renderHead();
   timeline.render();
-  const element = h(
+  const grid = h(
     "div",
-    { class: "container page subject-page" },
-    headBox,
-    pageError,
-    h("div", { class: "subject-grid" }, h("div", { class: "area-upload" }, upload), h("div", { class: "area-analysis" }, analysisBox), h("div", { class: "area-history" }, timeline.element), h("div", { class: "area-trends" }, trendsBox)),
-    movements.element,
+    { class: "subject-grid" },
+    h("div", { class: "area-upload", "data-section": "add" }, upload),
+    h("div", { class: "area-analysis", "data-section": "analysis" }, analysisBox),
+    h("div", { class: "area-history", "data-section": "history" }, timeline.element),
+    h("div", { class: "area-trends", "data-section": "trends" }, trendsBox),
+    h("div", { class: "area-movements", "data-section": "movements" }, movements.element),
+    h("div", { class: "area-report", "data-section": "report" }, reportBox),
   );
+  sections = sectionBar(grid, subjectId, route.analysisId || state.total ? "analysis" : "add");
+  if (route.analysisId) sections.show("analysis");
+  const element = h("div", { class: "container page subject-page" }, headBox, sections.element, pageError, grid);
+  // A link to the photo already shown (the hash does not change, so the router hears nothing): show
+  // the analysis section all the same ("Open the shot nearest the median" after a capture).
+  element.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href*='/analyses/']");
+    if (!link || link.getAttribute("href") !== location.hash) return;
+    event.preventDefault();
+    sections.show("analysis", { scroll: true, focus: true });
+  });
   await renderAnalysis();
 
   return {

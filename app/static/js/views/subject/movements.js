@@ -206,7 +206,34 @@ function trendView(trends) {
 
 export function movementsSection({ subjectId, showError }) {
   const state = { items: [], selectedId: null, trendTest: "lunge" };
-  const fileInput = h("input", { type: "file", id: "clip", name: "clip", accept: ACCEPT, required: true });
+  const fileInput = h("input", { type: "file", id: "clip", name: "clip", accept: ACCEPT, required: true, class: "visually-hidden" });
+  // The clip's box is the photo's (upload.js): choose or drop, then its name and size.
+  const clipText = h("span", { class: "drop-text" });
+  const clipLabel = h("label", { for: "clip", class: "drop drop-clip" }, h("span", { class: "drop-preview", "aria-hidden": "true" }, icon("camera", "icon drop-icon")), clipText);
+  const showClip = (file) => {
+    clipLabel.classList.toggle("has-file", Boolean(file));
+    clipText.replaceChildren(
+      ...(file
+        ? [h("span", { class: "drop-title file-name" }, file.name), h("span", { class: "muted small" }, `${(file.size / 1024 / 1024).toFixed(1)} MB · choose another`)]
+        : [h("span", { class: "drop-title" }, "Choose a clip"), h("span", { class: "muted small" }, "or drop it here · MP4, MOV or WebM, up to 30 s")]),
+    );
+  };
+  showClip(null);
+  fileInput.addEventListener("change", () => showClip(fileInput.files[0]));
+  for (const type of ["dragenter", "dragover"]) {
+    clipLabel.addEventListener(type, (event) => {
+      event.preventDefault();
+      clipLabel.classList.add("dragging");
+    });
+  }
+  for (const type of ["dragleave", "drop"]) clipLabel.addEventListener(type, () => clipLabel.classList.remove("dragging"));
+  clipLabel.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      fileInput.files = event.dataTransfer.files;
+      showClip(fileInput.files[0]);
+    }
+  });
   const test = h("select", { id: "movement-test", name: "test" }, h("option", { value: "lunge" }, "Knee-to-wall lunge"), h("option", { value: "squat" }, "Squat"));
   const facing = h("select", { id: "movement-facing", name: "facing" }, h("option", { value: "" }, "Auto-detect"), h("option", { value: "left" }, "Facing left"), h("option", { value: "right" }, "Facing right"));
   const roll = h("input", { type: "number", id: "movement-roll", name: "camera_roll_deg", min: -45, max: 45, step: 0.1, inputmode: "decimal", placeholder: "0" });
@@ -280,6 +307,7 @@ export function movementsSection({ subjectId, showError }) {
           state.trendTest = job.test;
           toast("Clip analysed.");
           form.reset();
+          showClip(null);
           await refresh();
         } catch (error) {
           message.replaceChildren(errorAlert(error));
@@ -288,7 +316,7 @@ export function movementsSection({ subjectId, showError }) {
         }
       },
     },
-    h("div", { class: "field" }, h("label", { for: "clip" }, "Clip"), fileInput, h("p", { class: "hint" }, "Side on, whole body in the picture, up to 30 s: MP4, MOV or WebM.")),
+    h("div", { class: "field-clip" }, fileInput, clipLabel, h("p", { class: "hint" }, "Side on, the whole body in the picture.")),
     h("div", { class: "field" }, h("label", { for: "movement-test" }, "Test"), test),
     h("div", { class: "field" }, h("label", { for: "movement-facing" }, "Facing"), facing),
     h("div", { class: "field" }, h("label", { for: "movement-roll" }, "Camera roll (°)"), roll),
@@ -378,6 +406,8 @@ export function movementsSection({ subjectId, showError }) {
   const refresh = async () => {
     const page = await get(`/subjects/${subjectId}/movements`, { limit: 500 });
     state.items = page.items;
+    // The form is open until there is a movement to show: then the result comes first on the screen.
+    addBox.open = state.items.length === 0;
     if (!state.items.some((m) => m.id === state.selectedId)) state.selectedId = state.items.length ? state.items[state.items.length - 1].id : null;
     const selected = state.items.find((m) => m.id === state.selectedId);
     if (selected && !state.items.some((m) => m.test === state.trendTest)) state.trendTest = selected.test;
@@ -386,12 +416,13 @@ export function movementsSection({ subjectId, showError }) {
     await renderTrend();
   };
 
+  const addBox = h("details", { class: "movement-add", open: true }, h("summary", {}, icon("upload"), "Add a clip"), form);
   const element = h(
     "section",
     { class: "card movements", id: "movements", "aria-labelledby": "movements-title" },
     h("h2", { id: "movements-title" }, "Movement tests"),
     h("p", { class: "muted" }, "A side-on clip of a knee-to-wall lunge or a bodyweight squat. The peak shin angle is a proxy for ankle dorsiflexion; like every number here it is an estimate from the video, not a diagnosis."),
-    form,
+    addBox,
     message,
     resultBox,
     listBox,

@@ -17,7 +17,7 @@ function fileSize(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-export function uploadForm(subject, onUploaded) {
+export function uploadForm(subject, onUploaded, { showAnalysis = null } = {}) {
   const fileInput = h("input", { type: "file", id: "photo", name: "photo", accept: ACCEPT, required: true, class: "visually-hidden" });
   const dropText = h(
     "span",
@@ -165,9 +165,11 @@ export function uploadForm(subject, onUploaded) {
           dateInput.max = todayIso();
           sameVisit = null;
           const overall = analysis.scores.overall;
-          toast(`Photo analysed${overall !== undefined ? `: overall ${overall} / 100` : ""}.`);
           await onUploaded(analysis);
           await showInvite(analysis, fields, joining);
+          // What was joined and what comes next, on the screen (a phone shows the form's foot).
+          invite.scrollIntoView({ block: "nearest", behavior: "smooth" });
+          toast(`Photo analysed${overall !== undefined ? `: overall ${overall} / 100` : ""}.`);
         } catch (error) {
           message.replaceChildren(errorAlert(error));
         } finally {
@@ -243,7 +245,15 @@ export function uploadForm(subject, onUploaded) {
         "div",
         { class: "invite-line", "data-visit": visit.id },
         h("p", {}, `Shot ${visit.n} of the visit of ${date}${visit.label ? ` (${visit.label})` : ""}.${more}`),
-        again,
+        h(
+          "div",
+          { class: "invite-actions" },
+          again,
+          // On a phone the analysis is another tab: one tap to see what was just measured.
+          showAnalysis
+            ? h("button", { type: "button", class: "btn btn-secondary btn-small", id: "see-analysis", onclick: () => showAnalysis(analysis.id) }, icon("figure"), "See its analysis")
+            : null,
+        ),
       ),
     );
     invite.replaceChildren(...parts);
