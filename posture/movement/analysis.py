@@ -163,7 +163,7 @@ def _analyze(
                     scale=tracked.frame.scale,
                 )
             if options.overlay:
-                thumbs.append(thumbnail(tracked.frame.rgb))
+                thumbs.append(thumbnail(tracked.frame.rgb, tracked.frame.scale))
             frames.append(replace(tracked, frame=replace(tracked.frame, rgb=_EMPTY), mask=None))
             run.sampled = len(frames)
             if progress is not None:
