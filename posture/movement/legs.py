@@ -4,9 +4,9 @@ In a side view the landmarker often swaps its "left" and "right" legs from one f
 labels the whole clip the other way round (a mirrored copy of a clip gets the other labels). A leg
 measure read by label then jumps between the legs. Here the legs are two tracks:
 
-- each frame's two knees, and separately its two feet (ankle, heel and toe together), are given to the
-  two tracks in the order that moves them least from the tracks' last positions (continuity; the
-  first frame pairs each knee with the ankle below it);
+- each frame's two legs (knee, ankle, heel and toe, as the landmarker pairs them) are given to the two
+  tracks in the order that lies nearer the tracks' predicted positions (the last positions moved on
+  by the last motion: continuity, also where the legs cross in a step);
 - the track nearer the camera (MediaPipe's relative depth `z`, smaller = nearer, median over the clip)
   is named the near side, the other the far side.
 
@@ -20,8 +20,7 @@ import numpy as np
 
 from ..landmarks import Side, side_index
 
-_KNEE = ("knee",)
-_FOOT = ("ankle", "heel", "foot_index")
+_LEG = ("knee", "ankle", "heel", "foot_index")
 _SIDES: tuple[Side, Side] = ("left", "right")
 
 
@@ -40,33 +39,30 @@ def assign_legs(lm: np.ndarray, near: Side) -> np.ndarray:
     the two tracked legs, the nearer one under `near`'s labels. Coordinates may be in any frame whose
     axes are the image's (canonical or clip pixels)."""
     out = np.array(lm, dtype=np.float64, copy=True)
-    knee, foot = _rows(_KNEE), _rows(_FOOT)
-    last: np.ndarray | None = None  # the last known (33, 2) positions of the tracks
+    legs = _rows(_LEG)
+    last: np.ndarray | None = None  # the tracks' last known positions, (2, k, 2)
+    step = np.zeros((2, legs.shape[1], 2))  # their last motion per frame, for the prediction
+    gap = 1  # frames since `last`
     for i in range(len(out)):
-        pts = out[i, :, :2]
-        if not np.isfinite(pts[np.concatenate([knee.ravel(), foot.ravel()])]).all():
+        here = out[i, legs, :2]
+        if not np.isfinite(here).all():
+            gap += 1
             continue
-        if last is None:
-            # Each knee above its own ankle: the pairing with the smaller horizontal offsets.
-            ka, kb = pts[knee[:, 0], 0]
-            aa, ab = pts[foot[:, 0], 0]
-            if abs(ka - ab) + abs(kb - aa) < abs(ka - aa) + abs(kb - ab):
-                _swap(out, i, knee)
-        else:
-            for rows in (knee, foot):
-                here = out[i, rows, :2]  # (2, k, 2)
-                keep = np.linalg.norm(here - last[rows], axis=-1).sum()
-                swapped = np.linalg.norm(here[::-1] - last[rows], axis=-1).sum()
-                if swapped < keep:
-                    _swap(out, i, rows)
-        last = out[i, :, :2].copy()
+        if last is not None:
+            predicted = last + step * gap
+            keep = np.linalg.norm(here - predicted, axis=-1).sum()
+            swapped = np.linalg.norm(here[::-1] - predicted, axis=-1).sum()
+            if swapped < keep:
+                _swap(out, i, legs)
+                here = out[i, legs, :2]
+            step = (here - last) / gap
+        last, gap = here.copy(), 1
     if out.shape[2] > 2:
-        legs = np.concatenate([knee, foot], axis=1)
         z = [out[:, legs[k], 2] for k in (0, 1)]
         if all(np.isfinite(v).any() for v in z):
-            z_near_label = float(np.nanmedian(z[_SIDES.index(near)]))
-            z_other = float(np.nanmedian(z[1 - _SIDES.index(near)]))
-            if z_near_label > z_other:  # the track under `near`'s name is the farther one: rename
+            mine = float(np.nanmedian(z[_SIDES.index(near)]))
+            other = float(np.nanmedian(z[1 - _SIDES.index(near)]))
+            if mine > other:  # the track under `near`'s name is the farther one: rename
                 for i in range(len(out)):
                     _swap(out, i, legs)
     return out

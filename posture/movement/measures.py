@@ -26,7 +26,7 @@ Lunge, per rep: the front leg is the one whose ankle is further forward at the b
 - `lunge_shin_peak_deg`: the front shin's largest forward inclination (robust, as the squat's) among the
   frames with its heel down; frames with the heel lifted are left out and flagged.
 - `lunge_heel_lift_pct`: the front heel's largest rise over its own toe in the rep beyond the flat foot
-  (its lowest heel-over-toe height in the rep), % of foot length.
+  (its heel-over-toe height at the lower of the rep's two tops), % of foot length.
 A lunge rep has the knee-to-wall shape (`lunge_shape`) when its front foot stays put and its front shin
 travels forward over it; a walk's step, a forward lunge (the front foot steps out and back) and a split
 squat (the shin stays near vertical) do not.
@@ -199,12 +199,14 @@ def front_side(s: dict[str, np.ndarray], frame: int) -> Side:
     return "left" if s["ankle_left_x"][frame] >= s["ankle_right_x"][frame] else "right"
 
 
-def heel_rise_pct(hot: np.ndarray, idx: np.ndarray, foot_len: float) -> np.ndarray:
-    """The heel's rise over its toe beyond the flat foot (the lowest heel-over-toe height among `idx`),
-    % of foot length, for every frame."""
-    if foot_len <= 0 or not np.isfinite(hot[idx]).any():
+def heel_rise_pct(hot: np.ndarray, rep: RepSpan, foot_len: float) -> np.ndarray:
+    """The heel's rise over its toe beyond the flat foot, % of foot length, for every frame. The flat
+    foot is the lower of the rep's two tops (standing, the foot down): not the rep's lowest value,
+    which a foot with its toes up (a heel strike) would set."""
+    tops = hot[[rep.start, rep.end]]
+    if foot_len <= 0 or not np.isfinite(tops).any():
         return np.full(len(hot), np.nan)
-    return 100.0 * (hot - float(np.nanmin(hot[idx]))) / foot_len
+    return 100.0 * (hot - float(np.nanmin(tops))) / foot_len
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,7 @@ def lunge_rep(s: dict[str, np.ndarray], rep: RepSpan, foot_len: float, heel_lift
     """The lunge measures of one rep: the front shin's peak with the heel down, and the heel's rise."""
     side = front_side(s, rep.bottom)
     idx = np.arange(rep.start, rep.end + 1)
-    rise = heel_rise_pct(s[f"heel_over_toe_{side}"], idx, foot_len)
+    rise = heel_rise_pct(s[f"heel_over_toe_{side}"], rep, foot_len)
     lifted = rise > heel_lift_pct
     down = idx[~lifted[idx]]
     peak, at = robust_peak(s[f"shin_{side}_deg"], down) if len(down) else (float("nan"), None)
@@ -285,8 +287,9 @@ def display_series(
         )
     else:
         shin, hot, knee_ahead = s["shin_deg"], s["heel_over_toe"], s["knee_x"] - s["toe_x"]
-    # The heel's rise over its toe beyond the flat foot (the clip's lower tenth, robust to a stray frame).
-    flat = float(np.nanpercentile(hot, 10)) if np.isfinite(hot).any() else float("nan")
+    # The heel's rise over its toe beyond the flat foot: the clip's median (a test's foot is down most
+    # of the time; the lowest values would be a toe lifted, not a flat foot).
+    flat = float(np.nanmedian(hot)) if np.isfinite(hot).any() else float("nan")
     scale = 100.0 / foot_len if foot_len > 0 else float("nan")
     return {
         "hip_height_pct": hip,
