@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from posture import cli as library_cli
 from posture.batch.output import ResultSink
+from posture.cli_args import add_verbose_argument
 
 if TYPE_CHECKING:
     from app.storage.models import User
@@ -72,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "only on https or localhost (docs/page.md has a one-line local certificate)",
     )
     serve.add_argument("--ssl-keyfile", type=Path, metavar="PEM", help="the certificate's private key")
+    add_verbose_argument(serve)  # the model's native logs, in the server and its workers
     serve.set_defaults(func=_serve)
 
     users = sub.add_parser("users", help="manage accounts and API keys")

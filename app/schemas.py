@@ -355,7 +355,8 @@ class MovementJobOut(BaseModel):
     error: ErrorInfo | None = Field(
         None,
         description="Once `failed`: the library's code for a clip it cannot use (`clip_unreadable`, "
-        "`clip_too_long`, `no_movement`, `person_left_frame`, `not_side_on`, `no_person`...), or "
+        "`clip_too_long`, `no_movement`, `not_the_test`, `person_left_frame`, `not_side_on`, "
+        "`no_person`...), or "
         "`job_interrupted` (the server stopped mid-job), `busy`, `analysis_unavailable`.",
     )
     created_at: datetime

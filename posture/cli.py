@@ -14,53 +14,27 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .cli_args import (
+    VERBOSE_HELP,
+    add_camera_roll_argument,
+    add_camera_roll_source_argument,
+    add_verbose_argument,
+)
 from .errors import ModelIntegrityError
-from .options import FACINGS, MAX_CAMERA_ROLL_DEG, MODES, ROLL_SOURCES, AnalysisOptions, camera_roll_options
+from .native_logs import show_native_logs
+from .options import FACINGS, MODES, AnalysisOptions, camera_roll_options
 
 if TYPE_CHECKING:
     from .batch.cli import StoreOpener
 
-# Silence MediaPipe/TFLite start-up chatter on stderr before they are imported.
+# Silence MediaPipe/TFLite start-up chatter on stderr before they are imported (what these settings do
+# not reach, LiteRT's own logger, `posture.native_logs` mutes around the model's calls).
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
 """Adds commands to the `posture` command (`sub.add_parser(...)`, with `func` set to the handler)."""
-
-
-def add_camera_roll_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--camera-roll",
-        type=_camera_roll,
-        default=None,
-        metavar="DEG|off",
-        help="the camera's roll in degrees (from the phone's level), or 'off' to trust the photo's frame; "
-        "default: read it from the photo",
-    )
-
-
-def add_camera_roll_source_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--camera-roll-source",
-        choices=ROLL_SOURCES,
-        default="given",
-        help="who read --camera-roll: 'given' (typed in, a level app) or 'device' (the phone's orientation "
-        "sensor at the shot); recorded as camera_level.source (default: given)",
-    )
-
-
-def _camera_roll(text: str) -> float | str:
-    if text.strip().lower() == "off":
-        return "off"
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of degrees or 'off': {text!r}") from None
-    if not (abs(value) <= MAX_CAMERA_ROLL_DEG):
-        limit = f"{MAX_CAMERA_ROLL_DEG:.0f}"
-        raise argparse.ArgumentTypeError(f"must lie between −{limit} and {limit}")
-    return value
 
 
 def build_parser(*registers: Register, store: StoreOpener | None = None) -> argparse.ArgumentParser:
@@ -70,6 +44,7 @@ def build_parser(*registers: Register, store: StoreOpener | None = None) -> argp
     from .movement.options import TESTS
 
     parser = argparse.ArgumentParser(prog="posture", description="Side-profile posture photo analyser.")
+    parser.add_argument("--verbose", "-v", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("analyze", help="analyse side-profile photos and movement clips")
     p.add_argument(
@@ -96,6 +71,7 @@ def build_parser(*registers: Register, store: StoreOpener | None = None) -> argp
     add_camera_roll_argument(p)
     add_camera_roll_source_argument(p)
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
+    add_verbose_argument(p)
     p.set_defaults(func=_cmd_analyze)
     register_batch(sub, store)
     for register in registers:
@@ -106,6 +82,8 @@ def build_parser(*registers: Register, store: StoreOpener | None = None) -> argp
 def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
     """Run the `posture` command (the library's commands only, unless `parser` brings more)."""
     args = (parser or build_parser()).parse_args(argv)
+    if getattr(args, "verbose", False):
+        show_native_logs()
     try:
         return int(args.func(args))
     except ModelIntegrityError as exc:

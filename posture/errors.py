@@ -28,6 +28,8 @@ class ErrorCode(StrEnum):
     NO_MOVEMENT = "no_movement"
     PERSON_LEFT_FRAME = "person_left_frame"
     NOT_SIDE_ON = "not_side_on"
+    # The clip's motion is not the test asked for (a walk, a body lying down, no rep of its shape).
+    NOT_THE_TEST = "not_the_test"
 
 
 class WarningCode(StrEnum):
@@ -44,6 +46,10 @@ class WarningCode(StrEnum):
     # lunge frames whose front heel had left the floor (left out of the peak shin angle, listed per rep).
     FRAMES_FAILED = "frames_failed"
     HEEL_LIFTED = "heel_lifted"
+    # Dips of the hip without the test's shape, left out of the reps; a headline number outside what
+    # the test can give, shown but neither scored nor given a finding.
+    REPS_NOT_THE_TEST = "reps_not_the_test"
+    MEASURE_IMPLAUSIBLE = "measure_implausible"
     # On a comparison or trend of several analyses.
     MODE_DIFFERS = "mode_differs"
     RULES_VERSION_DIFFERS = "rules_version_differs"

@@ -13,6 +13,7 @@ import hashlib
 import os
 import threading
 import weakref
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
 from .errors import ModelIntegrityError
+from .native_logs import quiet_native
 
 MODEL_FILENAME = "pose_landmarker_full.task"
 MODEL_DATA_DIR = "model_data"
@@ -78,8 +80,10 @@ class PoseModel:
             min_pose_presence_confidence=self.options.min_pose_presence_confidence,
             output_segmentation_masks=True,
         )
-        self._landmarker = vision.PoseLandmarker.create_from_options(task_options)
+        with quiet_native():  # its start-up lines (posture.native_logs)
+            self._landmarker = vision.PoseLandmarker.create_from_options(task_options)
         self._lock = threading.Lock()
+        self._first = True
         self._finalizer = weakref.finalize(self, _close_quietly, self._landmarker)
 
     @classmethod
@@ -91,7 +95,9 @@ class PoseModel:
         height, width = rgb.shape[:2]
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         with self._lock:  # the graph is not re-entrant; a lock turns misuse into waiting, not corruption
-            result = self._landmarker.detect(image)
+            with quiet_native() if self._first else nullcontext():  # the first frame's own lines
+                result = self._landmarker.detect(image)
+            self._first = False
         return _detections(result, width, height)
 
     def close(self) -> None:
@@ -143,7 +149,8 @@ class VideoPoseModel:
             min_pose_presence_confidence=self.options.min_pose_presence_confidence,
             output_segmentation_masks=True,
         )
-        self._landmarker = vision.PoseLandmarker.create_from_options(task_options)
+        with quiet_native():  # its start-up lines (posture.native_logs)
+            self._landmarker = vision.PoseLandmarker.create_from_options(task_options)
         self._finalizer = weakref.finalize(self, _close_quietly, self._landmarker)
         self._last_ms = -1
 
@@ -151,11 +158,13 @@ class VideoPoseModel:
         """Every person in one RGB uint8 frame at `timestamp_ms` (later than the previous frame's)."""
         if self._landmarker is None:
             self.start_clip()
+        first = self._last_ms < 0
         timestamp_ms = max(int(timestamp_ms), self._last_ms + 1)  # MediaPipe refuses equal timestamps
         self._last_ms = timestamp_ms
         height, width = rgb.shape[:2]
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        result = self._landmarker.detect_for_video(image, timestamp_ms)  # type: ignore[union-attr]
+        with quiet_native() if first else nullcontext():  # the first frame's own lines
+            result = self._landmarker.detect_for_video(image, timestamp_ms)  # type: ignore[union-attr]
         return _detections(result, width, height)
 
     def close(self) -> None:

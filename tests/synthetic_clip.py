@@ -44,6 +44,12 @@ class Movement:
     lunge: bool = False
     far_shin_deg: float = -25.0
     mirrored: bool = False
+    # Motions that are not the test: the front foot stepping out and back (a forward lunge), the whole
+    # figure travelling across the picture (walking), the camera drifting (a handheld phone sinking or
+    # rising by `drift_px` over the clip, steadily).
+    front_step_px: float = 0.0
+    travel_px_per_s: float = 0.0
+    drift_px: float = 0.0
     ankle_x: float = 230.0
     floor_y: float = 600.0
     extra: dict = field(default_factory=dict)
@@ -61,7 +67,7 @@ class Movement:
     def landmarks(self, t: float) -> np.ndarray:
         """(33, 5) landmarks in clip pixels at time `t`: x, y, z, visibility, presence."""
         d = self.depth(t)
-        ankle = np.array([self.ankle_x, self.floor_y - 20.0])
+        ankle = np.array([self.ankle_x + self.front_step_px * d, self.floor_y - 20.0])
         knee = ankle + SHANK * _unit(self.shin_peak_deg * d)
         hip = knee + THIGH * _unit(-self.thigh_peak_deg * d)
         shoulder = hip + TRUNK * _unit(self.trunk_peak_deg * d)
@@ -97,6 +103,8 @@ class Movement:
         ):
             lm[INDEX[n], :2] = ear + np.array([18.0, -6.0])
         lm[INDEX["mouth_left"], :2] = lm[INDEX["mouth_right"], :2] = ear + np.array([20.0, 18.0])
+        lm[:, 0] += self.travel_px_per_s * t
+        lm[:, 1] += self.drift_px * t / self.duration_s
         # MediaPipe's relative depth: the near (right) side nearer the camera (smaller z).
         for i in range(33):
             lm[i, 2] = -0.1 if "right" in _name(i) else 0.1

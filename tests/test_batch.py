@@ -512,14 +512,21 @@ def test_store_adds_accepted_photos_to_the_history_the_api_shows(tmp_path, monke
 
 
 def test_store_keeps_an_accepted_clip_as_a_movement_the_api_shows(tmp_path, monkeypatch):
-    """A real clip scored by `posture batch --store` becomes a movement of its subject, with its
-    deepest frame, as an uploaded clip's job does; a rerun stores nothing twice."""
+    """`posture batch --store` with a real clip: the walk is not a lunge, so it is refused
+    (`not_the_test`) and nothing is stored. An accepted clip's result (the library's analysis of a
+    synthetic knee-to-wall lunge, tests/synthetic_clip.py: no licensed lunge clip exists) becomes a
+    movement of its subject, with its deepest frame, as an uploaded clip's job does."""
     from fastapi.testclient import TestClient
 
     from app.core.db import Database
     from app.core.settings import Settings
     from app.main import create_app
+    from app.services.batch_store import HistoryStore
     from app.storage import repository
+    from posture import ClipOptions, analyze_clip
+    from posture.batch.score import BatchResult
+
+    from .synthetic_clip import FakeVideoModel, Movement, write_clip
 
     monkeypatch.delenv("POSTURE_DATABASE_URL", raising=False)
     monkeypatch.delenv("POSTURE_DATA_DIR", raising=False)
@@ -529,26 +536,34 @@ def test_store_keeps_an_accepted_clip_as_a_movement_the_api_shows(tmp_path, monk
     with db.session() as session:
         _, key = repository.create_user(session, "coach")
     db.dispose()
-    clip = _copy(SAMPLES / "clips" / "walk_side.mp4", tmp_path / "in" / "Cy" / "walk.mp4")
+    _copy(SAMPLES / "clips" / "walk_side.mp4", tmp_path / "in" / "Cy" / "walk.mp4")
     out = tmp_path / "r.csv"
     args = ["batch", str(tmp_path / "in"), "--out", str(out), "--progress", "none", "--test", "lunge"]
     store = ["--store", "--data-dir", str(data), "--workers", "1", "--subject-from", "folder"]
-    assert main([*args, *store]) == 0
+    assert main([*args, *store]) == 1  # refused
     _, rows = _read_csv(tmp_path / "r.clips.csv")
-    assert [(Path(r["source"]).name, r["status"]) for r in rows] == [("walk.mp4", "ok")]
+    assert [(Path(r["source"]).name, r["status"], r["error_code"]) for r in rows] == [
+        ("walk.mp4", "rejected", "not_the_test")
+    ]
+
+    lunge = Movement(lunge=True, shin_peak_deg=40.0, thigh_peak_deg=30.0, trunk_peak_deg=5.0)
+    path = write_clip(tmp_path / "knee_to_wall.mp4", lunge)
+    options = ClipOptions(test="lunge", overlay=True, level="off")
+    analysis = analyze_clip(path, options, model=FakeVideoModel(lunge))
+    assert analysis.ok, analysis.error
+    history = HistoryStore(data)
+    try:
+        item = BatchItem(path=path, source=str(path), subject="Cy")
+        assert history.add(BatchResult(item=item, sha256=None, analysis=analysis))
+    finally:
+        history.close()
 
     with TestClient(create_app(Settings(data_dir=data), analyzer=_NoAnalyzer())) as client:
         client.headers["Authorization"] = f"Bearer {key}"
         [subject] = client.get("/api/v1/subjects").json()["items"]
         assert subject["name"] == "Cy"
         [movement] = client.get(f"/api/v1/subjects/{subject['id']}/movements").json()["items"]
-        assert movement["test"] == "lunge" and movement["source"] == clip.name
-        assert movement["reps"] == int(rows[0]["reps"]) >= 1
+        assert movement["test"] == "lunge" and movement["source"] == path.name
+        assert movement["reps"] == len(analysis.reps) == lunge.reps
         deepest = client.get(f"/api/v1/movements/{movement['id']}/deepest.png")
         assert deepest.status_code == 200 and deepest.content[:4] == b"\x89PNG"
-
-    assert main([*args, *store]) == 0  # resumed: nothing new
-    with TestClient(create_app(Settings(data_dir=data), analyzer=_NoAnalyzer())) as client:
-        client.headers["Authorization"] = f"Bearer {key}"
-        [subject] = client.get("/api/v1/subjects").json()["items"]
-        assert len(client.get(f"/api/v1/subjects/{subject['id']}/movements").json()["items"]) == 1

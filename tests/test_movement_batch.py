@@ -1,5 +1,6 @@
-"""Batch folders with clips: real worker processes, the real model on the real walking clip, a photo
-beside it and a broken clip; CSV (photos and `.clips.csv`) and JSONL outputs, and resuming."""
+"""Batch folders with clips: real worker processes, the real model on the real walking clip (a walk is
+neither test: refused as `not_the_test`, its row saying so), a photo beside it and a broken clip; CSV
+(photos and `.clips.csv`) and JSONL outputs, and resuming."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ PHOTO = ROOT / "sample_images" / "walk_side_crop_f0128.jpg"
 def folder(tmp_path: Path) -> Path:
     d = tmp_path / "in"
     (d / "anna").mkdir(parents=True)
-    shutil.copy(CLIP, d / "anna" / "lunge.mp4")
+    shutil.copy(CLIP, d / "anna" / "walk.mp4")
     shutil.copy(PHOTO, d / "anna" / "standing.jpg")
     (d / "anna" / "broken.webm").write_bytes(b"\x1a\x45\xdf\xa3" + bytes(100))
     return d
@@ -34,8 +35,8 @@ def test_discover_lists_clips_beside_photos(folder: Path) -> None:
     items = discover([folder])
     assert [(i.path.name, i.is_clip) for i in items] == [
         ("broken.webm", True),
-        ("lunge.mp4", True),
         ("standing.jpg", False),
+        ("walk.mp4", True),
     ]
 
 
@@ -67,12 +68,11 @@ def test_a_folder_with_clips_is_scored_and_resumed(folder: Path, tmp_path: Path)
         clips["broken.webm"]["status"] == "rejected"
         and clips["broken.webm"]["error_code"] == "clip_unreadable"
     )
-    good = clips["lunge.mp4"]
-    assert good["status"] == "ok" and good["test"] == "lunge" and good["reps"] == "3"
-    assert good["subject"] == "anna" and len(good["sha256"]) == 64
-    sides = [float(good["lunge_shin_peak_left_deg"]), float(good["lunge_shin_peak_right_deg"])]
-    assert float(good["lunge_shin_peak_deg"]) == min(sides)
-    assert any(p.name.endswith(".deepest.png") for p in overlays.iterdir())
+    walk = clips["walk.mp4"]
+    assert walk["status"] == "rejected" and walk["test"] == "lunge" and walk["error_code"] == "not_the_test"
+    assert walk["subject"] == "anna" and len(walk["sha256"]) == 64
+    assert walk["lunge_shin_peak_deg"] == ""  # no number for a movement that is not the test
+    assert not any(p.name.endswith(".deepest.png") for p in overlays.iterdir())
     assert any(p.name.endswith(".overlay.png") for p in overlays.iterdir())
     # Again: everything is already in the two files, nothing is scored.
     assert main(argv) == 0
@@ -95,9 +95,10 @@ def test_jsonl_holds_clips_and_photos(folder: Path, tmp_path: Path) -> None:
         "--test",
         "squat",
     ]
-    assert main(argv) == 1  # walking is no squat: no_movement
+    assert main(argv) == 1  # walking is no squat: not_the_test
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     by_name = {Path(d["source"]).name: d for d in lines}
-    assert by_name["lunge.mp4"]["error"]["code"] == "no_movement" and by_name["lunge.mp4"]["test"] == "squat"
+    assert by_name["walk.mp4"]["error"]["code"] == "not_the_test" and by_name["walk.mp4"]["test"] == "squat"
+    assert "walks across" in by_name["walk.mp4"]["error"]["message"]
     assert by_name["standing.jpg"]["status"] == "ok" and "clip" not in by_name["standing.jpg"]
     assert not clips_path(out).exists()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
-from ..cli import add_camera_roll_argument
+from ..cli_args import add_camera_roll_argument, add_verbose_argument
 from ..movement.options import TESTS, ClipOptions
 from ..options import AnalysisOptions, camera_roll_options
 from .inputs import (
@@ -76,6 +76,7 @@ def register(sub: argparse._SubParsersAction, store: StoreOpener | None = None) 
     p.add_argument("--sample-fps", type=float, default=15.0, metavar="FPS", help="clip frames per second")
     p.add_argument("--mirror-pass", action="store_true", help="clips: also analyse each frame mirrored")
     add_camera_roll_argument(p)
+    add_verbose_argument(p)
     p.add_argument("--overlay", type=Path, metavar="DIR", help="write annotated PNGs to DIR")
     if store is not None:
         p.add_argument(

@@ -22,6 +22,7 @@ from ..model import PoseModelOptions
 from ..movement.options import ClipOptions
 from ..movement.result import MovementAnalysis
 from ..movement.rows import clip_record, flatten_clip
+from ..native_logs import native_logs_wanted
 from ..options import AnalysisOptions
 from ..result import Analysis, ErrorInfo, Versions
 from ..rows import analysis_record, flatten_analysis
@@ -192,7 +193,7 @@ def score(
         items,
         options or AnalysisOptions(),
         clip_options or ClipOptions(),
-        WorkerConfig(model=model_options or PoseModelOptions(), mute_native_startup=True),
+        WorkerConfig(model=model_options or PoseModelOptions(), mute_native_startup=not native_logs_wanted()),
         keep_photos,
         frozenset(skip),
         on_skip,

@@ -3,9 +3,10 @@ reps → measures → scores → `MovementAnalysis`.
 
 `analyze_clip()` never raises for a bad clip or option: it returns a rejected result with a stable code
 (`clip_unreadable`, `clip_too_long`, `no_person`, `not_side_on`, `person_left_frame`, `no_movement`,
-`invalid_option`, `analysis_failed`) and, where frames were looked at, the ones that failed. Memory is
-bounded by the clip's length limit, not its resolution: per sampled frame it keeps landmarks, a contour
-and (with `overlay`) a small JPEG; of pixels only the current standing candidate's frame and mask.
+`not_the_test`, `invalid_option`, `analysis_failed`) and, where frames were looked at, the ones that
+failed. Memory is bounded by the clip's length limit, not its resolution: per sampled frame it keeps
+landmarks, a contour and (with `overlay`) a small JPEG; of pixels only the current standing candidate's
+frame and mask.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..quality import view_ratio
 from ..result import CameraLevel, ErrorInfo, Versions
 from ..rules import load_rules, rules_version
 from .clip import ClipFrame, ClipInfo, ClipSource, open_clip
+from .legs import assign_legs
 from .measures import (
     LUNGE_MEASURE_NAMES,
     SERIES_NAMES,
@@ -41,6 +43,7 @@ from .measures import (
     frame_series,
     headline,
     lunge_rep,
+    lunge_shape,
     pelvic_estimate,
     squat_rep,
 )
@@ -163,7 +166,7 @@ def _analyze(
                     scale=tracked.frame.scale,
                 )
             if options.overlay:
-                thumbs.append(thumbnail(tracked.frame.rgb))
+                thumbs.append(thumbnail(tracked.frame.rgb, tracked.frame.scale))
             frames.append(replace(tracked, frame=replace(tracked.frame, rgb=_EMPTY), mask=None))
             run.sampled = len(frames)
             if progress is not None:
@@ -220,6 +223,9 @@ def _measure(
     detected = "right" if score >= 0 else "left"
     facing = options.facing or detected
     side = "right" if facing == "right" else "left"
+    run.failed = _failed(frames, reasons)  # named also when the clip is refused as not the test
+    _check_upright(frames, good, mrules["shape"], options.test)
+    _check_on_the_spot(frames, good, mrules["shape"], options.test)
     ratio = float(np.median([view_ratio(frames[i].landmarks) for i in good]))  # type: ignore[arg-type]
     if ratio > quality["max_view_ratio"]:
         raise PostureError(
@@ -251,6 +257,7 @@ def _measure(
         lm = frames[i].landmarks
         canon[i, :, 2:4] = lm[:, 2:4]  # type: ignore[index]
         canon[i, :, :2] = to_canonical(lm[:, :2], **frame_geom)  # type: ignore[index]
+    canon = assign_legs(canon, side)  # the legs by geometry and continuity, the near one under `side`
 
     raw = frame_series(canon, side)  # type: ignore[arg-type]
     fps = info.sample_fps
@@ -284,6 +291,9 @@ def _measure(
     foot_len = float(np.nanmedian(raw.series["foot_len"]))
     good_set = set(good)
     reps: list[RepMeasures] = []
+    left_out = 0
+    if test == "lunge":
+        spans, left_out = _knee_to_wall_reps(s, raw, spans, mrules["lunge"])
     if test == "squat":
         for sp in spans:
             pelvic = {
@@ -295,15 +305,7 @@ def _measure(
         for sp in spans:
             sd = "left" if s["ankle_left_x"][sp.bottom] >= s["ankle_right_x"][sp.bottom] else "right"
             side_foot = float(np.nanmedian(raw.series[f"foot_len_{sd}"]))
-            reps.append(
-                lunge_rep(
-                    s,
-                    sp,
-                    side_foot,
-                    float(mrules["lunge"]["heel_lift_pct"]),
-                    float(rules["lunge"]["heel_lift_deg"]),
-                )
-            )
+            reps.append(lunge_rep(s, sp, side_foot, float(mrules["lunge"]["heel_lift_pct"])))
     measures = {k: _round(v) for k, v in headline(test, reps).items()}
     names = SQUAT_MEASURE_NAMES if test == "squat" else LUNGE_MEASURE_NAMES
     scored = score_movement(test, measures)
@@ -316,7 +318,7 @@ def _measure(
     for key in SERIES_NAMES:
         series[key] = [_round(x) for x in shown[key]]
 
-    key_rep = _key_rep(test, reps)
+    key_rep = _key_rep(test, reps, measures)
     deepest = DeepestFrame(index=key_rep.key_frame, time_s=times[key_rep.key_frame])
     warnings: list[str] = [WarningCode(w) for w in level.warnings]
     if max(f.n_people for f in frames) > 1:
@@ -329,6 +331,10 @@ def _measure(
         warnings.append(WarningCode.FRAMES_FAILED)
     if any(r.heel_lifted_frames for r in reps):
         warnings.append(WarningCode.HEEL_LIFTED)
+    if left_out:
+        warnings.append(WarningCode.REPS_NOT_THE_TEST)
+    if scored.withheld:
+        warnings.append(WarningCode.MEASURE_IMPLAUSIBLE)
 
     out_reps = [
         Rep(
@@ -366,7 +372,10 @@ def _measure(
         jpeg, k = thumbs[key_rep.key_frame]
         lm = frames[key_rep.key_frame].landmarks
         draw_side = key_rep.side or side
-        caption = f"{test} rep {reps.index(key_rep) + 1} of {len(reps)} · {deepest.time_s:.2f} s"
+        caption = (
+            f"{test} rep {reps.index(key_rep) + 1} of {len(reps)} · {deepest.time_s:.2f} s · "
+            f"numbers: the clip's (median of {len(reps)})"
+        )
         png = render_deepest(
             jpeg,
             k,
@@ -374,7 +383,7 @@ def _measure(
             draw_side,
             side,
             test,
-            {**key_rep.values},
+            measures,  # the headline's numbers, as every other form of the result shows them
             caption,
             camera_roll_deg=roll,  # type: ignore[arg-type]
         )
@@ -391,11 +400,88 @@ def _floor_line(floor_y: np.ndarray) -> np.ndarray:
     return intercept + slope * t
 
 
-def _key_rep(test: str, reps: list[RepMeasures]) -> RepMeasures:
-    """The rep whose frame is drawn: the deepest squat, or the lunge rep with the largest peak."""
+def _key_rep(test: str, reps: list[RepMeasures], measures: dict[str, float | None]) -> RepMeasures:
+    """The rep whose frame is drawn: the squat rep nearest the median depth, or the lunge rep of the
+    headline's side whose peak is nearest the headline's, so the picture shows what the numbers say."""
     key = "squat_depth_pct" if test == "squat" else "lunge_shin_peak_deg"
+    target = measures.get(key)
     known = [r for r in reps if r.values.get(key) is not None]
-    return max(known, key=lambda r: r.values[key]) if known else reps[0]  # type: ignore[arg-type,return-value]
+    if not known or target is None:
+        return known[0] if known else reps[0]
+    return min(known, key=lambda r: abs(r.values[key] - target))  # type: ignore[operator]
+
+
+def _check_upright(frames: list[TrackedFrame], good: list[int], rules: dict, test: str) -> None:
+    """Refuse a body that is not standing: the line from the mid-ankles to the mid-shoulders far from
+    the picture's vertical in most frames (lying down, or a clip turned on its side)."""
+    angles = []
+    for i in good:
+        lm = frames[i].landmarks
+        d = (
+            lm[[INDEX["left_shoulder"], INDEX["right_shoulder"]], :2].mean(axis=0)
+            - lm[  # type: ignore[index]
+                [INDEX["left_ankle"], INDEX["right_ankle"]], :2
+            ].mean(axis=0)
+        )
+        angles.append(abs(math.degrees(math.atan2(abs(float(d[0])), -float(d[1])))))
+    tilt = float(np.median(angles))
+    if tilt > float(rules["max_body_tilt_deg"]):
+        raise PostureError(
+            ErrorCode.NOT_THE_TEST,
+            f"This is not a {_TEST_NAMES[test]}: the body lies {tilt:.0f}° from upright (ankles to "
+            f"shoulders), so the person is lying down or the clip is turned on its side. Film the test "
+            "standing, the phone upright or level.",
+        )
+
+
+def _check_on_the_spot(frames: list[TrackedFrame], good: list[int], rules: dict, test: str) -> None:
+    """Refuse a clip in which the person travels across the picture (walking): both tests are done on
+    the spot, the hip moving forward or back by a fraction of its height. Read from the frames where
+    the whole body is in the picture, before any other check, so a walk is named as one even when the
+    person also walks out of the picture."""
+    if len(good) < 3:
+        return
+    lms = np.stack([frames[i].landmarks[:, :2] for i in good])  # type: ignore[index]
+    hips = lms[:, _HIPS].mean(axis=1)
+    ankles = lms[:, [INDEX["left_ankle"], INDEX["right_ankle"]]].mean(axis=1)
+    height = float(np.median(np.hypot(*(ankles - hips).T)))  # the hip's height above the ankles
+    if height <= 0:
+        return
+    travel = 100.0 * float(np.percentile(hips[:, 0], 95) - np.percentile(hips[:, 0], 5)) / height
+    if travel > float(rules["max_hip_travel_pct"]):
+        raise PostureError(
+            ErrorCode.NOT_THE_TEST,
+            f"This is not a {_TEST_NAMES[test]}: the person walks across the picture (the hip travels "
+            f"{travel:.0f} % of its height sideways; on the spot it moves less than "
+            f"{float(rules['max_hip_travel_pct']):.0f} %). Film the test on the spot, side on.",
+        )
+
+
+def _knee_to_wall_reps(s: dict[str, np.ndarray], raw: object, spans: list, rules: dict) -> tuple[list, int]:
+    """The dips that have the knee-to-wall shape (front foot in place, front shin driven forward over
+    it), and how many did not; none → `not_the_test`, saying what was seen."""
+    max_foot, min_shin = float(rules["max_foot_travel_pct"]), float(rules["min_shin_travel_deg"])
+    shapes = []
+    for sp in spans:
+        sd = "left" if s["ankle_left_x"][sp.bottom] >= s["ankle_right_x"][sp.bottom] else "right"
+        shapes.append(lunge_shape(s, sp, float(np.nanmedian(raw.series[f"foot_len_{sd}"]))))  # type: ignore[attr-defined]
+    kept = [sp for sp, sh in zip(spans, shapes, strict=True) if sh.is_knee_to_wall(max_foot, min_shin)]
+    if kept:
+        return kept, len(spans) - len(kept)
+    shin = max((sh.shin_travel_deg for sh in shapes if np.isfinite(sh.shin_travel_deg)), default=0.0)
+    foot = min((sh.foot_travel_pct for sh in shapes if np.isfinite(sh.foot_travel_pct)), default=0.0)
+    raise PostureError(
+        ErrorCode.NOT_THE_TEST,
+        f"No rep has the knee-to-wall lunge's shape. Of {len(spans)} dips of the hip, the front shin "
+        f"travelled forward by at most {shin:.0f}° (a knee-to-wall rep drives the knee over the foot, "
+        f"≥ {min_shin:.0f}°) and the front foot moved at least {foot:.0f} % of its length (it stays put, "
+        f"≤ {max_foot:.0f} %). A forward lunge or a split squat keeps the front shin near vertical and "
+        "is not this test: film the knee-to-wall lunge, the front foot fixed, the knee driven forward "
+        "towards the wall and back.",
+    )
+
+
+_TEST_NAMES = {"squat": "squat", "lunge": "knee-to-wall lunge"}
 
 
 def _pelvic(

@@ -10,19 +10,26 @@ Squat, per rep (start = the top before it, bottom = its deepest frame):
 - `squat_hip_below_knee_pct`: hip height minus knee height at the bottom, % of standing hip height
   (> 0: the hip went below the knee, as in a deep squat).
 - `squat_shin_peak_deg`: the near shin's largest forward inclination (ankle → knee) in the rep: the
-  dorsiflexion proxy.
-- `squat_heel_lift_pct`: the near heel's rise at the bottom above its standing height, % of foot length.
+  dorsiflexion proxy. "Largest" is robust: the mean of the smoothed angle over the peak frame and its
+  two neighbours, so one frame's landmark jitter does not set it.
+- `squat_heel_lift_pct`: the near heel's rise over its own toe at the bottom, beyond the standing frames'
+  (the rep's tops), % of foot length. Against the foot, not the image: a camera that drifts moves heel
+  and toe alike, and a flat foot keeps its heel-over-toe height however the shin tilts.
 - `squat_trunk_lean_deg`: hip → shoulder inclination at the bottom (+ = forward).
 - `squat_trunk_shin_diff_deg`: trunk lean minus shin angle at the bottom (0 = parallel; + = the trunk
   leans more than the shin).
 - `squat_knee_past_toe_pct`: knee ahead of the toe landmark at the bottom, % of foot length.
 - `squat_pelvic_change_deg`: the silhouette pelvic tilt estimate (`posture.measures.pelvis`) at the
   bottom minus at the tops (negative = a posterior "tuck" at depth).
+Legs are the tracked legs of `posture.movement.legs` (by geometry and continuity, not by label).
 Lunge, per rep: the front leg is the one whose ankle is further forward at the bottom.
-- `lunge_shin_peak_deg`: the front shin's largest forward inclination among the frames with its heel
-  down; frames with the heel lifted are left out and flagged.
-- `lunge_heel_lift_pct`: the front heel's largest rise in the rep above its floor contact (its lowest
-  point in the rep), % of foot length.
+- `lunge_shin_peak_deg`: the front shin's largest forward inclination (robust, as the squat's) among the
+  frames with its heel down; frames with the heel lifted are left out and flagged.
+- `lunge_heel_lift_pct`: the front heel's largest rise over its own toe in the rep beyond the flat foot
+  (its heel-over-toe height at the lower of the rep's two tops), % of foot length.
+A lunge rep has the knee-to-wall shape (`lunge_shape`) when its front foot stays put and its front shin
+travels forward over it; a walk's step, a forward lunge (the front foot steps out and back) and a split
+squat (the shin stays near vertical) do not.
 Clip headline: the median over reps; for the lunge also per side, their difference, and the headline
 `lunge_shin_peak_deg` is the more restricted (lower) side's when both are filmed.
 """
@@ -101,6 +108,7 @@ def frame_series(lm: np.ndarray, side: Side) -> Frames:
     s["knee_x"], s["knee_y"] = f.p("knee")[:, 0], f.p("knee")[:, 1]
     s["toe_x"] = f.p("foot_index")[:, 0]
     s["heel_y"] = f.p("heel")[:, 1]
+    s["heel_over_toe"] = f.p("foot_index")[:, 1] - f.p("heel")[:, 1]  # y down: + = heel above toe
     s["floor_y"] = np.max(np.stack([f.p(p)[:, 1] for p in ("heel", "foot_index", "ankle")]), axis=0)
     s["shin_deg"] = _incl(f.p("ankle"), f.p("knee"))
     s["trunk_lean_deg"] = _incl(f.p("hip"), f.p("shoulder"))  # the near side, as the photo's trunk lean
@@ -112,10 +120,7 @@ def frame_series(lm: np.ndarray, side: Side) -> Frames:
         s[f"knee_{sd}_x"] = f.p("knee", sd)[:, 0]
         s[f"toe_{sd}_x"] = toe[:, 0]
         s[f"heel_{sd}_y"] = heel[:, 1]
-        # The heel→toe line's upward tilt (heel above toe = +), against the canonical horizontal.
-        s[f"foot_tilt_{sd}_deg"] = np.degrees(
-            np.arctan2(toe[:, 1] - heel[:, 1], np.abs(toe[:, 0] - heel[:, 0]) + 1e-9)
-        )
+        s[f"heel_over_toe_{sd}"] = toe[:, 1] - heel[:, 1]
         s[f"foot_len_{sd}"] = np.hypot(*(toe - heel).T)
     return f
 
@@ -150,6 +155,18 @@ def _nanmax_at(values: np.ndarray, idx: np.ndarray) -> tuple[float, int | None]:
     return float(v[k]), int(idx[k])
 
 
+def robust_peak(values: np.ndarray, idx: np.ndarray) -> tuple[float, int | None]:
+    """The peak of `values` over the frames `idx`: the mean of the largest and its neighbours among
+    `idx` (three frames where they exist), and the frame of the largest."""
+    _, at = _nanmax_at(values, idx)
+    if at is None:
+        return float("nan"), None
+    k = int(np.searchsorted(idx, at))
+    near = idx[max(0, k - 1) : k + 2]
+    near = near[np.abs(near - at) <= 1]  # neighbours in time, not across a left-out frame
+    return float(np.nanmean(values[near])), at
+
+
 def squat_rep(
     s: dict[str, np.ndarray], rep: RepSpan, foot_len: float, pelvic: dict[int, float | None]
 ) -> RepMeasures:
@@ -161,11 +178,11 @@ def squat_rep(
     if height > 0:
         v["squat_depth_pct"] = _f(100.0 * (height - hip_h[b]) / height)
         v["squat_hip_below_knee_pct"] = _f(100.0 * (s["hip_y"][b] - s["knee_y"][b]) / height)
-    peak, _ = _nanmax_at(s["shin_deg"], np.arange(a, e + 1))
+    peak, _ = robust_peak(s["shin_deg"], np.arange(a, e + 1))
     v["squat_shin_peak_deg"] = _f(peak)
     if foot_len > 0:
-        heel_top = float(np.nanmean([s["heel_y"][a], s["heel_y"][e]]))
-        v["squat_heel_lift_pct"] = _f(100.0 * (heel_top - s["heel_y"][b]) / foot_len)
+        hot = s["heel_over_toe"]
+        v["squat_heel_lift_pct"] = _f(100.0 * (hot[b] - float(np.nanmean([hot[a], hot[e]]))) / foot_len)
         v["squat_knee_past_toe_pct"] = _f(100.0 * (s["knee_x"][b] - s["toe_x"][b]) / foot_len)
     v["squat_trunk_lean_deg"] = _f(s["trunk_lean_deg"][b])
     v["squat_trunk_shin_diff_deg"] = _f(s["trunk_lean_deg"][b] - s["shin_deg"][b])
@@ -182,18 +199,49 @@ def front_side(s: dict[str, np.ndarray], frame: int) -> Side:
     return "left" if s["ankle_left_x"][frame] >= s["ankle_right_x"][frame] else "right"
 
 
-def lunge_rep(
-    s: dict[str, np.ndarray], rep: RepSpan, foot_len: float, heel_lift_pct: float, heel_lift_deg: float
-) -> RepMeasures:
+def heel_rise_pct(hot: np.ndarray, rep: RepSpan, foot_len: float) -> np.ndarray:
+    """The heel's rise over its toe beyond the flat foot, % of foot length, for every frame. The flat
+    foot is the lower of the rep's two tops (standing, the foot down): not the rep's lowest value,
+    which a foot with its toes up (a heel strike) would set."""
+    tops = hot[[rep.start, rep.end]]
+    if foot_len <= 0 or not np.isfinite(tops).any():
+        return np.full(len(hot), np.nan)
+    return 100.0 * (hot - float(np.nanmin(tops))) / foot_len
+
+
+@dataclass(frozen=True)
+class LungeShape:
+    """How one lunge rep moved: the front ankle's travel (% of foot length) and the front shin's
+    forward travel from the rep's start to its peak (degrees)."""
+
+    foot_travel_pct: float
+    shin_travel_deg: float
+
+    def is_knee_to_wall(self, max_foot_travel_pct: float, min_shin_travel_deg: float) -> bool:
+        return bool(
+            self.foot_travel_pct <= max_foot_travel_pct and self.shin_travel_deg >= min_shin_travel_deg
+        )
+
+
+def lunge_shape(s: dict[str, np.ndarray], rep: RepSpan, foot_len: float) -> LungeShape:
+    side = front_side(s, rep.bottom)
+    idx = np.arange(rep.start, rep.end + 1)
+    ankle = s[f"ankle_{side}_x"][idx]
+    shin = s[f"shin_{side}_deg"][idx]
+    travel = float(np.nanmax(ankle) - np.nanmin(ankle)) if np.isfinite(ankle).any() else float("nan")
+    start = float(np.nanmin(shin[: max(1, len(shin) // 4)])) if np.isfinite(shin).any() else float("nan")
+    peak = float(np.nanmax(shin)) if np.isfinite(shin).any() else float("nan")
+    return LungeShape(100.0 * travel / foot_len if foot_len > 0 else float("nan"), peak - start)
+
+
+def lunge_rep(s: dict[str, np.ndarray], rep: RepSpan, foot_len: float, heel_lift_pct: float) -> RepMeasures:
     """The lunge measures of one rep: the front shin's peak with the heel down, and the heel's rise."""
     side = front_side(s, rep.bottom)
     idx = np.arange(rep.start, rep.end + 1)
-    heel = s[f"heel_{side}_y"]
-    floor = float(np.nanmax(heel[idx])) if np.isfinite(heel[idx]).any() else float("nan")
-    rise = 100.0 * (floor - heel) / foot_len if foot_len > 0 else np.full(len(heel), np.nan)
-    lifted = (rise > heel_lift_pct) | (s[f"foot_tilt_{side}_deg"] > heel_lift_deg)
+    rise = heel_rise_pct(s[f"heel_over_toe_{side}"], rep, foot_len)
+    lifted = rise > heel_lift_pct
     down = idx[~lifted[idx]]
-    peak, at = _nanmax_at(s[f"shin_{side}_deg"], down) if len(down) else (float("nan"), None)
+    peak, at = robust_peak(s[f"shin_{side}_deg"], down) if len(down) else (float("nan"), None)
     values = {
         "lunge_shin_peak_deg": _f(peak),
         "lunge_heel_lift_pct": _f(float(np.nanmax(rise[idx]))) if np.isfinite(rise[idx]).any() else None,
@@ -233,18 +281,20 @@ def display_series(
     if test == "lunge":  # the leg in front at each frame
         front_left = s["ankle_left_x"] >= s["ankle_right_x"]
         shin = np.where(front_left, s["shin_left_deg"], s["shin_right_deg"])
-        heel = np.where(front_left, s["heel_left_y"], s["heel_right_y"])
+        hot = np.where(front_left, s["heel_over_toe_left"], s["heel_over_toe_right"])
         knee_ahead = np.where(
             front_left, s["knee_left_x"] - s["toe_left_x"], s["knee_right_x"] - s["toe_right_x"]
         )
     else:
-        shin, heel, knee_ahead = s["shin_deg"], s["heel_y"], s["knee_x"] - s["toe_x"]
-    heel_floor = float(np.nanmax(heel)) if np.isfinite(heel).any() else float("nan")
+        shin, hot, knee_ahead = s["shin_deg"], s["heel_over_toe"], s["knee_x"] - s["toe_x"]
+    # The heel's rise over its toe beyond the flat foot: the clip's median (a test's foot is down most
+    # of the time; the lowest values would be a toe lifted, not a flat foot).
+    flat = float(np.nanmedian(hot)) if np.isfinite(hot).any() else float("nan")
     scale = 100.0 / foot_len if foot_len > 0 else float("nan")
     return {
         "hip_height_pct": hip,
         "shin_deg": shin,
         "trunk_lean_deg": s["trunk_lean_deg"],
-        "heel_rise_pct": (heel_floor - heel) * scale,
+        "heel_rise_pct": (hot - flat) * scale,
         "knee_past_toe_pct": knee_ahead * scale,
     }

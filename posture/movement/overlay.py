@@ -34,16 +34,24 @@ _LABELS = {
 }
 
 
-def thumbnail(rgb: np.ndarray) -> tuple[bytes, float]:
+def thumbnail(rgb: np.ndarray, frame_scale: float = 1.0) -> tuple[bytes, float]:
     """A frame reduced for the overlay, JPEG-encoded (kept per frame, so any frame can be drawn later
-    without decoding the clip again), and its scale (thumbnail pixels per frame pixel)."""
+    without decoding the clip again), and its scale in thumbnail pixels per *clip* pixel, the unit the
+    landmarks are kept in. `frame_scale` is what `rgb` already is of the clip (`ClipFrame.scale`: the
+    working frame of a 1080p clip is half its size), so the two reductions compose."""
     height, width = rgb.shape[:2]
     k = min(1.0, MAX_SIDE_PX / max(height, width))
     small = cv2.resize(
         rgb, (max(1, round(width * k)), max(1, round(height * k))), interpolation=cv2.INTER_AREA
     )
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return (data.tobytes() if ok else b""), k
+    return (data.tobytes() if ok else b""), k * float(frame_scale)
+
+
+def overlay_point(landmarks: np.ndarray, index: int, scale: float) -> tuple[float, float]:
+    """Where landmark `index` (clip pixels) is drawn on a thumbnail of `scale` (thumbnail px per clip px)."""
+    x, y = landmarks[index, :2] * scale
+    return float(x), float(y)
 
 
 def render_deepest(
@@ -57,18 +65,17 @@ def render_deepest(
     caption: str,
     camera_roll_deg: float = 0.0,
 ) -> bytes:
-    """PNG bytes: the thumbnail `jpeg` (frame pixels × `scale`) with `side`'s leg and `trunk_side`'s
-    trunk (the near side) drawn from `landmarks` (clip pixels), the true vertical the angles are measured
-    from (the frame's vertical turned by `camera_roll_deg`, sign of `posture.geometry.to_canonical`), and
-    the rep's `measures` below."""
+    """PNG bytes: the thumbnail `jpeg` (clip pixels × `scale`, as `thumbnail()` gives it) with `side`'s
+    leg and `trunk_side`'s trunk (the near side) drawn from `landmarks` (clip pixels), the true
+    vertical the angles are measured from (the frame's vertical turned by `camera_roll_deg`, sign of
+    `posture.geometry.to_canonical`), and the clip's `measures` below."""
     frame = Image.open(io.BytesIO(jpeg)).convert("RGB")
     canvas = Image.new("RGB", (frame.width, frame.height + PANEL_PX), (0, 0, 0))
     canvas.paste(frame, (0, 0))
     draw = ImageDraw.Draw(canvas)
 
     def pt(part: str, sd: Side = side) -> tuple[float, float]:
-        x, y = landmarks[side_index(part, sd), :2] * scale
-        return float(x), float(y)
+        return overlay_point(landmarks, side_index(part, sd), scale)
 
     width = max(2, round(frame.height / 160))
     draw.line([pt(p) for p in _CHAIN[2:]], fill=_WHITE, width=width)

@@ -1,7 +1,7 @@
 """The result type of a movement clip: `MovementAnalysis`, serialised by the CLI, batch and API alike.
 
-Field names are the public contract (/tmp/team/MOVEMENT_CONTRACT.md, docs/measures.md); `to_dict()` is
-the JSON form (the deepest frame's PNG is left out of it).
+Field names are the public contract (docs/measures.md, "Movement tests"; docs/api.md for the API's
+form of it); `to_dict()` is the JSON form (the deepest frame's PNG is left out of it).
 """
 
 from __future__ import annotations

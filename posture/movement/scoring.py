@@ -3,7 +3,9 @@ rules, scored as the photo's measures are (`posture.scoring.score_value`).
 
 Each scored headline number gets a score 0–100 and a band under its own name; `overall` is their mean.
 A number outside its good range gets its finding sentence, which names its value in a sentence of its
-own. The noise band of every number comes from `[movement.noise]`, with its source.
+own. A number outside what the test can give at all (`[movement.plausible]`, e.g. a negative peak shin
+angle in a lunge) is withheld: neither scored nor given its finding, with a sentence that says why.
+The noise band of every number comes from `[movement.noise]`, with its source.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class MovementScores:
     scores: dict[str, int]
     bands: dict[str, Band]
     findings: list[str]
+    withheld: list[str]  # measures outside their plausible range: shown, not scored, no finding
 
 
 def score_movement(test: str, measures: dict[str, float | None]) -> MovementScores:
@@ -28,9 +31,22 @@ def score_movement(test: str, measures: dict[str, float | None]) -> MovementScor
     bands: dict[str, Band] = {}
     findings: list[str] = []
     raw: list[float] = []
+    withheld: list[str] = []
+    plausible = rules.get("plausible", {})
+    for name, value in measures.items():
+        bounds = plausible.get(name)
+        if value is not None and bounds is not None and not (bounds[0] <= value <= bounds[1]):
+            withheld.append(name)
+            findings.append(
+                rules["findings"]["implausible"].format(
+                    label=plausible_label(rules, test, name), value=value, low=bounds[0], high=bounds[1]
+                )
+            )
+    if {"lunge_shin_peak_left_deg", "lunge_shin_peak_right_deg"} & set(withheld):
+        withheld.append("lunge_asymmetry_deg")  # a difference with an implausible side says nothing
     for name, rule in rules["scores"][test].items():
         value = measures.get(name)
-        if value is None:
+        if value is None or name in withheld:
             continue
         result = score_value(value, tuple(rule["good"]), tuple(rule["mild"]))
         scores[name] = round(result.score)
@@ -45,7 +61,12 @@ def score_movement(test: str, measures: dict[str, float | None]) -> MovementScor
         if not findings:
             findings.append(rules["findings"]["all_good"])
     findings.append(rules["findings"]["disclaimer"])
-    return MovementScores(scores, bands, findings)
+    return MovementScores(scores, bands, findings, withheld)
+
+
+def plausible_label(rules: dict, test: str, name: str) -> str:
+    """The measure's name in a sentence (its finding's label, else its own name)."""
+    return str(rules["findings"].get(test, {}).get(name, {}).get("label", name.replace("_", " ")))
 
 
 def noise_bands(names: tuple[str, ...]) -> tuple[dict[str, float], dict[str, str]]:

@@ -84,7 +84,7 @@ async def upload_movement(
 ) -> JSONResponse:
     """Store a clip and start its analysis: answers 202 with the job to poll (`GET /jobs/{id}`). A clip
     the library cannot use ends the job as `failed` with its code (`clip_unreadable`, `clip_too_long`,
-    `no_movement`, `person_left_frame`, `not_side_on`...), and nothing else is kept."""
+    `no_movement`, `not_the_test`, `person_left_frame`, `not_side_on`...), and nothing else is kept."""
     await run_in_threadpool(_check_subject, db, user, subject_id)
     runner.check_capacity()
     clip, form = await read_form(request, MovementFields, file_field="clip", read=movements.read_clip)

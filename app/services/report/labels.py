@@ -188,6 +188,14 @@ WARNINGS: dict[str, str] = {
         "The front heel left the floor in some frames: those frames do not count for the lunge's peak shin "
         "angle."
     ),
+    "reps_not_the_test": (
+        "Some dips of the hip did not have the knee-to-wall shape (front foot in place, knee driven forward "
+        "over it): they were left out of the reps."
+    ),
+    "measure_implausible": (
+        "A number is outside what this test can give: it is shown, but not scored and no finding is drawn "
+        "from it."
+    ),
     "mode_differs": "One photo is standing and the other a lunge: most measures cannot be compared.",
     "rules_version_differs": (
         "The two photos were scored with different rules versions: scores may differ for that reason."

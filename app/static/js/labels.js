@@ -131,6 +131,10 @@ export const WARNINGS = {
   frames_failed: "Some frames of the clip could not be measured (listed with the result); the others were.",
   heel_lifted:
     "The front heel left the floor in some frames: those frames do not count for the lunge's peak shin angle.",
+  reps_not_the_test:
+    "Some dips of the hip did not have the knee-to-wall shape (front foot in place, knee driven forward over it): they were left out of the reps.",
+  measure_implausible:
+    "A number is outside what this test can give: it is shown, but not scored and no finding is drawn from it.",
   mode_differs: "One photo is standing and the other a lunge: most measures cannot be compared.",
   rules_version_differs: "The two photos were scored with different rules versions: scores may differ for that reason.",
   model_differs: "The two photos were analysed with different pose models: differences may come from the model.",
@@ -262,6 +266,7 @@ export const ERROR_TITLES = {
   no_movement: "No rep was found in the clip",
   person_left_frame: "The person left the picture",
   not_side_on: "Not filmed side on",
+  not_the_test: "The clip is not the test",
   invalid_request: "Invalid request",
   malformed_request: "Invalid request",
   duplicate_field: "A field was sent twice",
