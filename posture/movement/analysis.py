@@ -168,6 +168,7 @@ def _analyze(
             run.sampled = len(frames)
             if progress is not None:
                 progress(len(frames), max(expected, len(frames) + 1))
+        info = run.info = replace(info, frames_read=clip.frames_read, truncated=clip.truncated)
     if progress is not None and frames:
         progress(len(frames), len(frames))
     if not frames:
@@ -329,6 +330,10 @@ def _measure(
         warnings.append(WarningCode.FRAMES_FAILED)
     if any(r.heel_lifted_frames for r in reps):
         warnings.append(WarningCode.HEEL_LIFTED)
+    if info.truncated:
+        warnings.append(WarningCode.CLIP_TRUNCATED)
+    if info.rotation_ignored:
+        warnings.append(WarningCode.ROTATION_IGNORED)
 
     out_reps = [
         Rep(
@@ -461,6 +466,8 @@ def _clip_out(info: ClipInfo | None, sampled: int) -> ClipInfoOut:
         frames_total=info.frames_total or None,  # unknown when the container does not say
         frames_sampled=sampled,
         sample_fps=round(info.sample_fps, 3),
+        frames_read=info.frames_read or None,
+        rotation_ignored_deg=info.rotation_ignored_deg,
     )
 
 
