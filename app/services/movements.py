@@ -77,7 +77,7 @@ class MovementJobs:
         self.store = store
         self.analyzer = analyzer
         self.stale_s = settings.job_stale_s
-        self.max_jobs = settings.inference_workers + settings.max_queued_analyses
+        self.max_jobs = settings.clip_workers + settings.max_queued_clips
         self._host, self._token = socket.gethostname()[:100], uuid.uuid4().hex[:8]
         self.owner = f"{self._host}:{os.getpid()}:{self._token}"
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -208,7 +208,8 @@ class MovementJobs:
         except asyncio.CancelledError:
             raise
         except ServiceUnavailable as exc:
-            await asyncio.to_thread(self._fail, job_id, exc.code, exc.message)
+            message = _STOPPED if exc.code == storage.INTERRUPTED else exc.message
+            await asyncio.to_thread(self._fail, job_id, exc.code, message)
         except Exception:
             log.exception("movement job %s failed", job_id)
             await asyncio.to_thread(
