@@ -47,9 +47,16 @@ class _Service(FastAPI):
         return SecurityHeaders(super().build_middleware_stack())
 
 
-def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = None) -> FastAPI:
-    """Build the service. Without `analyzer`, the app owns an `InferencePool` sized by the settings;
-    a given analyzer (tests, embedding) is used as is and not closed by the app."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    analyzer: Analyzer | None = None,
+    clip_analyzer: Analyzer | None = None,
+) -> FastAPI:
+    """Build the service. Without `analyzer`, the app owns two `InferencePool`s sized by the settings:
+    one for photos and one for movement clips, so clips never hold the photos' workers. A given
+    analyzer (tests, embedding) is used as is and not closed by the app; it runs the clips too unless
+    `clip_analyzer` is given."""
     settings = settings or Settings()
     db = Database(settings.sqlalchemy_url)
     store = open_store(settings.storage_location)
@@ -62,7 +69,20 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
             max_queued=settings.max_queued_analyses,
             model_options=settings.model_options,
         )
-    movement_jobs = MovementJobs(db, store, analyzer, settings)
+    owns_clip_analyzer = clip_analyzer is None and owns_analyzer
+    if clip_analyzer is None:
+        clip_analyzer = (
+            InferencePool(
+                settings.clip_workers,
+                kind=settings.inference_pool,
+                max_queued=settings.max_queued_clips,
+                model_options=settings.model_options,
+                name="clip",
+            )
+            if owns_analyzer
+            else analyzer
+        )
+    movement_jobs = MovementJobs(db, store, clip_analyzer, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,11 +90,17 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
         if isinstance(store, LocalFileStore):
             store.root.mkdir(parents=True, exist_ok=True)
         analyzer.start()  # models load in the background; /health says "starting" meanwhile
+        if owns_clip_analyzer:
+            clip_analyzer.start()
         sweeping = sweeper.start()  # deletions a crash left unfinished, then files no row references
         await movement_jobs.start()  # jobs a stopped server left unfinished are failed first
         try:
             yield
         finally:
+            # The clip workers first: a running clip is ended at once (its job fails as
+            # `job_interrupted`), not waited for.
+            if owns_clip_analyzer:
+                await run_in_threadpool(clip_analyzer.close)
             await movement_jobs.stop()
             await sweeper.stop(sweeping)
             if owns_analyzer:
@@ -94,6 +120,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
     app.state.store = store
     app.state.sweeper = sweeper
     app.state.analyzer = analyzer
+    app.state.clip_analyzer = clip_analyzer
     app.state.movements = movement_jobs
     app.state.trends_cache = VersionedCache(TRENDS_CACHE_BYTES)
     errors.install(app)

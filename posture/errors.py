@@ -25,6 +25,10 @@ class ErrorCode(StrEnum):
     # A movement clip (posture.movement).
     CLIP_UNREADABLE = "clip_unreadable"
     CLIP_TOO_LONG = "clip_too_long"
+    CLIP_TOO_SHORT = "clip_too_short"
+    CLIP_FRAME_TOO_LARGE = "clip_frame_too_large"
+    CLIP_TOO_HEAVY = "clip_too_heavy"
+    CLIP_TRUNCATED = "clip_truncated"
     NO_MOVEMENT = "no_movement"
     PERSON_LEFT_FRAME = "person_left_frame"
     NOT_SIDE_ON = "not_side_on"
@@ -50,6 +54,10 @@ class WarningCode(StrEnum):
     # the test can give, shown but neither scored nor given a finding.
     REPS_NOT_THE_TEST = "reps_not_the_test"
     MEASURE_IMPLAUSIBLE = "measure_implausible"
+    # A clip's decoding ended before the container's last frame (analysed as far as it went), and a
+    # rotation in the container that is not a quarter turn (ignored: the frames are analysed as stored).
+    CLIP_TRUNCATED = "clip_truncated"
+    ROTATION_IGNORED = "rotation_ignored"
     # On a comparison or trend of several analyses.
     MODE_DIFFERS = "mode_differs"
     RULES_VERSION_DIFFERS = "rules_version_differs"

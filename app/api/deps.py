@@ -99,3 +99,12 @@ def require_multipart(request: Request, _user: CurrentUser) -> None:
             "unsupported_media_type",
             "Upload the photo as multipart/form-data with a file field named `photo`.",
         )
+
+
+def require_clip_multipart(request: Request, _user: CurrentUser) -> None:
+    if _media_type(request) != "multipart/form-data":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Upload the clip as multipart/form-data with a file field named `clip`.",
+        )

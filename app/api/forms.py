@@ -5,6 +5,8 @@ caller could make the server parse a whole 20 MiB body before the 401. The uploa
 the request and call `read_form` after authentication; a Pydantic model declares the fields other than
 `photo`, validates them (422 `invalid_request`, as FastAPI would) and gives the body's OpenAPI schema
 (`multipart_body`). A field sent twice (two `photo` parts) answers 422 `duplicate_field`, not last-one-wins.
+A body cut before its closing boundary (`--boundary--`) is 400 `malformed_request`: the multipart parser
+would otherwise keep the parts it finished and silently drop the last, unfinished one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.types import Message, Receive
 
 from app.core.errors import ApiError
 from app.services.uploads import read_photo
@@ -46,7 +49,16 @@ async def read_form(
 ) -> tuple[PhotoPart, F]:
     """The file part (`photo`, or `file_field`: a movement's `clip`) and the other fields of a multipart
     upload, validated by `model`; `read` checks the part's declared type and reads it."""
+    tail = _Tail()
+    request = Request(request.scope, tail.wrap(request.receive))
     async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
+        if not tail.closes(_boundary(request)):
+            raise ApiError(
+                400,
+                "malformed_request",
+                "The multipart body ends before its closing boundary: the upload was cut short. "
+                "Send it again.",
+            )
         counts = Counter(name for name, _ in form.multi_items())
         for name, count in counts.items():
             if count > 1:
@@ -71,6 +83,36 @@ async def read_form(
             raise RequestValidationError(errors)
         assert isinstance(photo, UploadFile)
         return PhotoPart(await read(photo), photo.filename), fields
+
+
+class _Tail:
+    """Keeps the last bytes of a request body as it is read, to check how the body ends."""
+
+    KEEP = 4096  # the closing boundary, and a short epilogue after it (RFC 2046 allows one)
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def wrap(self, receive: Receive) -> Receive:
+        async def recording() -> Message:
+            message = await receive()
+            if message.get("type") == "http.request":
+                self.data = (self.data + message.get("body", b""))[-self.KEEP :]
+            return message
+
+        return recording
+
+    def closes(self, boundary: bytes | None) -> bool:
+        return boundary is None or b"--" + boundary + b"--" in self.data
+
+
+def _boundary(request: Request) -> bytes | None:
+    """The multipart boundary of the request's Content-Type (None: not declared, left to the parser)."""
+    for param in request.headers.get("content-type", "").split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "boundary" and value:
+            return value.strip('"').encode("latin-1", "replace")
+    return None
 
 
 def multipart_body(

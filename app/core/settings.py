@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     inference_workers: int = Field(default_factory=lambda: default_workers(maximum=8), ge=1, le=64)
     inference_pool: PoolKind = "process"
     max_queued_analyses: int = Field(32, ge=0)
+    # Movement clips run on workers of their own, so a clip (seconds to a minute of one core) never
+    # holds a photo's worker or its queue (docs/api.md). Each is one more process of ~0.6 GB at most.
+    clip_workers: int = Field(1, ge=1, le=16)
+    max_queued_clips: int = Field(8, ge=0)
     # A movement job whose server has not renewed its heartbeat (every second) for this long was interrupted.
     job_stale_s: float = Field(30.0, ge=5)
     # The library reads the same variable (`posture.model.default_model_path`): one default.

@@ -27,6 +27,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ class MovementJobs:
         self.store = store
         self.analyzer = analyzer
         self.stale_s = settings.job_stale_s
-        self.max_jobs = settings.inference_workers + settings.max_queued_analyses
+        self.max_jobs = settings.clip_workers + settings.max_queued_clips
         self._host, self._token = socket.gethostname()[:100], uuid.uuid4().hex[:8]
         self.owner = f"{self._host}:{os.getpid()}:{self._token}"
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -202,13 +203,21 @@ class MovementJobs:
                         self._fail, job_id, "clip_missing", "The stored clip is missing from the file store."
                     )
                     return
-                clip_job = ClipJob(path, clip_options(job.test, job.options), job.source, key=job_id.hex)
+                # The worker reads the clip from the store's path; the client's name (or none) is the
+                # result's `source`, never that path (issue 23: it leaked the data directory).
+                clip_job = ClipJob(
+                    path, clip_options(job.test, job.options), job.source or "", key=job_id.hex
+                )
                 outcome = await self.analyzer.run_clip(clip_job, self._reporter(job_id))
+                if outcome.analysis is not None:
+                    analysis = outcome.analysis.model_copy(update={"source": job.source})
+                    outcome = replace(outcome, analysis=analysis)
             await asyncio.to_thread(self._end, job_id, outcome)
         except asyncio.CancelledError:
             raise
         except ServiceUnavailable as exc:
-            await asyncio.to_thread(self._fail, job_id, exc.code, exc.message)
+            message = _STOPPED if exc.code == storage.INTERRUPTED else exc.message
+            await asyncio.to_thread(self._fail, job_id, exc.code, message)
         except Exception:
             log.exception("movement job %s failed", job_id)
             await asyncio.to_thread(
@@ -260,11 +269,16 @@ def clip_options(test: str, options: dict[str, Any]) -> Any:
     """The library's `ClipOptions` of a job (imported here: the video side loads only for clips)."""
     from posture.movement.options import ClipOptions
 
+    defaults = ClipOptions()
     return ClipOptions(
         test=test,  # type: ignore[arg-type]
         facing=options.get("facing"),
         camera_roll_deg=options.get("camera_roll_deg"),
         mirror_pass=bool(options.get("mirror_pass", False)),
+        # Jobs stored before these options existed have none: the library's defaults.
+        sample_fps=float(options.get("sample_fps") or defaults.sample_fps),
+        level=options.get("level") or defaults.level,
+        camera_roll_source=options.get("camera_roll_source") or defaults.camera_roll_source,
         overlay=True,
     )
 
@@ -313,6 +327,9 @@ def create_job(
     facing: str | None,
     camera_roll_deg: float | None,
     mirror_pass: bool = False,
+    sample_fps: float | None = None,
+    level: str = "auto",
+    camera_roll_source: str = "given",
     source: str | None,
     taken_at: datetime,
 ) -> MovementJob:
@@ -324,7 +341,14 @@ def create_job(
         subject_id,
         clip,
         test=test,
-        options={"facing": facing, "camera_roll_deg": camera_roll_deg, "mirror_pass": mirror_pass},
+        options={
+            "facing": facing,
+            "camera_roll_deg": camera_roll_deg,
+            "mirror_pass": mirror_pass,
+            "sample_fps": sample_fps,
+            "level": level,
+            "camera_roll_source": camera_roll_source,
+        },
         source=source,
         taken_at=taken_at,
         owner=runner.owner,

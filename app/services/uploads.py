@@ -4,6 +4,7 @@ event loop, turn a refusal into its 422, and decide `taken_at`."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -45,13 +46,20 @@ def as_utc(value: datetime) -> datetime | None:
 
 
 def source_name(filename: str | None) -> str | None:
-    """The client's file name without directories, control or bidirectional characters (it is stored and
-    echoed)."""
+    """The client's file name (a photo's or a clip's) without directories, control, bidirectional,
+    zero-width or other invisible format characters (it is stored and echoed), nor surrounding blanks."""
     if not filename:
         return None
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE_NAME_CHARS.sub("", name).encode("utf-8", "replace").decode("utf-8")[:255]
+    name = _UNSAFE_NAME_CHARS.sub("", name)
+    # Unicode's format (Cf: zero-width space and joiners, BOM, soft hyphen, bidi), control, surrogate
+    # and line/paragraph separator characters: invisible, or able to disguise one name as another.
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
+    name = name.encode("utf-8", "replace").decode("utf-8").strip()[:255]
     return name or None
+
+
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 async def read_part(part: UploadFile, accepted: tuple[str, ...], what: str, send: str) -> bytes:

@@ -171,6 +171,7 @@ def _analyze(
             run.sampled = len(frames)
             if progress is not None:
                 progress(len(frames), max(expected, len(frames) + 1))
+        info = run.info = replace(info, frames_read=clip.frames_read, truncated=clip.truncated)
     if progress is not None and frames:
         progress(len(frames), len(frames))
     if not frames:
@@ -335,6 +336,10 @@ def _measure(
         warnings.append(WarningCode.REPS_NOT_THE_TEST)
     if scored.withheld:
         warnings.append(WarningCode.MEASURE_IMPLAUSIBLE)
+    if info.truncated:
+        warnings.append(WarningCode.CLIP_TRUNCATED)
+    if info.rotation_ignored:
+        warnings.append(WarningCode.ROTATION_IGNORED)
 
     out_reps = [
         Rep(
@@ -547,6 +552,8 @@ def _clip_out(info: ClipInfo | None, sampled: int) -> ClipInfoOut:
         frames_total=info.frames_total or None,  # unknown when the container does not say
         frames_sampled=sampled,
         sample_fps=round(info.sample_fps, 3),
+        frames_read=info.frames_read or None,
+        rotation_ignored_deg=info.rotation_ignored_deg,
     )
 
 

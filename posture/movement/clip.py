@@ -2,9 +2,20 @@
 
 Frames are streamed: `Clip.frames()` decodes one frame at a time and yields only the sampled ones, so a
 clip never exists in memory as a whole. Video is decoded by OpenCV's bundled FFmpeg, which applies the
-container's rotation (the phone's display matrix) itself (`CAP_PROP_ORIENTATION_AUTO`); the rotation
-it found is reported (`CAP_PROP_ORIENTATION_META`). Frames larger than `max_side_px` are reduced
-before the model sees them (the landmarker works at 256 px inside).
+container's rotation (the phone's display matrix) itself (`CAP_PROP_ORIENTATION_AUTO`) when it is a
+quarter turn (90, 180, 270 degrees) and ignores any other; `ClipInfo.rotation_deg` is the rotation
+applied, and one that was not is reported (`rotation_ignored_deg`, the warning `rotation_ignored`).
+Frames larger than `max_side_px` are reduced before the model sees them (the landmarker works at 256
+px inside).
+
+What one clip may cost is bounded before a frame is decoded (`ClipLimits`, rules.toml
+`[movement.clip]`): the frame size read from the container (`clip_frame_too_large`: FFmpeg holds every
+decoded frame, and its reference frames, at full size, so the frame size bounds a worker's memory) and
+the frames × pixels to decode (`clip_too_heavy`: the work, so the time). The work is counted again as
+frames are decoded, for containers that do not give their frame count. A clip too short to hold a rep
+(`clip_too_short`) is refused, and one whose decoding stops before the container's last frame (a
+damaged or cut file) is analysed as far as it goes, `Clip.truncated` set (or refused as
+`clip_truncated` when too few frames were read).
 """
 
 from __future__ import annotations
@@ -32,6 +43,34 @@ PREFETCH_FRAMES = 3
 _DURATION_SLACK_S = 0.5
 
 ClipSource = str | Path | bytes | Sequence[str | Path]
+QUARTER_TURNS = (0, 90, 180, 270)
+
+
+@dataclass(frozen=True)
+class ClipLimits:
+    """What one clip may cost (rules.toml `[movement.clip]`): the largest frame side and frame pixels,
+    the frames × pixels to decode (megapixels), and the fewest frames and seconds of a movement."""
+
+    max_frame_side_px: int = 4096
+    max_frame_pixels: int = 9_500_000
+    max_decoded_megapixels: float = 9000.0
+    min_frames: int = 8
+    min_duration_s: float = 1.0
+    truncated_share: float = 0.97
+
+    @classmethod
+    def from_rules(cls) -> ClipLimits:
+        from ..rules import load_rules
+
+        rules = load_rules()["movement"]["clip"]
+        return cls(
+            max_frame_side_px=int(rules["max_frame_side_px"]),
+            max_frame_pixels=int(rules["max_frame_pixels"]),
+            max_decoded_megapixels=float(rules["max_decoded_megapixels"]),
+            min_frames=int(rules["min_frames"]),
+            min_duration_s=float(rules["min_duration_s"]),
+            truncated_share=float(rules["truncated_share"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -47,6 +86,10 @@ class ClipInfo:
     frames_total: int
     sample_fps: float
     burst: bool = False
+    rotation_ignored: bool = False  # the container asked for a rotation that is not a quarter turn
+    rotation_ignored_deg: float | None = None  # what it asked for (None: not a number)
+    frames_read: int = 0  # frames decoded (set once decoding has ended; `Clip.frames_read` meanwhile)
+    truncated: bool = False  # decoding stopped before the container's last frame
 
 
 @dataclass(frozen=True)
@@ -85,6 +128,8 @@ class Clip:
         self._frames = frames
         self._cleanup = cleanup
         self._release = release  # the decoder, also when its frames were never started
+        self.frames_read = 0  # frames decoded from the container (all, not only the sampled ones)
+        self.truncated = False  # decoding stopped before the container's last frame
 
     def frames(self) -> Iterator[ClipFrame]:
         return self._frames
@@ -107,9 +152,18 @@ class Clip:
         self.close()
 
 
-def open_clip(source: ClipSource, *, sample_fps: float, max_duration_s: float, max_side_px: int) -> Clip:
+def open_clip(
+    source: ClipSource,
+    *,
+    sample_fps: float,
+    max_duration_s: float,
+    max_side_px: int,
+    limits: ClipLimits | None = None,
+) -> Clip:
     """Open a video (path or bytes) or a burst (a folder or a list of photo paths), or raise
-    `PostureError` with `clip_unreadable` or `clip_too_long`."""
+    `PostureError` with `clip_unreadable`, `clip_too_long`, `clip_too_short`, `clip_frame_too_large` or
+    `clip_too_heavy` (`limits`: rules.toml's by default)."""
+    limits = limits or ClipLimits.from_rules()
     if isinstance(source, bytes | bytearray):
         suffix = _sniff_suffix(bytes(source[:64]))
         fd, name = tempfile.mkstemp(prefix="posture-clip-", suffix=suffix)
@@ -117,7 +171,7 @@ def open_clip(source: ClipSource, *, sample_fps: float, max_duration_s: float, m
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(source)
-            return _open_video(tmp, sample_fps, max_duration_s, max_side_px, cleanup=[tmp])
+            return _open_video(tmp, sample_fps, max_duration_s, max_side_px, limits, cleanup=[tmp])
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -127,7 +181,7 @@ def open_clip(source: ClipSource, *, sample_fps: float, max_duration_s: float, m
             return _open_burst(burst_paths(path), sample_fps, max_duration_s, max_side_px)
         if path.suffix.lower() in PHOTO_SUFFIXES:
             return _open_burst([path], sample_fps, max_duration_s, max_side_px)
-        return _open_video(path, sample_fps, max_duration_s, max_side_px, cleanup=[])
+        return _open_video(path, sample_fps, max_duration_s, max_side_px, limits, cleanup=[])
     return _open_burst([Path(p) for p in source], sample_fps, max_duration_s, max_side_px)
 
 
@@ -152,8 +206,51 @@ def _too_long(duration_s: float, max_duration_s: float) -> PostureError:
     )
 
 
+def _too_short(frames: int, fps: float, limits: ClipLimits) -> PostureError:
+    count = "1 frame" if frames == 1 else f"{frames} frames"
+    return PostureError(
+        ErrorCode.CLIP_TOO_SHORT,
+        f"The clip holds {count} at {fps:g} fps ({frames / fps:.2f} s); a movement test needs at least "
+        f"{limits.min_frames} frames and {limits.min_duration_s:g} s. Film three to five slow reps.",
+    )
+
+
+def _frame_too_large(width: int, height: int, limits: ClipLimits) -> PostureError:
+    return PostureError(
+        ErrorCode.CLIP_FRAME_TOO_LARGE,
+        f"The clip's frames are {width}×{height} pixels; clips up to {limits.max_frame_side_px} pixels a "
+        f"side and {limits.max_frame_pixels / 1e6:.1f} megapixels (4K) are analysed. Film at 4K or less.",
+    )
+
+
+def _too_heavy(megapixels: float, limits: ClipLimits) -> PostureError:
+    return PostureError(
+        ErrorCode.CLIP_TOO_HEAVY,
+        f"The clip has {megapixels:,.1f} megapixels of frames to decode; one clip may have at most "
+        f"{limits.max_decoded_megapixels:,.1f} (30 s of 4K at 30 fps). Trim it to the reps, or film at a "
+        "lower frame rate or resolution.",
+    )
+
+
+def _applied_rotation(meta: float) -> tuple[int, bool, float | None]:
+    """The rotation FFmpeg applies for the container's `meta` (degrees clockwise), whether `meta` was
+    ignored (not a quarter turn: a 45°, all-zero or overflowing display matrix) and its value. OpenCV
+    rotates frames only for exact quarter turns; anything else leaves them as stored."""
+    if not np.isfinite(meta):
+        return 0, True, None
+    degrees = round(meta) % 360
+    if degrees in QUARTER_TURNS and abs(meta - round(meta)) < 1e-6:
+        return degrees, False, None
+    return 0, True, round(float(meta), 3)
+
+
 def _open_video(
-    path: Path, sample_fps: float, max_duration_s: float, max_side_px: int, cleanup: list[Path]
+    path: Path,
+    sample_fps: float,
+    max_duration_s: float,
+    max_side_px: int,
+    limits: ClipLimits,
+    cleanup: list[Path],
 ) -> Clip:
     if not path.is_file():
         raise _unreadable(f"No clip file at {path.name}.")
@@ -162,21 +259,35 @@ def _open_video(
         cap.release()
         raise _unreadable("The clip could not be opened as a video. Send an MP4, MOV or WebM file.")
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # upright frames, as the phone shows them
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))  # 0: not in the container (some WebM)
-    rotation = round(float(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0.0)) % 360
-    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+    try:
+        # Everything below is read from the container's headers: no frame is decoded before the checks.
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))  # 0: not in the container (some WebM)
+        meta = float(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0.0)
+        rotation, ignored, ignored_deg = _applied_rotation(meta)
+        side_w = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        side_h = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            raise _unreadable(
+                f"The clip's frame rate ({fps:g} fps) is not one a camera films at (up to 1000 fps). Send an "
+                "MP4, MOV or WebM file from a camera."
+            )
+        _check_frame_size(side_w, side_h, limits)
+        duration = count / fps if count > 0 else 0.0
+        if duration > max_duration_s + _DURATION_SLACK_S:
+            raise _too_long(duration, max_duration_s)
+        if count > 0 and (count < limits.min_frames or duration < limits.min_duration_s - 1.0 / fps):
+            raise _too_short(count, fps, limits)
+        if count * side_w * side_h / 1e6 > limits.max_decoded_megapixels:
+            raise _too_heavy(count * side_w * side_h / 1e6, limits)
+        ok, first = cap.read()
+        if not ok or first is None or first.ndim != 3:
+            raise _unreadable("No frame of the clip could be decoded. The file may be damaged or cut short.")
+        height, width = first.shape[:2]
+        _check_frame_size(width, height, limits)  # a container that understated its frame size
+    except BaseException:
         cap.release()
-        raise _unreadable("The clip has no usable frame rate. Send an MP4, MOV or WebM file from a camera.")
-    duration = count / fps if count > 0 else 0.0
-    if duration > max_duration_s + _DURATION_SLACK_S:
-        cap.release()
-        raise _too_long(duration, max_duration_s)
-    ok, first = cap.read()
-    if not ok or first is None or first.ndim != 3:
-        cap.release()
-        raise _unreadable("No frame of the clip could be decoded. The file may be damaged or cut short.")
-    height, width = first.shape[:2]
+        raise
     info = ClipInfo(
         width=width,
         height=height,
@@ -185,9 +296,18 @@ def _open_video(
         rotation_deg=rotation,
         frames_total=count,
         sample_fps=min(float(sample_fps), fps),
+        rotation_ignored=ignored,
+        rotation_ignored_deg=ignored_deg,
     )
-    frames = _video_frames(cap, first, fps, sample_fps, max_duration_s, max_side_px)
-    return Clip(info, _prefetch(frames, PREFETCH_FRAMES), cleanup, release=cap.release)
+    clip = Clip(info, iter(()), cleanup, release=cap.release)
+    frames = _video_frames(cap, first, fps, sample_fps, max_duration_s, max_side_px, limits, clip)
+    clip._frames = _prefetch(frames, PREFETCH_FRAMES)
+    return clip
+
+
+def _check_frame_size(width: int, height: int, limits: ClipLimits) -> None:
+    if max(width, height) > limits.max_frame_side_px or width * height > limits.max_frame_pixels:
+        raise _frame_too_large(width, height, limits)
 
 
 def _prefetch(source: Iterator[ClipFrame], depth: int) -> Iterator[ClipFrame]:
@@ -242,9 +362,15 @@ def _video_frames(
     sample_fps: float,
     max_duration_s: float,
     max_side_px: int,
+    limits: ClipLimits,
+    clip: Clip,
 ) -> Iterator[ClipFrame]:
-    """Decode sequentially; keep a frame when its time reaches the next sampling instant."""
+    """Decode sequentially; keep a frame when its time reaches the next sampling instant. At the end
+    (or a decode error: FFmpeg's reader stops at the first packet it cannot decode) `clip.frames_read`
+    and `clip.truncated` say how far it went."""
     step = 1.0 / min(sample_fps, fps)
+    pixels_mp = first.shape[0] * first.shape[1] / 1e6
+    expected = clip.info.frames_total
     half_frame = 0.5 / fps
     next_t = 0.0
     sampled = 0
@@ -255,8 +381,12 @@ def _video_frames(
         while True:
             if bgr is None:
                 if not cap.grab():
+                    _ended(clip, source_index + 1, expected, limits)
                     return
                 source_index += 1
+            clip.frames_read = source_index + 1
+            if clip.frames_read * pixels_mp > limits.max_decoded_megapixels:
+                raise _too_heavy(clip.frames_read * pixels_mp, limits)
             pos_ms = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
             if t0 is None:
                 t0 = pos_ms
@@ -268,6 +398,7 @@ def _video_frames(
                 if bgr is None:
                     ok, bgr = cap.retrieve()
                     if not ok or bgr is None:
+                        _ended(clip, source_index, expected, limits)
                         return
                 small, scale = _working(bgr, max_side_px)  # reduce first: the colour swap is then cheaper
                 rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
@@ -279,6 +410,23 @@ def _video_frames(
             bgr = None
     finally:
         cap.release()
+
+
+def _ended(clip: Clip, frames_read: int, expected: int, limits: ClipLimits) -> None:
+    """The decoder stopped after `frames_read` frames: short of what the container announced, the clip
+    is `truncated` (a warning), or refused when too few frames were read to analyse."""
+    clip.frames_read = frames_read
+    if expected <= 0 or frames_read >= limits.truncated_share * expected:
+        if frames_read < limits.min_frames:
+            raise _too_short(frames_read, clip.info.fps, limits)
+        return
+    clip.truncated = True
+    if frames_read < limits.min_frames:
+        raise PostureError(
+            ErrorCode.CLIP_TRUNCATED,
+            f"The clip could be decoded only to frame {frames_read} of {expected}: the file is damaged or "
+            "cut short, and too few frames remain to analyse. Send the clip again, as it was filmed.",
+        )
 
 
 def _working(rgb: np.ndarray, max_side_px: int) -> tuple[np.ndarray, float]:

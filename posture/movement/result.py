@@ -26,10 +26,18 @@ class ClipInfoOut(_Frozen):
     height: int | None = Field(None, description="Upright frame height in pixels.")
     fps: float | None = Field(None, description="The clip's frame rate (a burst: its stated rate).")
     duration_s: float | None = None
-    rotation_deg: int = Field(0, description="Rotation the container asked for (applied), degrees clockwise.")
+    rotation_deg: int = Field(
+        0, description="Rotation applied from the container (0, 90, 180 or 270), degrees clockwise."
+    )
     frames_total: int | None = None
     frames_sampled: int = 0
     sample_fps: float | None = Field(None, description="Frames analysed per second of clip.")
+    frames_read: int | None = Field(
+        None, description="Frames decoded; fewer than `frames_total` when decoding stopped early."
+    )
+    rotation_ignored_deg: float | None = Field(
+        None, description="A rotation the container asked for that is not a quarter turn (not applied)."
+    )
 
 
 class Rep(_Frozen):

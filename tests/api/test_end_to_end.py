@@ -19,7 +19,6 @@ import pytest
 from PIL import Image
 
 import posture
-from app.core.errors import ServiceUnavailable
 from app.core.settings import Settings
 from app.services.inference import InferencePool
 from app.services.uploads import make_job
@@ -141,7 +140,8 @@ def test_concurrent_uploads_all_succeed_and_health_stays_responsive(real_api: Ap
 
 
 def test_a_killed_worker_is_replaced(tmp_path):
-    """A worker that dies (OOM killer, native crash) costs its job a 503; the pool then recovers."""
+    """A worker that dies while idle (OOM killer, native crash) costs no job: the next photo goes to a
+    fresh worker (tests/api/test_worker_isolation.py kills one mid-job)."""
     pool = InferencePool(1, kind="process")
     pool.start()
     try:
@@ -152,9 +152,6 @@ def test_a_killed_worker_is_replaced(tmp_path):
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
         job = make_job(Settings(), sample(CROP), "crop.jpg", AnalysisOptions(), keep_files=True)
-        with pytest.raises(ServiceUnavailable) as lost:
-            asyncio.run(pool.run(job))
-        assert lost.value.code == "analysis_unavailable"
         outcome = asyncio.run(pool.run(job))
         assert outcome.analysis.ok and outcome.photo_jpeg and outcome.overlay_png
         assert pid not in pool.worker_pids

@@ -6,15 +6,15 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CurrentUser, DbSession, Store, require_multipart
+from app.api.deps import CurrentUser, DbSession, Store, require_clip_multipart
 from app.api.forms import multipart_body, read_form
 from app.api.routes.common import Limit, Offset, SubjectId, stored_file_response, utc_or_422
 from app.core.errors import ApiError, responses
@@ -33,6 +33,8 @@ from app.services.uploads import check_taken_at, source_name
 from app.storage.files import FileKind
 from app.storage.models import User, utcnow
 from posture.facing import Facing
+from posture.movement.options import MAX_SAMPLE_FPS, MIN_SAMPLE_FPS
+from posture.options import LevelMode, RollSource
 
 router = APIRouter(tags=["movements"], responses=responses(401, 422))
 
@@ -53,9 +55,10 @@ Runner = Annotated[movements.MovementJobs, Depends(get_runner)]
 
 
 class MovementFields(BaseModel):
-    """The form fields of a clip upload besides `clip` (multipart, read by `app.api.forms.read_form`)."""
+    """The form fields of a clip upload besides `clip` (multipart, read by `app.api.forms.read_form`).
+    Every field is applied; a field the route does not know is refused (422), never dropped unread."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     test: MovementTest = Field("squat", description="A bodyweight squat or a knee-to-wall lunge.")
     facing: Facing | None = Field(None, description="Override the detected facing direction.")
@@ -70,12 +73,34 @@ class MovementFields(BaseModel):
         description="Also analyse each frame mirrored and average the two passes: steadier numbers "
         "(docs/accuracy.md), about twice the analysis time.",
     )
+    sample_fps: float = Field(
+        15.0,
+        ge=MIN_SAMPLE_FPS,
+        le=MAX_SAMPLE_FPS,
+        description="Frames analysed per second of clip (all frames when the clip has fewer).",
+    )
+    level: LevelMode = Field(
+        "auto",
+        description="Without `camera_roll_deg`: `auto` reads the camera's roll from a standing frame and "
+        "applies it when confident; `off` trusts the clip's frame as upright.",
+    )
+    camera_roll_source: RollSource = Field(
+        "given",
+        description="Who read `camera_roll_deg`: `given` (typed in, a level app) or `device` (the phone's "
+        "orientation sensor); stored as `camera_level.source`.",
+    )
+
+    @model_validator(mode="after")
+    def _device_needs_a_roll(self) -> Self:
+        if self.camera_roll_source == "device" and self.camera_roll_deg is None:
+            raise ValueError("camera_roll_source 'device' needs the roll the device read (camera_roll_deg)")
+        return self
 
 
 @router.post(
     "/subjects/{subject_id}/movements",
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[Depends(require_multipart)],
+    dependencies=[Depends(require_clip_multipart)],
     responses=responses(404, 413, 415, 503),
     openapi_extra=multipart_body(MovementFields, "clip", CLIP_DESCRIPTION),
 )
@@ -99,6 +124,9 @@ async def upload_movement(
         facing=form.facing,
         camera_roll_deg=form.camera_roll_deg,
         mirror_pass=form.mirror_pass,
+        sample_fps=form.sample_fps,
+        level=form.level,
+        camera_roll_source=form.camera_roll_source,
         source=source_name(clip.filename),
         taken_at=form.taken_at or utcnow(),
     )

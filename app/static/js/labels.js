@@ -128,6 +128,8 @@ export const WARNINGS = {
     "The camera's tilt could not be read from the photo: keep the phone level, or enter its roll when you upload.",
   camera_level_disagrees:
     "The camera roll you entered disagrees with the tilt read from the photo: check the phone's level.",
+  clip_truncated: "The clip could not be decoded to its end (damaged or cut short); the frames before the break were analysed.",
+  rotation_ignored: "The clip's rotation metadata is not a quarter turn; it was ignored and the frames analysed as stored.",
   frames_failed: "Some frames of the clip could not be measured (listed with the result); the others were.",
   heel_lifted:
     "The front heel left the floor in some frames: those frames do not count for the lunge's peak shin angle.",
@@ -263,6 +265,10 @@ export const ERROR_TITLES = {
   // A movement clip (posture.movement).
   clip_unreadable: "The clip could not be read",
   clip_too_long: "The clip is too long",
+  clip_too_short: "The clip is too short",
+  clip_frame_too_large: "The clip's frames are too large",
+  clip_too_heavy: "The clip is too much to analyse",
+  clip_truncated: "The clip ends early",
   no_movement: "No rep was found in the clip",
   person_left_frame: "The person left the picture",
   not_side_on: "Not filmed side on",

@@ -1,0 +1,192 @@
+"""Clip intake through the API (issue 23): multipart bodies cut before their closing boundary, the clip
+route's own words, every option applied or refused, file names cleaned, no server path in any answer,
+and the library's clip limits as job errors. The fake clip analyzer records the options it was given;
+the last test runs the real worker pool on clips made at test time."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from .conftest import Api
+from .movement_fakes import FakeClipAnalyzer, fake_clip
+
+
+@pytest.fixture
+def fake() -> FakeClipAnalyzer:
+    return FakeClipAnalyzer()
+
+
+def _upload(api: Api, subject: str, clip: bytes, filename: str = "squat.mp4", **form: Any) -> Any:
+    return api.post(
+        f"/api/v1/subjects/{subject}/movements",
+        files={"clip": (filename, clip, "video/mp4")},
+        data={k: str(v) for k, v in form.items()},
+    )
+
+
+def _wait(api: Api, job_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = api.get(f"/api/v1/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+
+
+def _multipart(
+    boundary: str, fields: dict[str, str], file_field: str, data: bytes, filename: str = "c.mp4"
+) -> bytes:
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
+        f"Content-Type: video/mp4\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+    ]
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+@pytest.mark.parametrize("route", ["movements", "analyses"])
+def test_a_body_without_its_closing_boundary_is_malformed(api: Api, fake: FakeClipAnalyzer, route: str):
+    subject = api.subject()
+    field = "clip" if route == "movements" else "photo"
+    body = _multipart("XyZ", {"test": "lunge"}, field, fake_clip(1))
+    headers = {"Content-Type": "multipart/form-data; boundary=XyZ"}
+    cut = body[: body.rindex(b"--XyZ--")]  # the last field is whole; only the closing boundary is missing
+    response = api.post(f"/api/v1/subjects/{subject}/{route}", content=cut, headers=headers)
+    assert response.status_code == 400 and response.json()["code"] == "malformed_request", response.text
+    assert fake.clip_calls == 0
+    if route == "movements":  # the whole body is accepted, and its last field applied
+        whole = api.post(f"/api/v1/subjects/{subject}/movements", content=body, headers=headers)
+        assert whole.status_code == 202, whole.text
+        assert whole.json()["job"]["test"] == "lunge"
+
+
+def test_the_clip_route_speaks_of_clips(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    response = api.post(
+        f"/api/v1/subjects/{subject}/movements", content=b"{}", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 415
+    message = response.json()["message"]
+    assert "clip" in message and "photo" not in message
+
+
+def test_every_clip_option_is_applied(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    response = _upload(
+        api,
+        subject,
+        fake_clip(2),
+        sample_fps=30,
+        level="off",
+        camera_roll_deg=2.5,
+        camera_roll_source="device",
+        mirror_pass="true",
+        facing="left",
+    )
+    assert response.status_code == 202, response.text
+    assert _wait(api, response.json()["job"]["id"])["status"] == "done"
+    (options,) = fake.clip_options
+    assert (options.sample_fps, options.level, options.camera_roll_source) == (30.0, "off", "device")
+    assert (options.camera_roll_deg, options.mirror_pass, options.facing) == (2.5, True, "left")
+    default = _upload(api, subject, fake_clip(3))
+    _wait(api, default.json()["job"]["id"])
+    assert (fake.clip_options[-1].sample_fps, fake.clip_options[-1].level) == (15.0, "auto")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"sample_fps": "1000"},
+        {"sample_fps": "0"},
+        {"level": "sideways"},
+        {"camera_roll_source": "device"},  # without the roll the device read
+        {"colour": "blue"},  # not an option of the route: refused, not dropped
+        {"mode": "lunge"},  # the photo route's option
+    ],
+)
+def test_an_option_the_route_cannot_apply_is_refused(api: Api, fake: FakeClipAnalyzer, form: dict[str, str]):
+    response = _upload(api, api.subject(), fake_clip(4), **form)
+    assert response.status_code == 422, response.text
+    assert fake.clip_calls == 0 and not [f for f in api.stored_files() if "/clip/" in f"/{f}"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("squat\u200b.mp4", "squat.mp4"),
+        ("\u200e\ufeffleft\u200d.mov", "left.mov"),
+        ("\u00adclip\u2060.mp4", "clip.mp4"),
+        ("C:\\Users\\me\\clip.mp4", "clip.mp4"),
+    ],
+)
+def test_clip_file_names_are_cleaned(api: Api, fake: FakeClipAnalyzer, sent: str, kept: str):
+    response = _upload(api, api.subject(), fake_clip(5), filename=sent)
+    assert response.status_code == 202, response.text
+    assert response.json()["job"]["source"] == kept
+
+
+def test_photo_file_names_lose_zero_width_characters(api: Api, fake: FakeClipAnalyzer):
+    from .conftest import sample
+
+    response = api.post(
+        f"/api/v1/subjects/{api.subject()}/analyses",
+        files={"photo": ("side\u200b\u2060.jpg", sample("walk_side_crop_f0128.jpg"), "image/jpeg")},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["source"] == "side.jpg"
+
+
+def _clip(path: Path, frames: int, width: int = 320, height: int = 240, fps: float = 30.0) -> bytes:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    rng = np.random.default_rng(frames)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+    writer.release()
+    return path.read_bytes()
+
+
+WALK = Path(__file__).resolve().parents[2] / "sample_images" / "clips" / "walk_side.mp4"
+
+
+def test_real_clips_no_path_leaks_and_limits_are_job_errors(real_api: Api, tmp_path: Path):
+    """Through the real worker pool: a clip part without a file name is stored with no source (it was
+    the absolute path of the stored clip), and no answer holds the data directory; a clip larger than
+    the frame limit, a one-frame clip and a 1000 fps clip fail with codes that say what is wrong."""
+    subject = real_api.subject()
+    body = _multipart("b0und", {"test": "lunge", "sample_fps": "30"}, "clip", WALK.read_bytes(), filename="")
+    response = real_api.post(
+        f"/api/v1/subjects/{subject}/movements",
+        content=body,
+        headers={"Content-Type": "multipart/form-data; boundary=b0und"},
+    )
+    assert response.status_code == 202, response.text
+    job = _wait(real_api, response.json()["job"]["id"])
+    assert job["status"] == "done", job
+    movement = real_api.get(f"/api/v1/movements/{job['movement_id']}").json()
+    assert movement["source"] is None and movement["analysis"]["source"] is None
+    assert movement["analysis"]["clip"]["sample_fps"] == 30.0  # the option reached the library
+    listing = real_api.get(f"/api/v1/subjects/{subject}/movements")
+    for text in (json.dumps(job), json.dumps(movement), listing.text):
+        assert str(real_api.data_dir) not in text and str(real_api.data_dir.resolve()) not in text
+
+    cases = {
+        "wide.mp4": (_clip(tmp_path / "wide.mp4", 40, width=4160, height=64), "clip_frame_too_large"),
+        "one.mp4": (_clip(tmp_path / "one.mp4", 1), "clip_too_short"),
+        "fast.mp4": (_clip(tmp_path / "fast.mp4", 30, fps=1000), "clip_too_short"),
+    }
+    for name, (data, code) in cases.items():
+        failed = _wait(real_api, _upload(real_api, subject, data, filename=name).json()["job"]["id"])
+        assert failed["status"] == "failed" and failed["error"]["code"] == code, (name, failed)
