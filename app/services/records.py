@@ -71,3 +71,8 @@ def subject_out(summary: repository.SubjectSummary) -> SubjectOut:
         next_photo_due=due,
         due_in_days=due_in,
     )
+
+
+def subject_view(db: Session, subject: Subject) -> SubjectOut:
+    """The API form of a subject, with its counts and the next photo due."""
+    return subject_out(repository.summarize(db, subject))
