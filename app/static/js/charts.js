@@ -7,6 +7,7 @@
 // noise cannot be blown up to look like a trend.
 
 import { DAY_MS, formatDate, formatDayMonth, formatMonthYear, s } from "./dom.js";
+import { periodShading } from "./periods.js";
 
 const MIN_SPAN_IN_NOISE = 5;
 
@@ -124,7 +125,8 @@ export function trendFit(measure) {
  * spec: {times: Date[], values: (number|null)[], noise, fitStart, fitEnd, beyond, height, label,
  *        format(value) → text, noiseText, bounds?: [lo, hi], zeroLine?: bool,
  *        spread?: (number|null)[] and shots?: number[] (one point per visit: its median, the spread of
- *        its shots drawn as a bar of that length centred on it, and how many shots it has)}
+ *        its shots drawn as a bar of that length centred on it, and how many shots it has),
+ *        periods?: [{name, start, end}] (ms: programme periods shaded, periods.js)}
  */
 export function trendChart(spec, width) {
   const height = spec.height || 180;
@@ -177,6 +179,10 @@ export function trendChart(spec, width) {
     grid.append(s("line", { class: "zero", x1: margin.left, x2: margin.left + plotW, y1: y(0), y2: y(0) }));
   }
   svg.append(grid);
+  // programme periods (periods.js), behind everything drawn on the data
+  if (spec.periods && spec.periods.length) {
+    svg.append(periodShading(spec.periods, x, { left: margin.left, top: margin.top, width: plotW, height: plotH }, t0, t1));
+  }
 
   // x labels at the photos' dates
   const xTicks = timeTicks(times, plotW, x);

@@ -10,6 +10,8 @@ import { analysisPanel } from "./analysis.js";
 import { historySection, loadNewest, loadNewestVisits } from "./history.js";
 import { loadTrends, showTrends } from "./trends.js";
 import { movementsSection } from "./movements.js";
+import { nextPhotoLine, programmesSection } from "./programmes.js";
+import { setProgrammePeriods } from "../../periods.js";
 import { uploadForm } from "./upload.js";
 
 function slug(name) {
@@ -25,6 +27,7 @@ function slug(name) {
 
 export async function subjectView(route) {
   const subjectId = route.subjectId;
+  setProgrammePeriods(subjectId, []); // no shading from the subject shown before
   const state = {
     subject: null,
     history: [], // oldest first: the newest pages loaded so far
@@ -86,7 +89,7 @@ export async function subjectView(route) {
           { class: "page-title" },
           h("nav", { "aria-label": "Breadcrumb", class: "breadcrumb" }, h("a", { href: "#/" }, "Subjects"), h("span", { "aria-hidden": "true" }, " / ")),
           h("h1", { tabindex: "-1" }, s.name),
-          h("p", { class: "muted" }, meta),
+          h("p", { class: "muted" }, meta, s.due_in_days !== undefined ? " · " : null, nextPhotoLine(s)),
           s.notes ? h("p", { class: "notes" }, s.notes) : null,
         ),
         h(
@@ -221,6 +224,7 @@ export async function subjectView(route) {
   });
 
   const movements = movementsSection({ subjectId, showError });
+  const programmes = programmesSection({ subjectId, showError, onPeriods: () => renderTrends() });
 
   renderHead();
   timeline.render();
@@ -231,6 +235,7 @@ export async function subjectView(route) {
     pageError,
     h("div", { class: "subject-grid" }, h("div", { class: "area-upload" }, upload), h("div", { class: "area-analysis" }, analysisBox), h("div", { class: "area-history" }, timeline.element), h("div", { class: "area-trends" }, trendsBox)),
     movements.element,
+    programmes.element,
   );
   await renderAnalysis();
 
@@ -240,6 +245,7 @@ export async function subjectView(route) {
     mounted: () => {
       renderTrends();
       movements.refresh().catch(showError);
+      programmes.refresh().catch(showError);
       if (route.analysisId) analysisBox.scrollIntoView({ block: "start" });
     },
     controller: {

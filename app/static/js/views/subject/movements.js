@@ -5,6 +5,7 @@
 
 import { get, imageUrl, request, uploadClip } from "../../api.js";
 import { mountChart, trendChart, trendFit } from "../../charts.js";
+import { programmePeriods } from "../../periods.js";
 import { formatDate, h, icon, plain, s, signed, todayIso } from "../../dom.js";
 import { JOB_ERROR_TITLES, MEASURES, MOVEMENT_MEASURES, MOVEMENT_SERIES, MOVEMENT_TESTS, WARNINGS } from "../../labels.js";
 import { confirmDialog, emptyState, errorAlert, estimateTag, noteAlert, spinner, toast } from "../../ui.js";
@@ -163,6 +164,7 @@ function trendView(trends) {
     format: (v) => movementValue(name, v),
     noiseText,
     ariaLabel: `${meta.label} of the ${test.label.toLowerCase()} over time, ${m.n} ${m.n === 1 ? "clip" : "clips"}`,
+    periods: programmePeriods(),
   };
   mounts.push(() => mountChart(box, (width) => trendChart(spec, width)));
   const change =
