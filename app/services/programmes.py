@@ -226,6 +226,34 @@ def _signed(value: float, unit: str) -> str:
     return f"{value:+.1f}".replace("-", "−") + unit
 
 
+def compare_sides(
+    times: np.ndarray,
+    values: np.ndarray,
+    start: np.datetime64,
+    end: np.datetime64 | None,
+    noise: float | None,
+    min_visits: int,
+) -> tuple[EffectSide, EffectSide, float | None, bool, bool | None]:
+    """One measure's visits (datetime64 times in order, values with NaN for missing) split at `start`
+    (before: earlier; since: from `start` up to `end`, exclusive): (before, since, since − before of the
+    medians, enough, beyond the noise). `enough`: each side has `min_visits` visits on as many separate
+    days; only then is the difference judged (`beyond` None otherwise, and without a band)."""
+    before_mask = times < start
+    since_mask = times >= start
+    if end is not None:
+        since_mask &= times < end
+    before = _side(times[before_mask], values[before_mask])
+    since = _side(times[since_mask], values[since_mask])
+    enough = all(s.visits >= min_visits and s.days >= min_visits for s in (before, since))
+    difference = None
+    if before.median is not None and since.median is not None:
+        difference = round(since.median - before.median, 2)
+    beyond = None
+    if enough and difference is not None and noise is not None:
+        beyond = abs(difference) >= noise
+    return before, since, difference, enough, beyond
+
+
 class _Visits:
     """One source's visits in time order: times (datetime64[us] UTC) and a value matrix per measure."""
 
@@ -284,27 +312,16 @@ def effect(db: Session, user: User, programme_id: uuid.UUID) -> ProgrammeEffect:
     for row in rows:
         name, source = row["measure"], row["source"]
         data = sources[source]
-        values = data.columns[name]
-        before_mask = data.times < start
-        since_mask = data.times >= start
-        if end is not None:
-            since_mask &= data.times < end
-        before = _side(data.times[before_mask], values[before_mask])
-        since = _side(data.times[since_mask], values[since_mask])
-        if before.visits or since.visits:
-            used_sources.add(source)
         if source == "standing":
             band = stats.noise_band(name, personal, shots[name], shots[name], floors, personal_min)
             noise, noise_source, noise_visits = band.noise, band.source, band.visits
         else:
             noise, noise_source, noise_visits = movement_noise.get(name), "rules", 0
-        enough = all(s.visits >= min_visits and s.days >= min_visits for s in (before, since))
-        difference = None
-        if before.median is not None and since.median is not None:
-            difference = round(since.median - before.median, 2)
-        beyond = None
-        if enough and difference is not None and noise is not None:
-            beyond = abs(difference) >= noise
+        before, since, difference, enough, beyond = compare_sides(
+            data.times, data.columns[name], start, end, noise, min_visits
+        )
+        if before.visits or since.visits:
+            used_sources.add(source)
         out.append(
             MeasureEffect(
                 measure=name,
