@@ -264,6 +264,8 @@ def clip_options(test: str, options: dict[str, Any]) -> Any:
         test=test,  # type: ignore[arg-type]
         facing=options.get("facing"),
         camera_roll_deg=options.get("camera_roll_deg"),
+        # Jobs queued before the field existed have none: `given`, as they were analysed then.
+        camera_roll_source=options.get("camera_roll_source") or "given",
         mirror_pass=bool(options.get("mirror_pass", False)),
         overlay=True,
     )
@@ -313,6 +315,7 @@ def create_job(
     facing: str | None,
     camera_roll_deg: float | None,
     mirror_pass: bool = False,
+    camera_roll_source: str = "given",
     source: str | None,
     taken_at: datetime,
 ) -> MovementJob:
@@ -324,7 +327,12 @@ def create_job(
         subject_id,
         clip,
         test=test,
-        options={"facing": facing, "camera_roll_deg": camera_roll_deg, "mirror_pass": mirror_pass},
+        options={
+            "facing": facing,
+            "camera_roll_deg": camera_roll_deg,
+            "camera_roll_source": camera_roll_source,
+            "mirror_pass": mirror_pass,
+        },
         source=source,
         taken_at=taken_at,
         owner=runner.owner,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +33,7 @@ from app.services.uploads import check_taken_at, source_name
 from app.storage.files import FileKind
 from app.storage.models import User, utcnow
 from posture.facing import Facing
+from posture.options import RollSource
 
 router = APIRouter(tags=["movements"], responses=responses(401, 422))
 
@@ -70,6 +71,17 @@ class MovementFields(BaseModel):
         description="Also analyse each frame mirrored and average the two passes: steadier numbers "
         "(docs/accuracy.md), about twice the analysis time.",
     )
+    camera_roll_source: RollSource = Field(
+        "given",
+        description="Who read `camera_roll_deg`: `given` (typed in, a level app) or `device` (the phone's "
+        "orientation sensor while filming, as the capture page's clip recording sends it).",
+    )
+
+    @model_validator(mode="after")
+    def _device_needs_a_roll(self) -> Self:
+        if self.camera_roll_source == "device" and self.camera_roll_deg is None:
+            raise ValueError("camera_roll_source 'device' needs the roll the device read (camera_roll_deg)")
+        return self
 
 
 @router.post(
@@ -99,6 +111,7 @@ async def upload_movement(
         facing=form.facing,
         camera_roll_deg=form.camera_roll_deg,
         mirror_pass=form.mirror_pass,
+        camera_roll_source=form.camera_roll_source,
         source=source_name(clip.filename),
         taken_at=form.taken_at or utcnow(),
     )
