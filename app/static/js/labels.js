@@ -306,6 +306,7 @@ export const ERROR_TITLES = {
   // Made by the page itself.
   network_error: "No connection",
   cancelled: "Upload cancelled",
+  recording_failed: "The clip could not be recorded",
 };
 
 export function measureLabel(name) {

@@ -399,5 +399,16 @@ export function movementsSection({ subjectId, showError }) {
     h("div", { class: "section-head" }, h("h3", {}, "Trend"), trendSwitch),
     trendBox,
   );
+  // A clip recorded in the capture view (capture_clip.js) shows here as an uploaded one does.
+  const onRecorded = (event) => {
+    if (!element.isConnected) {
+      window.removeEventListener("posture:movement-added", onRecorded);
+      return;
+    }
+    state.selectedId = event.detail.id;
+    state.trendTest = event.detail.test;
+    refresh().catch(showError);
+  };
+  window.addEventListener("posture:movement-added", onRecorded);
   return { element, refresh };
 }
