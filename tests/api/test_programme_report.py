@@ -37,6 +37,9 @@ def test_the_report_has_a_programme_page_that_says_what_the_effect_says(api: Api
     pngs = render_pages(response.content, f"programme-{_backend(api)}", dpi=80)
     cover = _flat(pages[0])
     assert "Next photo" in cover and "overdue" in cover and "every 14 days" in cover
+    # The trend charts shade the programme's period (legend entry, and the period named on the charts).
+    chart_page = next(_flat(p) for p in pages if "Trends, one point per visit" in p)
+    assert "Programme period" in chart_page and "Calf programme" in chart_page
     page = next(_flat(p) for p in pages if "Programme: Calf programme" in p)
     assert "2 workout days ticked" in page and "Eccentric heel drops (3×15): 2 days" in page
     assert "Before and since the start, up the chain" in page
@@ -68,4 +71,4 @@ def test_the_report_has_a_programme_page_that_says_what_the_effect_says(api: Api
 def test_no_programme_no_programme_page(api: Api) -> None:
     sid = seed(api, visits=2, shots=1)
     pages = pdf_text(get_report(api, sid).content)
-    assert not any("Programme:" in p for p in pages)
+    assert not any("Programme:" in p or "Programme period" in p for p in pages)

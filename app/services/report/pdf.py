@@ -48,6 +48,7 @@ from app.services.report.labels import (
     measure_label,
     split_disclaimer,
 )
+from app.services.report.periods import PERIOD_FILL, Period, programme_periods
 from posture.trends import OVERALL
 
 FONT = "dejavu"
@@ -544,6 +545,7 @@ def _legend(pdf: _Document) -> None:
         ("fit", "Trend line (robust fit)"),
         ("point", "One visit: the median of its shots"),
         ("spread", "Spread of the visit's shots (max − min)"),
+        *((("period", "Programme period"),) if pdf.data.programmes else ()),
     )
     for kind, text in items:
         width = 7.5 + pdf.get_string_width(text)
@@ -551,6 +553,9 @@ def _legend(pdf: _Document) -> None:
             x, y = MARGIN, y + 4.2
         if kind == "band":
             pdf.set_fill_color(*charts.BAND_FILL)
+            pdf.rect(x, y + 0.4, 6, 2.6, style="F")
+        elif kind == "period":
+            pdf.set_fill_color(*PERIOD_FILL)
             pdf.rect(x, y + 0.4, 6, 2.6, style="F")
         elif kind == "fit":
             pdf.set_draw_color(*charts.FIT)
@@ -602,7 +607,7 @@ def _chart_cell(pdf: _Document, box: charts.Box, s: MeasureSeries, times: list) 
     lines = pdf.multi_cell(inner.w, 2.9, caption, dry_run=True, output="LINES")
     caption_h = 2.9 * len(lines)
     plot = charts.Box(inner.x, inner.y + 5, inner.w, inner.h - 5 - caption_h - 1)
-    charts.draw_trend(pdf, plot, s, times, FONT)
+    charts.draw_trend(pdf, plot, s, times, FONT, _periods(pdf))
     pdf.set_font(FONT, "", 6.6)
     pdf.set_text_color(*(charts.PRIMARY if s.beyond_noise else MUTED))
     pdf.set_xy(inner.x, inner.y + inner.h - caption_h)
@@ -651,7 +656,12 @@ def _movement_page(pdf: _Document) -> None:
         pdf.set_line_width(0.25)
         pdf.rect(box.x, box.y, box.w, box.h)
         charts.draw_trend(
-            pdf, charts.Box(box.x + 2, box.y + 2, box.w - 4, box.h - 4), part.series, part.times, FONT
+            pdf,
+            charts.Box(box.x + 2, box.y + 2, box.w - 4, box.h - 4),
+            part.series,
+            part.times,
+            FONT,
+            _periods(pdf),
         )
         pdf.set_y(box.y + box.h + 1.5)
         pdf.paragraph(
@@ -739,6 +749,10 @@ def _last_page(pdf: _Document) -> None:
 
 
 # --- the programme log (issue 24) -------------------------------------------------------------------
+
+
+def _periods(pdf: _Document) -> list[Period]:
+    return programme_periods([part.programme for part in pdf.data.programmes], pdf.data.made_at)
 
 
 def format_due(due_in_days: int) -> str:
