@@ -302,3 +302,23 @@ def test_the_calendar_feed_opens_with_its_own_token_only(api: Api, fake: FakeAna
 def test_a_subject_created_with_an_interval_keeps_it(api: Api, interval: int):
     made = api.post("/api/v1/subjects", json={"name": "I", "photo_interval_days": interval}).json()
     assert api.get(f"/api/v1/subjects/{made['id']}").json()["photo_interval_days"] == interval
+
+
+def test_the_personal_band_judges_when_the_person_retakes_noisily(api: Api, fake: FakeAnalyzer):
+    """Visits of two shots that differ by 6° in pelvic tilt: the person's own band (wider than the
+    rules' 4°) is the one a difference is judged against, and the row says so."""
+    sid = api.subject()
+    pid = _programme(api, sid)["id"]
+    seed = 100
+    for week, tilt in ((-4, 8.0), (-3, 9.0), (-2, 8.5), (0, 13.0), (1, 12.5), (2, 13.5)):
+        for shot, offset in enumerate((-3.0, 3.0)):
+            when = T0 + (14 + 7 * week) * DAY + shot * timedelta(minutes=2)
+            _photo(api, fake, sid, seed, when, pelvic_tilt_deg=tilt + offset)
+            seed += 1
+    _, rows = _effect(api, pid)
+    tilt = rows["pelvic_tilt_deg"]
+    assert tilt["enough"] and tilt["noise_source"] == "personal" and tilt["noise_visits"] == 6
+    assert tilt["noise"] > load_rules()["noise"]["pelvic_tilt_deg"]
+    assert tilt["difference"] == 4.5
+    assert tilt["beyond_noise"] is (tilt["noise"] <= tilt["difference"])
+    assert "this person's own retake noise" in tilt["statement"]

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import expect
 
 from .conftest import Server, Tab, sign_in_fast
@@ -68,6 +69,16 @@ def test_a_programme_is_logged_ticked_and_read_up_the_chain(
     trends.locator(".trend-card").first.screenshot(path=str(artifacts / "programme-trend.png"))
     page.locator("#programmes").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "programmes.png"), full_page=True)
+
+    # The calendar link: made on the page, it opens the feed without the key; turned off, it is gone.
+    page.locator("#calendar-make").click()
+    url = page.locator("#calendar-url").input_value()
+    assert f"/api/v1/subjects/{subject}/calendar.ics?token=" in url
+    feed = httpx.get(url, timeout=30)  # no API key: as a calendar app
+    assert feed.status_code == 200 and b"BEGIN:VCALENDAR" in feed.content and b"Pat Programme" in feed.content
+    page.locator("#calendar-off").click()
+    expect(page.locator("#calendar-make")).to_have_text("Calendar link for photo reminders")
+    assert httpx.get(url, timeout=30).status_code == 404
 
     page.goto(f"{server.base}/#/")
     row = page.locator(".subject-row", has_text="Pat Programme")

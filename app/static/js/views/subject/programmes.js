@@ -402,12 +402,54 @@ export function programmesSection({ subjectId, showError, onPeriods = () => {} }
     render();
   };
 
+  // The calendar feed of the next photo due: a secret link a calendar app subscribes to (it cannot send
+  // the API key); making a new one turns the old one off (docs/programmes.md).
+  const calendarBox = h("div", { class: "calendar-link", id: "calendar-link" });
+  const showCalendar = (link = null) => {
+    const make = h("button", { type: "button", class: "btn btn-secondary btn-small", id: "calendar-make", onclick: () => makeLink() }, link ? "New link (turns this one off)" : "Calendar link for photo reminders");
+    if (!link) {
+      calendarBox.replaceChildren(make, h("p", { class: "hint" }, "A link your calendar app subscribes to: it shows the day the next photo is due, with a reminder, and the programmes. The service sends nothing."));
+      return;
+    }
+    const url = h("input", { type: "text", readonly: true, id: "calendar-url", value: link.url, "aria-label": "Calendar link", onfocus: (e) => e.target.select() });
+    calendarBox.replaceChildren(
+      h("label", { for: "calendar-url" }, "Calendar link (keep it private: it opens this subject's reminders)"),
+      url,
+      h(
+        "div",
+        { class: "upload-actions" },
+        h("a", { class: "btn btn-secondary btn-small", href: link.url.replace(/^https?:/, "webcal:") }, "Open in the calendar app"),
+        make,
+        h("button", { type: "button", class: "btn btn-ghost btn-small btn-danger-text", id: "calendar-off", onclick: () => turnOff() }, "Turn the link off"),
+      ),
+    );
+  };
+  async function makeLink() {
+    try {
+      showCalendar(await request("POST", `/subjects/${subjectId}/calendar`));
+      toast("Calendar link made: add it to your calendar app as a subscription.");
+    } catch (error) {
+      showError(error);
+    }
+  }
+  async function turnOff() {
+    try {
+      await request("DELETE", `/subjects/${subjectId}/calendar`);
+      showCalendar(null);
+      toast("Calendar link turned off.");
+    } catch (error) {
+      showError(error);
+    }
+  }
+  showCalendar(null);
+
   const element = h(
     "section",
     { class: "card programmes", id: "programmes", "aria-labelledby": "programmes-title" },
     h("div", { class: "section-head" }, h("div", {}, h("h2", { id: "programmes-title" }, "Programmes"), h("p", { class: "muted small" }, "The work being done, and whether each link of the chain changed beyond the noise since it began: an association in time, not a cause.")), addButton),
     formBox,
     listBox,
+    calendarBox,
   );
   render();
   return { element, refresh };
