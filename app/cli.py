@@ -107,6 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _register_storage(sub)
     _register_history(sub)
     _register_report(sub)
+    _register_programme(sub)
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
@@ -466,7 +467,7 @@ def _uuid(text: str) -> Any:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a subject id: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not an id: {text!r}") from None
 
 
 def _history_reanalyze(args: argparse.Namespace) -> int:
@@ -620,6 +621,221 @@ def _report(args: argparse.Namespace) -> int:
     args.out.write_bytes(made.pdf)
     print(f"Wrote {args.out} ({made.pages} pages, {len(made.pdf) // 1024} KiB).")
     return 0
+
+
+# --- posture programme ------------------------------------------------------------------------------
+
+
+def _register_programme(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    programme = sub.add_parser(
+        "programme",
+        help="a subject's programme log: programmes, exercises, workouts done, before/after",
+        description="The programme log of the API (docs/programmes.md), read and written straight in the "
+        "data dir's database, as the subject's own account.",
+    )
+    cmds = programme.add_subparsers(dest="programme_command", required=True)
+    day = {"type": _day, "metavar": "YYYY-MM-DD"}
+    add = cmds.add_parser("add", help="log a programme for a subject; prints its id on the last line")
+    add.add_argument("subject_id", type=_uuid, metavar="SUBJECT_ID")
+    add.add_argument("--name", required=True, help='e.g. "Calf programme, 6 weeks"')
+    add.add_argument("--start", required=True, help="its first day", **day)
+    add.add_argument("--end", help="its last day (default: open-ended)", **day)
+    add.add_argument("--notes")
+    add.add_argument(
+        "--exercise",
+        action="append",
+        default=[],
+        metavar="NAME[=DOSE]",
+        help='an exercise, e.g. "eccentric heel drops=3x15" (repeat the option for more)',
+    )
+    listing = cmds.add_parser("list", help="a subject's programmes, latest start first")
+    listing.add_argument("subject_id", type=_uuid, metavar="SUBJECT_ID")
+    show = cmds.add_parser("show", help="one programme with its exercises and the days they were done")
+    show.add_argument("programme_id", type=_uuid, metavar="PROGRAMME_ID")
+    update = cmds.add_parser("update", help="change a programme's name, days or notes")
+    update.add_argument("programme_id", type=_uuid, metavar="PROGRAMME_ID")
+    update.add_argument("--name")
+    update.add_argument("--start", **day)
+    update.add_argument("--end", **day)
+    update.add_argument("--open-ended", action="store_true", help="remove the end day")
+    update.add_argument("--notes")
+    tick = cmds.add_parser("tick", help="mark an exercise done on a day (default today, UTC)")
+    tick.add_argument("programme_id", type=_uuid, metavar="PROGRAMME_ID")
+    tick.add_argument("exercise", help="the exercise's id or its name")
+    tick.add_argument("--on", help="the day (default today, UTC)", **day)
+    tick.add_argument("--undo", action="store_true", help="remove the tick instead")
+    delete = cmds.add_parser("delete", help="delete a programme with its exercises and ticks")
+    delete.add_argument("programme_id", type=_uuid, metavar="PROGRAMME_ID")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    effect = cmds.add_parser("effect", help="before and after, up the chain, against the noise")
+    effect.add_argument("programme_id", type=_uuid, metavar="PROGRAMME_ID")
+    effect.add_argument("--json", action="store_true", help="the API's JSON instead of the table")
+    for command in (add, listing, show, update, tick, delete, effect):
+        command.add_argument("--data-dir", type=Path, help="as for `posture serve` (POSTURE_DATA_DIR)")
+        command.set_defaults(func=_programme)
+
+
+def _day(text: str) -> Any:
+    from datetime import date
+
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or not date(1900, 1, 1) <= value <= date(2200, 12, 31):
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD) between 1900 and 2200: {text!r}")
+    return value
+
+
+def _programme(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.core.errors import ApiError
+
+    command = f"posture programme {args.programme_command}"
+    with _session(args) as session:
+        try:
+            return _programme_run(args, session)
+        except ApiError as exc:
+            print(f"{command}: {exc.code}: {exc.message}", file=sys.stderr)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()
+            )
+            print(f"{command}: invalid_request: {problems}", file=sys.stderr)
+        except _CommandFailed as failed:
+            return failed.status
+    return 1
+
+
+def _owner(session: Session, model: Any, row_id: Any, what: str, command: str) -> User:
+    """The account owning the subject (or programme) `row_id`: the command acts as that account."""
+    from app.storage.models import Programme, Subject, User
+
+    subject_id = row_id if model is Subject else getattr(session.get(Programme, row_id), "subject_id", None)
+    subject = session.get(Subject, subject_id) if subject_id is not None else None
+    owner = session.get(User, subject.user_id) if subject is not None else None
+    if owner is None:
+        print(f"posture programme {command}: no {what} {row_id}.", file=sys.stderr)
+        raise _CommandFailed(1)
+    return owner
+
+
+def _programme_run(args: argparse.Namespace, session: Session) -> int:
+    from app import schemas
+    from app.services import programmes
+    from app.storage.models import Programme, Subject
+
+    command = args.programme_command
+    if command in ("add", "list"):
+        user = _owner(session, Subject, args.subject_id, "subject", command)
+        if command == "list":
+            for p in programmes.list_for(session, user, args.subject_id):
+                print(_programme_line(p))
+            return 0
+        exercises = [dict(zip(("name", "dose"), e.split("=", 1), strict=False)) for e in args.exercise]
+        body = schemas.ProgrammeCreate(
+            name=args.name, start_date=args.start, end_date=args.end, notes=args.notes, exercises=exercises
+        )
+        made = programmes.create(session, user, args.subject_id, body)
+        print(_programme_line(made))
+        print(made.id)
+        return 0
+    user = _owner(session, Programme, args.programme_id, "programme", command)
+    pid = args.programme_id
+    if command == "show":
+        _print_programme(programmes.read(session, user, pid))
+    elif command == "update":
+        changes: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("name", args.name),
+                ("start_date", args.start),
+                ("end_date", args.end),
+                ("notes", args.notes),
+            )
+            if v is not None
+        }
+        if args.open_ended:
+            changes["end_date"] = None
+        _print_programme(programmes.update(session, user, pid, schemas.ProgrammeUpdate(**changes)))
+    elif command == "tick":
+        current = programmes.read(session, user, pid)
+        wanted = args.exercise.strip().casefold()
+        found = [e for e in current.exercises if str(e.id) == wanted or e.name.casefold() == wanted]
+        if len(found) != 1:
+            names = ", ".join(e.name for e in current.exercises) or "none"
+            print(
+                f"posture programme tick: no single exercise {args.exercise!r} (exercises: {names}).",
+                file=sys.stderr,
+            )
+            return 1
+        on = args.on or programmes.today()
+        _print_programme(programmes.tick(session, user, pid, found[0].id, on, not args.undo))
+    elif command == "delete":
+        current = programmes.read(session, user, pid)
+        if (
+            not args.yes
+            and input(f"Delete programme {current.name!r} and its ticks? [y/N] ").strip().lower() != "y"
+        ):
+            print("Nothing deleted.")
+            return 1
+        programmes.delete(session, user, pid)
+        print(f"Deleted programme {pid}.")
+    elif command == "effect":
+        effect = programmes.effect(session, user, pid)
+        if args.json:
+            print(effect.model_dump_json(indent=2))
+        else:
+            _print_effect(effect)
+    return 0
+
+
+def _programme_line(p: Any) -> str:
+    end = p.end_date.isoformat() if p.end_date else "open"
+    return f"{p.id}  {p.start_date} – {end}  {p.status:<7}  {p.workout_days:>3} workout days  {p.name}"
+
+
+def _print_programme(p: Any) -> None:
+    print(_programme_line(p))
+    if p.notes:
+        print(f"  notes: {p.notes}")
+    for e in p.exercises:
+        dose = f" ({e.dose})" if e.dose else ""
+        days = ", ".join(d.isoformat() for d in e.ticks) or "not ticked yet"
+        print(f"  {e.name}{dose} [{e.id}]: {days}")
+
+
+def _print_effect(effect: Any) -> None:
+    def num(value: Any) -> str:
+        return "–" if value is None else f"{value:+.1f}" if isinstance(value, float) else str(value)
+
+    print(
+        f"Programme {effect.programme_id}: since {effect.start_date}"
+        + (f" to {effect.end_date}" if effect.end_date else "")
+    )
+    print(f"{'measure':<36} {'before':>7} {'n':>3} {'since':>7} {'n':>3} {'diff':>7} {'noise':>6}  judged")
+    for m in effect.measures:
+        judged = (
+            "too few visits"
+            if not m.enough
+            else "beyond noise"
+            if m.beyond_noise
+            else "within noise"
+            if m.beyond_noise is False
+            else "no band"
+        )
+        before = "–" if m.before.median is None else f"{m.before.median:.1f}"
+        since = "–" if m.since.median is None else f"{m.since.median:.1f}"
+        noise = "–" if m.noise is None else f"±{m.noise:.1f}"
+        sides = f"{before:>7} {m.before.visits:>3} {since:>7} {m.since.visits:>3}"
+        print(f"{m.label:<36} {sides} {num(m.difference):>7} {noise:>6}  {judged}")
+    print()
+    for m in effect.measures:
+        print(f"- {m.statement}")
+    print()
+    print(effect.summary)
+    print(effect.disclaimer)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -51,6 +51,10 @@ def _notes(value: str) -> str:
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_name)]
 Notes = Annotated[str, Field(max_length=10_000), AfterValidator(_notes)]
+PhotoInterval = Annotated[
+    int,
+    Field(ge=1, le=365, description="Days between photos: the next photo is due this long after the latest."),
+]
 
 
 class Health(BaseModel):
@@ -80,6 +84,7 @@ class SubjectCreate(BaseModel):
 
     name: Name = Field(description="Name or pseudonym of the person.")
     notes: Notes | None = None
+    photo_interval_days: PhotoInterval = 14
 
 
 class SubjectUpdate(BaseModel):
@@ -87,11 +92,14 @@ class SubjectUpdate(BaseModel):
 
     name: Name | None = Field(None, description="New name (null is not allowed; omit to keep).")
     notes: Notes | None = Field(None, description="New notes; null clears them.")
+    photo_interval_days: PhotoInterval | None = Field(None, description="New photo interval (omit to keep).")
 
     @model_validator(mode="after")
     def _name_not_null(self) -> SubjectUpdate:
         if "name" in self.model_fields_set and self.name is None:
             raise ValueError("name cannot be null; omit it to keep the current name")
+        if "photo_interval_days" in self.model_fields_set and self.photo_interval_days is None:
+            raise ValueError("photo_interval_days cannot be null; omit it to keep the current interval")
         return self
 
 
@@ -103,6 +111,15 @@ class SubjectOut(BaseModel):
     updated_at: datetime
     analysis_count: int = Field(description="Analyses stored for this subject.")
     last_taken_at: datetime | None = Field(description="`taken_at` of the latest analysis.")
+    photo_interval_days: int = Field(14, description="Days between photos (the protocol's: 14).")
+    next_photo_due: date | None = Field(
+        None,
+        description="The UTC day the next photo is due: latest photo's day + interval; today if none.",
+    )
+    due_in_days: int | None = Field(
+        None,
+        description="Days from today (UTC) to `next_photo_due`: negative when overdue, 0 when due today.",
+    )
 
 
 class StoredAnalysis(Analysis):
@@ -328,12 +345,6 @@ class ReanalysisReport(BaseModel):
     refusals: dict[str, int] = Field(default_factory=dict, description="Refusal codes of `refused`.")
 
 
-class SubjectExport(BaseModel):
-    subject: SubjectOut
-    analyses: list[StoredAnalysis]
-    visits: list[Visit] = Field(default_factory=list, description="The visits, in time order.")
-
-
 # --- movement tests (issue 17) ----------------------------------------------------------------------
 
 MovementTest = Literal["squat", "lunge"]
@@ -449,3 +460,152 @@ class MovementComparison(BaseModel):
     days_between: float
     measures: dict[str, MovementDifference]
     warnings: list[str] = Field(default_factory=list)
+
+
+# --- the programme log (issue 24) -----------------------------------------------------------------
+
+
+def _day(value: date) -> date:
+    if not date(1900, 1, 1) <= value <= date(2200, 12, 31):
+        raise ValueError("dates must lie between 1900 and 2200")
+    return value
+
+
+def _short_text(value: str) -> str:
+    value = _storable_text(value, single_line=True).strip()
+    return value
+
+
+Day = Annotated[date, AfterValidator(_day)]
+Dose = Annotated[str, Field(max_length=200), AfterValidator(_short_text)]
+
+
+class ExerciseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = Field(description='The exercise, e.g. "eccentric heel drops".')
+    dose: Dose | None = Field(None, description='Sets, reps or time, e.g. "3×15"; free text.')
+
+
+class ExerciseUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = Field(None, description="New name (omit to keep).")
+    dose: Dose | None = Field(None, description="New dose; null clears it.")
+
+    @model_validator(mode="after")
+    def _name_not_null(self) -> ExerciseUpdate:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null; omit it to keep the current name")
+        return self
+
+
+class ProgrammeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = Field(description='The programme, e.g. "Calf programme, 6 weeks".')
+    start_date: Day = Field(description="The first day of the programme (UTC day, as photos' days are).")
+    end_date: Day | None = Field(None, description="Its last day; null while it goes on.")
+    notes: Notes | None = None
+    exercises: list[ExerciseIn] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ProgrammeCreate:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class ProgrammeUpdate(BaseModel):
+    """`PATCH /programmes/{id}`: fields left out are kept; `end_date` and `notes` null clear them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
+    notes: Notes | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> ProgrammeUpdate:
+        for field in ("name", "start_date"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null; omit it to keep the current value")
+        return self
+
+
+class ExerciseOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    dose: str | None
+    ticks: list[date] = Field(description="The days it was done, in order.")
+
+
+class ProgrammeOut(BaseModel):
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    name: str
+    start_date: date
+    end_date: date | None
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime
+    status: Literal["planned", "active", "ended"] = Field(description="Against today's UTC day.")
+    workout_days: int = Field(description="Days with at least one exercise ticked.")
+    exercises: list[ExerciseOut]
+
+
+class EffectSide(BaseModel):
+    visits: int = Field(description="Visits (photos: sessions; clips: one each) on this side.")
+    days: int = Field(description="Separate days those visits fall on.")
+    median: float | None = Field(description="Median of the visits' values.")
+    slope_per_30d: float | None = Field(description="Theil–Sen trend over this side's visits, per 30 days.")
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+class MeasureEffect(BaseModel):
+    measure: str
+    label: str
+    area: Literal["ankle", "knee", "pelvis", "lumbar", "overall"]
+    source: Literal["standing", "lunge", "squat"] = Field(
+        description="Standing photos' visits, or the lunge / squat movement clips."
+    )
+    unit: str
+    before: EffectSide
+    since: EffectSide
+    difference: float | None = Field(description="Median since − median before.")
+    noise: float | None
+    noise_source: NoiseSource
+    noise_visits: int = Field(description="Visits the personal band rests on (0: none).")
+    enough: bool = Field(description="At least two visits on separate days on each side.")
+    beyond_noise: bool | None = Field(description="|difference| ≥ noise; null when not `enough`.")
+    statement: str = Field(description="The row in words (rules.toml `[programme]`).")
+
+
+class ProgrammeEffect(BaseModel):
+    programme_id: uuid.UUID
+    subject_id: uuid.UUID
+    start_date: date
+    end_date: date | None
+    min_visits: int = Field(
+        description="Visits on separate days each side needs before a difference is judged."
+    )
+    measures: list[MeasureEffect] = Field(description="Ankle first, then knee, pelvis, lumbar, overall.")
+    summary: str
+    disclaimer: str
+    warnings: list[str] = Field(default_factory=list, description="`mixed_versions`, as for trends.")
+
+
+class CalendarLink(BaseModel):
+    url: str = Field(description="The feed's address with its secret token: give it to a calendar app only.")
+    token: str
+
+
+class SubjectExport(BaseModel):
+    subject: SubjectOut
+    analyses: list[StoredAnalysis]
+    visits: list[Visit] = Field(default_factory=list, description="The visits, in time order.")
+    programmes: list[ProgrammeOut] = Field(
+        default_factory=list, description="The programme log, latest first."
+    )

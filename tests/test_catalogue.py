@@ -40,6 +40,7 @@ LABELS_JS = STATIC_JS / "labels.js"
 CLIENT_ONLY_CODES = {
     "network_error",  # api.js: fetch or XHR failed before any answer (server down, offline)
     "cancelled",  # api.js: the user aborted an upload
+    "recording_failed",  # capture_clip.js: MediaRecorder refused to start on the camera's stream
 }
 
 # Where the service answers an error, and which argument is the code.

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import ApiError
 from app.schemas import AnalysisRef, Comparison, MeasureDifference, MeasureTrend, SubjectExport, Trends
-from app.services import visits
+from app.services import programmes, visits
 from app.services.cache import VersionedCache
 from app.services.records import stored_analysis, subject_or_404, subject_out
 from app.storage import repository
@@ -327,4 +327,5 @@ def export_json(db: Session, subject: Subject) -> SubjectExport:
         subject=subject_out(repository.summarize(db, subject)),
         analyses=analyses,
         visits=visits.all_visits(db, subject.id),
+        programmes=programmes.all_of(db, subject.id),
     )

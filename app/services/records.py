@@ -4,6 +4,7 @@ analysis and of a subject."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -41,8 +42,23 @@ def stored_analysis(record: AnalysisRecord) -> StoredAnalysis:
     )
 
 
+def next_photo_due(
+    last_taken_at: datetime | None, interval_days: int, today: date | None = None
+) -> tuple[date, int]:
+    """(the UTC day the next photo is due, days from today to it: negative when overdue). With no photo
+    yet, the first is due today."""
+    today = today or datetime.now(UTC).date()
+    due = (
+        today
+        if last_taken_at is None
+        else last_taken_at.astimezone(UTC).date() + timedelta(days=interval_days)
+    )
+    return due, (due - today).days
+
+
 def subject_out(summary: repository.SubjectSummary) -> SubjectOut:
     s = summary.subject
+    due, due_in = next_photo_due(summary.last_taken_at, s.photo_interval_days)
     return SubjectOut(
         id=s.id,
         name=s.name,
@@ -51,4 +67,12 @@ def subject_out(summary: repository.SubjectSummary) -> SubjectOut:
         updated_at=s.updated_at,
         analysis_count=summary.analysis_count,
         last_taken_at=summary.last_taken_at,
+        photo_interval_days=s.photo_interval_days,
+        next_photo_due=due,
+        due_in_days=due_in,
     )
+
+
+def subject_view(db: Session, subject: Subject) -> SubjectOut:
+    """The API form of a subject, with its counts and the next photo due."""
+    return subject_out(repository.summarize(db, subject))

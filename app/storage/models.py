@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -92,6 +93,11 @@ class Subject(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Bumped with every analysis added or deleted: validates cached trends (app.services.cache).
     history_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The protocol's photo interval (docs/programmes.md): the next photo is due this many days after
+    # the latest one.
+    photo_interval_days: Mapped[int] = mapped_column(default=14, server_default="14")
+    # SHA-256 of the calendar feed's secret (`GET /subjects/{id}/calendar.ics?token=…`); null: no feed.
+    calendar_token_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class AnalysisRecord(Base):
@@ -223,3 +229,58 @@ class MovementJob(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class Programme(Base):
+    """A programme of exercise (e.g. a six-week calf programme) a subject follows from `start_date` to
+    `end_date` (open-ended while null): the log that before/after comparisons are read against."""
+
+    __tablename__ = "programmes"
+    __table_args__ = (Index("ix_programmes_subject_start", "subject_id", "start_date", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    exercises: Mapped[list[ProgrammeExercise]] = relationship(
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        order_by="(ProgrammeExercise.position, ProgrammeExercise.id)",
+    )
+
+
+class ProgrammeExercise(Base):
+    """One exercise of a programme (e.g. "eccentric heel drops", dose "3×15"), with a tick per day it
+    was done."""
+
+    __tablename__ = "programme_exercises"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    programme_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("programmes.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    dose: Mapped[str | None] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticks: Mapped[list[ProgrammeTick]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ProgrammeTick.done_on"
+    )
+
+
+class ProgrammeTick(Base):
+    """A workout done: one exercise, one day (ticking a day twice keeps one tick)."""
+
+    __tablename__ = "programme_ticks"
+
+    exercise_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("programme_exercises.id", ondelete="CASCADE"), primary_key=True
+    )
+    done_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -236,9 +236,18 @@ def summarize(session: Session, subject: Subject) -> SubjectSummary:
     return SubjectSummary(subject, n, taken)
 
 
-def create_subject(session: Session, user: User, name: str, notes: str | None) -> Subject:
+def create_subject(
+    session: Session, user: User, name: str, notes: str | None, photo_interval_days: int = 14
+) -> Subject:
     now = utcnow()
-    subject = Subject(user_id=user.id, name=name, notes=notes, created_at=now, updated_at=now)
+    subject = Subject(
+        user_id=user.id,
+        name=name,
+        notes=notes,
+        photo_interval_days=photo_interval_days,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(subject)
     session.commit()
     return subject

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/subjects", tags=["subjects"], responses=responses(40
 )
 def create_subject(body: SubjectCreate, user: CurrentUser, db: DbSession) -> SubjectOut:
     """Start tracking a person (`name` is a name or pseudonym)."""
-    subject = repository.create_subject(db, user, body.name, body.notes)
+    subject = repository.create_subject(db, user, body.name, body.notes, body.photo_interval_days)
     return subject_out(repository.SubjectSummary(subject, 0, None))
 
 

@@ -7,6 +7,7 @@ visit-to-visit noise cannot be blown up to look like a trend.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from fpdf import FPDF
 
 from app.services.report.data import MeasureSeries
 from app.services.report.labels import MEASURES, MINUS, format_day_month, format_month_year, format_noise
+from app.services.report.periods import Period, shade_periods
 
 MIN_SPAN_IN_NOISE = 5
 TICK_EVERY_MM = 9.0  # the page's 38 px between y ticks, at print size
@@ -159,8 +161,16 @@ def _label_place(
     return candidates[0]
 
 
-def draw_trend(pdf: FPDF, box: Box, series: MeasureSeries, times: list[datetime], font: str) -> None:
-    """The chart of one measure inside `box` (tick labels included)."""
+def draw_trend(
+    pdf: FPDF,
+    box: Box,
+    series: MeasureSeries,
+    times: list[datetime],
+    font: str,
+    periods: Sequence[Period] = (),
+) -> None:
+    """The chart of one measure inside `box` (tick labels included); `periods`: programme periods shaded
+    behind the data (`app.services.report.periods`)."""
     meta = MEASURES.get(series.name)
     left, bottom, top, right = 9.5, 4.8, 1.5, 1.5
     plot = Box(box.x + left, box.y + top, box.w - left - right, box.h - top - bottom)
@@ -193,6 +203,8 @@ def draw_trend(pdf: FPDF, box: Box, series: MeasureSeries, times: list[datetime]
         return min(plot.y + plot.h, max(plot.y, y(v)))
 
     with pdf.local_context():
+        if periods:
+            shade_periods(pdf, (plot.x, plot.y, plot.w, plot.h), x, t0, t1, periods, font)
         # grid and y labels
         pdf.set_line_width(0.2)
         pdf.set_draw_color(*GRID)

@@ -8,16 +8,17 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from app.core.errors import ApiError
-from app.services import history
+from app.schemas import ProgrammeEffect, ProgrammeOut
+from app.services import history, programmes
 from app.services import movements as movement_views
 from app.services.cache import VersionedCache
-from app.services.records import analysis_or_404, subject_or_404
+from app.services.records import analysis_or_404, subject_or_404, subject_view
 from app.storage.files import FileKind, FileStore
 from app.storage.models import User
 from posture.result import Mode
@@ -135,6 +136,25 @@ class MovementPart:
 
 
 @dataclass(frozen=True)
+class ProgrammePart:
+    """A programme and its before/after table, as `GET /programmes/{id}/effect` gives it."""
+
+    programme: ProgrammeOut
+    effect: ProgrammeEffect
+
+
+@dataclass(frozen=True)
+class PhotoDue:
+    day: date
+    due_in_days: int
+    interval_days: int
+
+
+# The report's programme pages: the latest few programmes (a subject has a handful).
+MAX_PROGRAMMES = 3
+
+
+@dataclass(frozen=True)
 class ReportData:
     subject_id: uuid.UUID
     subject_name: str
@@ -155,6 +175,9 @@ class ReportData:
     latest_picture: Picture | None = None
     movements: list[MovementPart] = field(default_factory=list)
     """One part per movement test the subject has clips of in the window (none: no movement section)."""
+    programmes: list[ProgrammePart] = field(default_factory=list)
+    """The latest programmes (latest start first) with their before/after; none: no programme page."""
+    photo_due: PhotoDue | None = None
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -218,7 +241,19 @@ def gather(
         first_picture=pictures[0],
         latest_picture=pictures[1],
         movements=_movements(db, user, subject_id, options),
+        programmes=[
+            ProgrammePart(p, programmes.effect(db, user, p.id))
+            for p in programmes.all_of(db, subject.id)[:MAX_PROGRAMMES]
+        ],
+        photo_due=_photo_due(db, subject),
     )
+
+
+def _photo_due(db: Session, subject: Any) -> PhotoDue | None:
+    view = subject_view(db, subject)
+    if view.next_photo_due is None or view.due_in_days is None:
+        return None
+    return PhotoDue(view.next_photo_due, view.due_in_days, view.photo_interval_days)
 
 
 # The headline of each movement test, in the page's order (labels.js MOVEMENT_TESTS).

@@ -11,21 +11,33 @@ the window, and the last page.
 from __future__ import annotations
 
 import io
+from datetime import UTC, date, datetime
 from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 from PIL import Image
 
 from app.services.report import charts
-from app.services.report.data import MeasureRow, MeasureSeries, MovementPart, Picture, ReportData
+from app.services.report.data import (
+    MeasureRow,
+    MeasureSeries,
+    MovementPart,
+    PhotoDue,
+    Picture,
+    ProgrammePart,
+    ReportData,
+)
 from app.services.report.labels import (
     AREAS as AREA_LABELS,
 )
 from app.services.report.labels import (
+    EM_DASH,
     KEY_TRENDS,
     MEASURES,
+    MINUS,
     MOVEMENT_MEASURES,
     MOVEMENT_TESTS,
     TABLE_ORDER,
@@ -40,6 +52,7 @@ from app.services.report.labels import (
     measure_label,
     split_disclaimer,
 )
+from app.services.report.periods import PERIOD_FILL, Period, programme_periods
 from posture.trends import OVERALL
 
 FONT = "dejavu"
@@ -246,6 +259,8 @@ def _cover(pdf: _Document) -> None:
     window = _window(d)
     if window:
         facts.append(("Chosen period", window))
+    if d.photo_due is not None:
+        facts.append(("Next photo", format_photo_due(d.photo_due)))
     facts += [("Versions", _versions(d.versions)), ("Made", format_date(d.made_at))]
     for label, value in facts:
         y = pdf.get_y()
@@ -577,6 +592,7 @@ def _legend(pdf: _Document) -> None:
         ("fit", "Trend line (robust fit)"),
         ("point", "One visit: the median of its shots"),
         ("spread", "Spread of the visit's shots (max − min)"),
+        *((("period", "Programme period"),) if pdf.data.programmes else ()),
     )
     for kind, text in items:
         width = 7.5 + pdf.get_string_width(text)
@@ -584,6 +600,9 @@ def _legend(pdf: _Document) -> None:
             x, y = MARGIN, y + 4.2
         if kind == "band":
             pdf.set_fill_color(*charts.BAND_FILL)
+            pdf.rect(x, y + 0.4, 6, 2.6, style="F")
+        elif kind == "period":
+            pdf.set_fill_color(*PERIOD_FILL)
             pdf.rect(x, y + 0.4, 6, 2.6, style="F")
         elif kind == "fit":
             pdf.set_draw_color(*charts.FIT)
@@ -638,7 +657,7 @@ def _chart_cell(pdf: _Document, box: charts.Box, s: MeasureSeries, times: list) 
     lines = pdf.multi_cell(inner.w, 2.9, caption, dry_run=True, output="LINES")
     caption_h = 2.9 * len(lines)
     plot = charts.Box(inner.x, inner.y + 5, inner.w, inner.h - 5 - caption_h - 1)
-    charts.draw_trend(pdf, plot, s, times, FONT)
+    charts.draw_trend(pdf, plot, s, times, FONT, _periods(pdf))
     pdf.set_font(FONT, "", 6.6)
     pdf.set_text_color(*(charts.PRIMARY if s.beyond_noise else MUTED))
     pdf.set_xy(inner.x, inner.y + inner.h - caption_h)
@@ -687,7 +706,12 @@ def _movement_page(pdf: _Document) -> None:
         pdf.set_line_width(0.25)
         pdf.rect(box.x, box.y, box.w, box.h)
         charts.draw_trend(
-            pdf, charts.Box(box.x + 2, box.y + 2, box.w - 4, box.h - 4), part.series, part.times, FONT
+            pdf,
+            charts.Box(box.x + 2, box.y + 2, box.w - 4, box.h - 4),
+            part.series,
+            part.times,
+            FONT,
+            _periods(pdf),
         )
         pdf.set_y(box.y + box.h + 1.5)
         pdf.paragraph(
@@ -774,6 +798,171 @@ def _last_page(pdf: _Document) -> None:
     pdf.paragraph(f"Made with {_versions(d.versions)}.")
 
 
+# --- the programme log (issue 24) -------------------------------------------------------------------
+
+
+def _periods(pdf: _Document) -> list[Period]:
+    return programme_periods([part.programme for part in pdf.data.programmes], pdf.data.made_at)
+
+
+def format_due(due_in_days: int) -> str:
+    """The page's words for the next photo (app/static/js/views/subject/programmes.js `dueText`)."""
+    if due_in_days == 0:
+        return "due today"
+    if due_in_days > 0:
+        return f"due in {_count(due_in_days, 'day')}"
+    return f"{_count(-due_in_days, 'day')} overdue"
+
+
+def format_photo_due(due: PhotoDue) -> str:
+    day = datetime(due.day.year, due.day.month, due.day.day, tzinfo=UTC)
+    return f"{format_date(day)}, {format_due(due.due_in_days)} (every {_count(due.interval_days, 'day')})"
+
+
+def _day(value: date) -> str:
+    return format_date(datetime(value.year, value.month, value.day, tzinfo=UTC))
+
+
+PROGRAMME_BAND = (
+    "Each side is the median of its visits (n: how many; a photo visit counts by the median of its "
+    "shots; each clip counts once). The difference is judged against the band between two single "
+    "visits: the person's own retake noise where they have enough repeated shots, else the rules' "
+    "level. A median of several visits is steadier than one visit, so the band errs wide. Trend: the "
+    "robust slope of each side's visits, per 30 days."
+)
+_PROGRAMME_COLUMNS = (
+    ("Measure", 0.30),
+    ("Before (n)", 0.12),
+    ("Since (n)", 0.12),
+    ("Change", 0.10),
+    ("Noise", 0.11),
+    ("Reading", 0.12),
+    ("Trend /30 d", 0.13),
+)
+
+
+def _programme_page(pdf: _Document, part: ProgrammePart) -> None:
+    """One programme: its days, exercises and workouts, and the before/after table up the chain."""
+    p, effect = part.programme, part.effect
+    pdf.add_page()
+    pdf.set_y(CONTENT_TOP)
+    pdf.heading(f"Programme: {p.name}", 12)
+    end = _day(p.end_date) if p.end_date else "ongoing"
+    weeks = ((p.end_date or datetime.now(UTC).date()) - p.start_date).days / 7
+    status = {"planned": "not started yet", "active": "under way", "ended": "ended"}[p.status]
+    pdf.paragraph(
+        f"{_day(p.start_date)} – {end} ({weeks:.0f} weeks, {status}) · "
+        f"{_count(p.workout_days, 'workout day')} ticked",
+        size=9,
+        colour=INK,
+    )
+    if p.exercises:
+        pdf.paragraph(
+            "Exercises: "
+            + "; ".join(
+                f"{e.name}{f' ({e.dose})' if e.dose else ''}: {_count(len(e.ticks), 'day')}"
+                for e in p.exercises
+            ),
+            size=8.5,
+        )
+    if p.notes:
+        pdf.paragraph(f"Notes: {p.notes}", size=8.5)
+    pdf.ln(2)
+    pdf.heading("Before and since the start, up the chain", 10.5)
+    _programme_table(pdf, effect)
+    pdf.ln(2)
+    pdf.paragraph(effect.summary, size=9, colour=INK)
+    pdf.ln(1)
+    judged = [m.statement for m in effect.measures if m.beyond_noise is not None]
+    if judged:
+        pdf.bullets(judged, size=8)
+    pdf.paragraph(PROGRAMME_BAND, size=7.5)
+    pdf.ln(1.5)
+    pdf.paragraph(effect.disclaimer, size=8, colour=INK)
+
+
+def _programme_table(pdf: _Document, effect: Any) -> None:
+    widths = [pdf.content_w * share for _, share in _PROGRAMME_COLUMNS]
+    lefts = [MARGIN + sum(widths[:k]) for k in range(len(widths))]
+    y = pdf.get_y()
+    pdf.set_font(FONT, "B", 7.5)
+    pdf.set_text_color(*MUTED)
+    for (title, _), x, w in zip(_PROGRAMME_COLUMNS, lefts, widths, strict=True):
+        pdf.set_xy(x, y)
+        pdf.cell(w, 4.5, _fit(pdf, title, w - 1))
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.25)
+    pdf.line(MARGIN, y + 4.8, MARGIN + pdf.content_w, y + 4.8)
+    y += 5.5
+    area = None
+    for m in effect.measures:
+        if m.area != area:
+            area = m.area
+            pdf.set_font(FONT, "B", 7.2)
+            pdf.set_text_color(*MUTED)
+            pdf.set_xy(MARGIN, y)
+            pdf.cell(
+                pdf.content_w,
+                4.0,
+                {
+                    "ankle": "Ankle",
+                    "knee": "Knee",
+                    "pelvis": "Pelvis",
+                    "lumbar": "Lower back",
+                    "overall": "Overall",
+                }[area],
+            )
+            y += 4.2
+        row_h = 4.6
+        if m.beyond_noise:
+            pdf.set_fill_color(*BEYOND_ROW)
+            pdf.rect(MARGIN, y - 0.3, pdf.content_w, row_h, style="F")
+        reading = (
+            "too few visits"
+            if not m.enough
+            else "beyond noise"
+            if m.beyond_noise
+            else "within noise"
+            if m.beyond_noise is False
+            else "no band"
+        )
+        source = {"standing": "", "lunge": " (clip)", "squat": " (clip)"}[m.source]
+        cells = [
+            m.label[0].upper() + m.label[1:] + source,
+            _side_text(m.measure, m.before),
+            _side_text(m.measure, m.since),
+            format_change(m.measure, m.difference) if m.difference is not None else EM_DASH,
+            format_noise(m.measure, m.noise) if m.noise is not None else EM_DASH,
+            reading,
+            _trend_text(m.before.slope_per_30d, m.since.slope_per_30d),
+        ]
+        for k, (text, x, w) in enumerate(zip(cells, lefts, widths, strict=True)):
+            bold = k == 5 and bool(m.beyond_noise)
+            pdf.set_font(FONT, "B" if bold else "", 7.6)
+            muted = k == 5 and not m.enough
+            pdf.set_text_color(*(PRIMARY if bold else MUTED if muted else INK))
+            pdf.set_xy(x, y)
+            pdf.cell(w, row_h, _fit(pdf, text, w - 1))
+        y += row_h
+    pdf.set_y(y + 1)
+
+
+def _side_text(name: str, side: Any) -> str:
+    if side.median is None:
+        return f"{EM_DASH} (0)"
+    value = format_measure(name, side.median)
+    return f"{value} ({side.visits})"
+
+
+def _trend_text(before: float | None, since: float | None) -> str:
+    def one(v: float | None) -> str:
+        return EM_DASH if v is None else f"{v:+.1f}".replace("-", MINUS)
+
+    if before is None and since is None:
+        return EM_DASH
+    return f"{one(before)} → {one(since)}"
+
+
 def render(data: ReportData) -> tuple[bytes, int]:
     """The report as PDF bytes, and its number of pages."""
     pdf = _Document(data)
@@ -785,5 +974,7 @@ def render(data: ReportData) -> tuple[bytes, int]:
     _chart_pages(pdf)
     if data.movements:
         _movement_page(pdf)
+    for part in data.programmes:
+        _programme_page(pdf, part)
     _last_page(pdf)
     return bytes(pdf.output()), pdf.pages_count

@@ -9,6 +9,7 @@
 // below 5 × noise, so photo-to-photo noise cannot be blown up to look like a trend.
 
 import { DAY_MS, formatDate, formatDayMonth, formatMonthYear, s } from "./dom.js";
+import { periodShading } from "./periods.js";
 
 const MIN_SPAN_IN_NOISE = 5;
 
@@ -151,7 +152,8 @@ function segmentHitsBox(x1, y1, x2, y2, box, pad = 2) {
  *        format(value) → text, noiseText, bounds?: [lo, hi], zeroLine?: bool,
  *        xRange?: [t0, t1] (ms: a date range shared with the charts beside it),
  *        spread?: (number|null)[] and shots?: number[] (one point per visit: its median, the spread of
- *        its shots drawn as a bar of that length centred on it, and how many shots it has)}
+ *        its shots drawn as a bar of that length centred on it, and how many shots it has),
+ *        periods?: [{name, start, end}] (ms: programme periods shaded, periods.js)}
  */
 export function trendChart(spec, width) {
   const height = spec.height || 180;
@@ -205,6 +207,10 @@ export function trendChart(spec, width) {
     grid.append(s("line", { class: "zero", x1: margin.left, x2: margin.left + plotW, y1: y(0), y2: y(0) }));
   }
   svg.append(grid);
+  // programme periods (periods.js), behind everything drawn on the data
+  if (spec.periods && spec.periods.length) {
+    svg.append(periodShading(spec.periods, x, { left: margin.left, top: margin.top, width: plotW, height: plotH }, t0, t1));
+  }
 
   // x labels at the photos' dates (over a shared range: its ends and the points between)
   const tickTimes = spec.xRange ? [...new Set([spec.xRange[0], ...times, spec.xRange[1]])].sort((a, b) => a - b) : times;

@@ -293,6 +293,13 @@ export const ERROR_TITLES = {
   visit_not_found: "Visit not found",
   job_not_found: "Upload job not found",
   movement_not_found: "Movement not found",
+  // The programme log and its calendar feed (issue 24).
+  programme_not_found: "Programme not found",
+  exercise_not_found: "Exercise not found",
+  calendar_not_found: "Calendar link not valid (replaced or turned off)",
+  invalid_programme_dates: "The end date is before the start date",
+  tick_in_future: "That day has not come yet",
+  too_many_exercises: "Too many exercises",
   deepest_frame_not_stored: "No image of the deepest frame was kept",
   deepest_frame_missing: "The stored image of the deepest frame is missing",
   photo_not_stored: "The photo was not kept",
@@ -310,6 +317,7 @@ export const ERROR_TITLES = {
   // Made by the page itself.
   network_error: "No connection",
   cancelled: "Upload cancelled",
+  recording_failed: "The clip could not be recorded",
 };
 
 export function measureLabel(name) {

@@ -3,6 +3,7 @@
 import { getAll, request } from "../api.js";
 import { formatDate, h, icon } from "../dom.js";
 import { confirmDialog, emptyState, errorAlert, formDialog, toast } from "../ui.js";
+import { nextPhotoLine } from "./subject/programmes.js";
 
 export function initials(name) {
   const letters = name
@@ -55,10 +56,24 @@ export async function editSubject(subject) {
         maxlength: 10000,
         hint: "For example the usual camera set-up or the programme being followed.",
       },
+      {
+        name: "photo_interval_days",
+        label: "A photo every … days",
+        value: String(subject.photo_interval_days ?? 14),
+        maxlength: 3,
+        required: true,
+        hint: "The next photo is due this many days after the latest (the protocol's: 14).",
+      },
     ],
     submit: async (values) => {
+      const interval = Number.parseInt(values.photo_interval_days, 10);
       updated = await request("PATCH", `/subjects/${subject.id}`, {
-        body: { name: values.name, notes: values.notes.trim() ? values.notes : null },
+        body: {
+          name: values.name,
+          notes: values.notes.trim() ? values.notes : null,
+          // the API refuses what is not 1–365 with its own words
+          photo_interval_days: Number.isFinite(interval) ? interval : values.photo_interval_days,
+        },
       });
     },
   });
@@ -94,7 +109,7 @@ function subjectRow(subject, refresh, listError) {
       "a",
       { class: "subject-link", href: `#/subjects/${subject.id}`, title: subject.name },
       h("span", { class: "avatar", "aria-hidden": "true" }, initials(subject.name)),
-      h("span", { class: "subject-text" }, subjectName(subject.name), h("span", { class: "muted small" }, meta)),
+      h("span", { class: "subject-text" }, subjectName(subject.name), h("span", { class: "muted small" }, meta, " · ", nextPhotoLine(subject))),
       icon("chevron", "icon chevron"),
     ),
     h(

@@ -11,6 +11,7 @@ import { formatDate, formatTime, h, icon, plain, s, signed } from "../../dom.js"
 import { rollFromOrientation, screenAngle } from "../../level.js";
 import { formatMeasure, KEY_TRENDS, MEASURES, measureLabel } from "../../labels.js";
 import { bandChip, errorAlert, noteAlert, toast } from "../../ui.js";
+import { clipRecorder } from "./capture_clip.js";
 
 const SHOTS = 3; // docs/photo-protocol.md: three shots per session, and their median
 const SENSOR_WAIT_MS = 1000; // no orientation event with values by then: no sensor
@@ -328,6 +329,22 @@ export function capturePanel(subject, onUploaded) {
     ),
   );
 
+  // Movement clips (capture_clip.js): the same camera, level gate and timer.
+  const clips = clipRecorder(subject, {
+    stream: () => stream,
+    video,
+    stage,
+    countdown,
+    levelOk: () => Boolean(settings) && levelOk(),
+    roll: () => (level.sensor === "live" ? level.roll : null),
+    facing: () => facing.value,
+    delay: () => Number(delay.value),
+    beep: (f, sec) => beeps.beep(f, sec),
+    busy: () => Boolean(running),
+    changed: () => renderShutter(),
+  });
+  controls.append(clips.element);
+
   // --- state and redraw -----------------------------------------------------------------------
   let running = null; // {cancelled, label, wake, cancel}
   let lastLabel = null; // the label of the last visit that stored a shot
@@ -376,6 +393,7 @@ export function capturePanel(subject, onUploaded) {
   };
 
   const renderShutter = () => {
+    clips.onLevel();
     // While the shots run, the progress line says what happens; the shutter's reason would be stale,
     // except while a shot waits for the level: then it says which way to turn.
     if (running) {
@@ -399,7 +417,8 @@ export function capturePanel(subject, onUploaded) {
     shutter.replaceChildren(icon("camera"), again ? `Take the missing ${missing === 1 ? "photo" : `${missing} photos`}` : `Take ${SHOTS} photos`);
     const tol = settings.level_tolerance_deg;
     let reason = "";
-    if (level.sensor === "unknown") reason = "Reading the phone's level…";
+    if (clips.recording()) reason = "A movement clip is being recorded: the photos wait until it ends.";
+    else if (level.sensor === "unknown") reason = "Reading the phone's level…";
     else if (level.sensor === "none") {
       reason =
         level.reason === "denied"
@@ -408,7 +427,7 @@ export function capturePanel(subject, onUploaded) {
     } else if (level.roll === null) reason = "Hold the phone upright: lying this flat, its level cannot be read.";
     else if (Math.abs(level.roll) > tol) reason = `Level the phone: ${levelAdvice()} The shutter opens within ±${plain(tol, 1)}°.`;
     else reason = `Level (within ±${plain(tol, 1)}°). Press the shutter, then step into place.`;
-    shutter.disabled = !levelOk();
+    shutter.disabled = !levelOk() || clips.recording();
     if (why.textContent !== reason) why.textContent = reason;
     const state = shutter.disabled ? "blocked" : level.sensor === "none" ? "fallback" : "ready";
     why.dataset.state = state;
@@ -498,6 +517,7 @@ export function capturePanel(subject, onUploaded) {
       running.cancelled = true;
       if (running.cancel) running.cancel();
     }
+    clips.stop();
     if (stream) for (const track of stream.getTracks()) track.stop();
     stream = null;
     video.srcObject = null;
@@ -654,7 +674,7 @@ export function capturePanel(subject, onUploaded) {
     });
 
   const run = async () => {
-    if (running || shutter.disabled) return;
+    if (running || shutter.disabled || clips.recording()) return;
     beeps.unlock();
     // After a refused shot only the missing ones are taken, with the same label: one visit still.
     const picked = knownVisits.find((v) => v.id === visitPick.value);

@@ -11,6 +11,8 @@ import { historySection, loadNewest, loadNewestVisits } from "./history.js";
 import { loadTrends, showTrends } from "./trends.js";
 import { movementsSection } from "./movements.js";
 import { sectionBar } from "./sections.js";
+import { nextPhotoLine, programmesSection } from "./programmes.js";
+import { setProgrammePeriods } from "../../periods.js";
 import { uploadForm } from "./upload.js";
 
 function slug(name) {
@@ -26,6 +28,7 @@ function slug(name) {
 
 export async function subjectView(route) {
   const subjectId = route.subjectId;
+  setProgrammePeriods(subjectId, []); // no shading from the subject shown before
   const state = {
     subject: null,
     history: [], // oldest first: the newest pages loaded so far
@@ -88,7 +91,7 @@ export async function subjectView(route) {
           { class: "page-title" },
           h("nav", { "aria-label": "Breadcrumb", class: "breadcrumb" }, h("a", { href: "#/" }, "Subjects"), h("span", { "aria-hidden": "true" }, " / ")),
           h("h1", { tabindex: "-1" }, s.name),
-          h("p", { class: "muted" }, meta),
+          h("p", { class: "muted" }, meta, s.due_in_days !== undefined ? " · " : null, nextPhotoLine(s)),
           s.notes ? h("p", { class: "notes" }, s.notes) : null,
         ),
         h(
@@ -247,6 +250,7 @@ export async function subjectView(route) {
   });
 
   const movements = movementsSection({ subjectId, showError });
+  const programmes = programmesSection({ subjectId, showError, onPeriods: () => renderTrends() });
 
   renderHead();
   timeline.render();
@@ -258,6 +262,7 @@ export async function subjectView(route) {
     h("div", { class: "area-history", "data-section": "history" }, timeline.element),
     h("div", { class: "area-trends", "data-section": "trends" }, trendsBox),
     h("div", { class: "area-movements", "data-section": "movements" }, movements.element),
+    h("div", { class: "area-programmes", "data-section": "programmes" }, programmes.element),
     h("div", { class: "area-report", "data-section": "report" }, reportBox),
   );
   sections = sectionBar(grid, subjectId, route.analysisId || state.total ? "analysis" : "add");
@@ -279,6 +284,7 @@ export async function subjectView(route) {
     mounted: () => {
       renderTrends();
       movements.refresh().catch(showError);
+      programmes.refresh().catch(showError);
       if (route.analysisId) analysisBox.scrollIntoView({ block: "start" });
     },
     controller: {

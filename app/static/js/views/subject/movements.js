@@ -5,6 +5,7 @@
 
 import { get, imageUrl, request, uploadClip } from "../../api.js";
 import { mountChart, sharedRange, trendChart, trendFit } from "../../charts.js";
+import { programmePeriods } from "../../periods.js";
 import { formatDate, h, icon, plain, s, signed, todayIso } from "../../dom.js";
 import { JOB_ERROR_TITLES, MEASURES, MOVEMENT_MEASURES, MOVEMENT_SERIES, MOVEMENT_TESTS, WARNINGS } from "../../labels.js";
 import { confirmDialog, emptyState, errorAlert, estimateTag, noteAlert, spinner, toast } from "../../ui.js";
@@ -167,6 +168,7 @@ function trendView(trends) {
     format: (v) => movementValue(name, v),
     noiseText,
     ariaLabel: `${meta.label} of the ${test.label.toLowerCase()} over time, ${m.n} ${m.n === 1 ? "clip" : "clips"}`,
+    periods: programmePeriods(),
   };
   mounts.push(() => mountChart(box, (width) => trendChart(spec, width)));
   const change =
@@ -429,5 +431,16 @@ export function movementsSection({ subjectId, showError }) {
     h("div", { class: "section-head" }, h("h3", {}, "Trend"), trendSwitch),
     trendBox,
   );
+  // A clip recorded in the capture view (capture_clip.js) shows here as an uploaded one does.
+  const onRecorded = (event) => {
+    if (!element.isConnected) {
+      window.removeEventListener("posture:movement-added", onRecorded);
+      return;
+    }
+    state.selectedId = event.detail.id;
+    state.trendTest = event.detail.test;
+    refresh().catch(showError);
+  };
+  window.addEventListener("posture:movement-added", onRecorded);
   return { element, refresh };
 }

@@ -11,6 +11,7 @@ export const SECTIONS = [
   { id: "history", label: "History", icon: "image" },
   { id: "trends", label: "Trends", icon: "trend" },
   { id: "movements", label: "Movement", icon: "arrow" },
+  { id: "programmes", label: "Programme", icon: "check" },
   { id: "add", label: "Add", icon: "camera" },
   { id: "report", label: "Report", icon: "download" },
 ];

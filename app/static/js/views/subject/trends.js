@@ -4,6 +4,7 @@
 
 import { get } from "../../api.js";
 import { mountChart, trendChart, trendFit } from "../../charts.js";
+import { programmePeriods } from "../../periods.js";
 import { DAY_MS, formatDate, formatDayMonth, formatDuration, formatTime, h, icon } from "../../dom.js";
 import { AREAS, formatChange, formatMeasure, formatNoise, KEY_TRENDS, MEASURES, WARNINGS } from "../../labels.js";
 import { emptyState, estimateTag, noteAlert } from "../../ui.js";
@@ -135,6 +136,7 @@ function trendCard(name, m, times, shots, { big = false } = {}) {
     bounds: name === "overall_score" ? [0, 100] : name === "heel_lift" ? [0, 1] : null,
     zeroLine: Boolean(meta.signed),
     ariaLabel: `${meta.label} over time, ${m.n} ${m.n === 1 ? "visit" : "visits"}. ${caption.text}`,
+    periods: programmePeriods(),
   };
   return { card, mount: () => mountChart(box, (width) => trendChart(spec, width)) };
 }
