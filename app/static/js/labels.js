@@ -128,6 +128,8 @@ export const WARNINGS = {
     "The camera's tilt could not be read from the photo: keep the phone level, or enter its roll when you upload.",
   camera_level_disagrees:
     "The camera roll you entered disagrees with the tilt read from the photo: check the phone's level.",
+  not_standing_still:
+    "The person is not standing still on both feet (mid-stride or on one foot): pelvis, lumbar curve and alignment are measured but not scored. Stand still, weight on both feet, feet side by side.",
   frames_failed: "Some frames of the clip could not be measured (listed with the result); the others were.",
   heel_lifted:
     "The front heel left the floor in some frames: those frames do not count for the lunge's peak shin angle.",
