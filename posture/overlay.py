@@ -142,8 +142,12 @@ def _level_note(result: Analysis, n_lines: int) -> str:
     if level.source == "device":
         return f"Level: camera roll {roll:+.1f}° from the phone's sensor"
     if level.source in ("background", "floor"):
-        where = f"{n_lines} room lines (blue)" if level.source == "background" else "floor under the feet"
-        return f"Level: camera roll {roll:+.1f}° read from {where}"
+        where = f"{n_lines} room lines (blue)" if level.source == "background" else "the floor under the feet"
+        share = 1.0 if level.applied_share is None else level.applied_share
+        if share >= 1.0 or level.roll_deg is None:
+            return f"Level: camera roll {roll:+.1f}° read from {where}"
+        # A partial correction (confidence below the rules' full_confidence): both figures, one answer.
+        return f"Level: roll {level.roll_deg:+.1f}° read from {where}, {roll:+.1f}° of it corrected"
     if "camera_level_unknown" in result.warnings:
         return "Level: no reference found; the photo's frame is taken as upright"
     return "Level: the photo's frame is taken as upright"

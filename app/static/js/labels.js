@@ -165,7 +165,15 @@ export function cameraLevelText(a) {
   } else {
     const how = CAMERA_LEVEL.sources[level.source] || level.source;
     const sure = level.source === "given" || level.source === "device" ? "" : ` (confidence ${level.confidence.toFixed(2)})`;
-    text = `Camera level: roll ${signed(roll, 1)}° ${how}${sure}, corrected before measuring.`;
+    const share = level.applied_share === null || level.applied_share === undefined ? 1 : level.applied_share;
+    if (share < 1 && level.roll_deg !== null && level.roll_deg !== undefined) {
+      // One answer: the estimate and the part of it applied, and why they differ.
+      text =
+        `Camera level: roll ${signed(level.roll_deg, 1)}° ${how}${sure}; ${signed(roll, 1)}° of it ` +
+        `(${Math.round(share * 100)} %) corrected before measuring: an estimate this unsure is applied in part.`;
+    } else {
+      text = `Camera level: roll ${signed(roll, 1)}° ${how}${sure}, corrected before measuring.`;
+    }
   }
   const off = level.roll_deg === null || level.roll_deg === undefined ? 0 : Math.abs(level.roll_deg);
   const hint =
