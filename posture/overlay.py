@@ -111,7 +111,13 @@ def _legend(draw: ImageDraw.ImageDraw, result: Analysis, n_level: int) -> None:
     small = ImageFont.load_default(size=24)
     draw.rectangle((0, PANEL_Y, CANVAS_W, CANVAS_H), fill=(0, 0, 0))
     overall = result.scores.get("overall")
-    head = f"Overall {overall}/100" if overall is not None else "Overall –"
+    # The default font has no en dash; a photo not scored says why in words.
+    if overall is not None:
+        head = f"Overall {overall}/100"
+    elif "not_standing_still" in result.warnings:
+        head = "Not scored: not standing still"
+    else:
+        head = "Overall -"
     draw.text((24, PANEL_Y + 14), head, font=font, fill=(255, 255, 255))
     rows = [(title, result.measures.get(key), unit) for key, title, unit in _LABELS]
     rows = [r for r in rows if r[1] is not None]

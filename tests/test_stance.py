@@ -121,3 +121,9 @@ def test_feet_together_is_not_warned(side_results, name):
     result = side_results[name]
     assert "not_standing_still" not in result.warnings
     assert "overall" in result.scores and "alignment" in result.scores
+
+
+def test_the_page_knows_which_areas_a_stride_withholds():
+    from .test_catalogue import _labels
+
+    assert _labels()["NOT_STANDING_AREAS"] == RULES["withheld_areas"]

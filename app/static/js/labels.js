@@ -140,6 +140,9 @@ export const WARNINGS = {
     "These photos were analysed by different versions of the method: re-analyse the history (posture history reanalyze) before reading differences as change.",
 };
 
+/** The areas a photo taken mid-stride is not scored on (`not_standing_still`): rules.toml [stance] withheld_areas. */
+export const NOT_STANDING_AREAS = ["pelvic_tilt", "lumbar_curve", "alignment"];
+
 /** How the camera's level was found (`camera_level.source`); `hint_deg` is rules.toml [camera_level]. */
 export const CAMERA_LEVEL = {
   hint_deg: 2,
