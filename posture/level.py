@@ -101,6 +101,9 @@ class LevelParams:
     # so does the other model (fan or parallel) when it gives another roll. Closer than this, real
     # rooms' lines (blinds, furniture, lens distortion) scatter by that much around the true roll.
     rival_sep_deg: float = 2.5
+    # Lines that the other model (fan or parallel) explains at the same roll are not a rival: in a room
+    # seen from above the verticals on both sides converge, and the parallel fit leaves one side out.
+    convergence_is_no_rival: bool = True
     # Horizontals count fully only when their vanishing point is at least this many long sides away
     # (yaw under ~3°: the lines are close to parallel to the image plane). Under yaw ψ and pitch φ the
     # direction to a finite horizontal vanishing point is off the horizon by about tan φ · tan ψ.
@@ -425,6 +428,14 @@ def _fit_family(
     # A rival: the best hypothesis at another roll, counting only segments this fit leaves.
     res_all = np.abs(_residual_rad(np.array(roll), np.array(kappa), mid, d, kind))
     free = res_all >= thr
+    if (
+        params.convergence_is_no_rival
+        and other is not None
+        and abs(other[0] - roll) < np.radians(params.rival_sep_deg)
+    ):
+        # The other model tells the same roll: the lines it adds are this family's verticals seen under
+        # a convergence (a phone looking down) or without one, not a rival leaning object.
+        free[other[2]] = False
     other_roll = np.abs(roll_h - roll) >= np.radians(params.rival_sep_deg)
     rival_support = ((res[other_roll] < thr) * length * free).sum(axis=1)
     rival = float(rival_support.max() / sup[chosen]) if len(rival_support) else 0.0
