@@ -36,7 +36,7 @@ from .model import PoseModel, PoseModelOptions
 from .options import AnalysisOptions
 from .overlay import render_overlay
 from .pose import Subject, find_subject
-from .quality import check
+from .quality import check, stance
 from .result import Analysis, ErrorInfo, ImageInfo, LandmarkPoint, Mode, Versions
 from .rules import load_rules, rules_version
 from .scoring import score_all
@@ -146,7 +146,11 @@ def _analyze_photo(photo: Photo, model: PoseModel, options: AnalysisOptions, bas
     canon_lm[:, :2] = to_canonical(lm[:, :2], **frame)
     canon_contour = to_canonical(contour, **frame) if contour is not None else None
     measured = measure_all(canon_lm, canon_contour, decision.near_side, base["mode"])
-    scored = score_all(measured.values, base["mode"])
+    # A lunge is a stride by design: only a standing photo must show the person standing still.
+    not_standing = base["mode"] == "standing" and not stance(canon_lm).still
+    if not_standing:
+        warnings.append(WarningCode.NOT_STANDING_STILL)
+    scored = score_all(measured.values, base["mode"], not_standing=not_standing)
     values = measured.values
     result = Analysis(
         **base,

@@ -46,6 +46,9 @@ class WarningCode(StrEnum):
     FACING_UNCERTAIN = "facing_uncertain"
     CAMERA_LEVEL_UNKNOWN = "camera_level_unknown"
     CAMERA_LEVEL_DISAGREES = "camera_level_disagrees"
+    # The person is mid-stride or on one foot (`posture.quality.stance`, rules `[stance]`): measured, but
+    # the pelvis, lumbar and alignment scores and the overall score are withheld.
+    NOT_STANDING_STILL = "not_standing_still"
     # On one movement clip: some sampled frames could not be measured (listed in `failed_frames`), and
     # lunge frames whose front heel had left the floor (left out of the peak shin angle, listed per rep).
     FRAMES_FAILED = "frames_failed"

@@ -101,6 +101,9 @@ class LevelParams:
     # so does the other model (fan or parallel) when it gives another roll. Closer than this, real
     # rooms' lines (blinds, furniture, lens distortion) scatter by that much around the true roll.
     rival_sep_deg: float = 2.5
+    # Lines that the other model (fan or parallel) explains at the same roll are not a rival: in a room
+    # seen from above the verticals on both sides converge, and the parallel fit leaves one side out.
+    convergence_is_no_rival: bool = True
     # Horizontals count fully only when their vanishing point is at least this many long sides away
     # (yaw under ~3°: the lines are close to parallel to the image plane). Under yaw ψ and pitch φ the
     # direction to a finite horizontal vanishing point is off the horizon by about tan φ · tan ψ.
@@ -425,6 +428,14 @@ def _fit_family(
     # A rival: the best hypothesis at another roll, counting only segments this fit leaves.
     res_all = np.abs(_residual_rad(np.array(roll), np.array(kappa), mid, d, kind))
     free = res_all >= thr
+    if (
+        params.convergence_is_no_rival
+        and other is not None
+        and abs(other[0] - roll) < np.radians(params.rival_sep_deg)
+    ):
+        # The other model tells the same roll: the lines it adds are this family's verticals seen under
+        # a convergence (a phone looking down) or without one, not a rival leaning object.
+        free[other[2]] = False
     other_roll = np.abs(roll_h - roll) >= np.radians(params.rival_sep_deg)
     rival_support = ((res[other_roll] < thr) * length * free).sum(axis=1)
     rival = float(rival_support.max() / sup[chosen]) if len(rival_support) else 0.0
@@ -682,7 +693,10 @@ def decide_level(
     is applied in the share w = (c − min) / (full − min), capped at 1: in full from `full_confidence`
     on. The ramp is there so that two copies of one photo whose confidences straddle a threshold (a mirrored
     or resized copy) get nearly the same correction instead of all or nothing. Below `min_confidence`
-    nothing is applied and `camera_level_unknown` is added. `mode="off"` trusts the frame's vertical:
+    nothing is applied and `camera_level_unknown` is added. The reported level carries the roll applied
+    (`applied_roll_deg`, the analysis's `camera_roll_deg`) and its share of the estimate
+    (`applied_share`), so the estimate and the correction are never two unexplained answers.
+    `mode="off"` trusts the frame's vertical:
     nothing applied, no warning. `segments_scale` turns the estimate's segments into full-size pixels
     (1 / `Photo.scale`)."""
     none = np.zeros((0, 4), np.float32)
@@ -695,12 +709,20 @@ def decide_level(
         if confident and abs(estimate.roll_deg - given_roll_deg) > disagree_deg:  # type: ignore[union-attr,operator]
             warnings = ("camera_level_disagrees",)
         level = {"roll_deg": round(given_roll_deg, 2), "source": given_source, "confidence": 1.0}
-        return LevelDecision(given_roll_deg, level, warnings, segments)
+        return LevelDecision(given_roll_deg, _applied(level, given_roll_deg, 1.0), warnings, segments)
     if mode == "off":
-        return LevelDecision(0.0, {"roll_deg": None, "source": "none", "confidence": 0.0}, (), none)
+        level = {"roll_deg": None, "source": "none", "confidence": 0.0}
+        return LevelDecision(0.0, _applied(level, 0.0, 0.0), (), none)
     if confident and estimate is not None:
         share = min(1.0, (estimate.confidence - min_confidence) / max(full_confidence - min_confidence, 1e-9))
-        return LevelDecision(share * float(estimate.roll_deg), estimate.to_dict(), (), segments)  # type: ignore[arg-type]
+        applied = share * float(estimate.roll_deg)  # type: ignore[arg-type]
+        return LevelDecision(applied, _applied(estimate.to_dict(), applied, share), (), segments)
     confidence = 0.0 if estimate is None else round(estimate.confidence, 2)
     level = {"roll_deg": None, "source": "none", "confidence": confidence}
-    return LevelDecision(0.0, level, ("camera_level_unknown",), none)
+    return LevelDecision(0.0, _applied(level, 0.0, 0.0), ("camera_level_unknown",), none)
+
+
+def _applied(level: dict[str, object], applied_roll_deg: float, share: float) -> dict[str, object]:
+    """The `camera_level` object with the roll actually removed and its share of the estimate: one
+    answer for the level, and the reason when the two differ (a partial correction)."""
+    return {**level, "applied_roll_deg": round(applied_roll_deg, 2), "applied_share": round(share, 2)}

@@ -111,7 +111,13 @@ def _legend(draw: ImageDraw.ImageDraw, result: Analysis, n_level: int) -> None:
     small = ImageFont.load_default(size=24)
     draw.rectangle((0, PANEL_Y, CANVAS_W, CANVAS_H), fill=(0, 0, 0))
     overall = result.scores.get("overall")
-    head = f"Overall {overall}/100" if overall is not None else "Overall –"
+    # The default font has no en dash; a photo not scored says why in words.
+    if overall is not None:
+        head = f"Overall {overall}/100"
+    elif "not_standing_still" in result.warnings:
+        head = "Not scored: not standing still"
+    else:
+        head = "Overall -"
     draw.text((24, PANEL_Y + 14), head, font=font, fill=(255, 255, 255))
     rows = [(title, result.measures.get(key), unit) for key, title, unit in _LABELS]
     rows = [r for r in rows if r[1] is not None]
@@ -142,8 +148,12 @@ def _level_note(result: Analysis, n_lines: int) -> str:
     if level.source == "device":
         return f"Level: camera roll {roll:+.1f}° from the phone's sensor"
     if level.source in ("background", "floor"):
-        where = f"{n_lines} room lines (blue)" if level.source == "background" else "floor under the feet"
-        return f"Level: camera roll {roll:+.1f}° read from {where}"
+        where = f"{n_lines} room lines (blue)" if level.source == "background" else "the floor under the feet"
+        share = 1.0 if level.applied_share is None else level.applied_share
+        if share >= 1.0 or level.roll_deg is None:
+            return f"Level: camera roll {roll:+.1f}° read from {where}"
+        # A partial correction (confidence below the rules' full_confidence): both figures, one answer.
+        return f"Level: roll {level.roll_deg:+.1f}° read from {where}, {roll:+.1f}° of it corrected"
     if "camera_level_unknown" in result.warnings:
         return "Level: no reference found; the photo's frame is taken as upright"
     return "Level: the photo's frame is taken as upright"

@@ -1,10 +1,14 @@
-"""Quality gate: refuse photos the measures cannot be trusted on, each with a stable code.
+"""Quality gate: refuse photos the measures cannot be trusted on, each with a stable code; and the
+stance check: an accepted photo of a person mid-stride or on one foot is measured but warned
+(`not_standing_still`), and its standing scores are withheld.
 
-Thresholds come from the rules file (`[quality]`); the order of the checks decides which reason a
-photo gets when several apply: the most fundamental first.
+Thresholds come from the rules file (`[quality]`, `[stance]`); the order of the checks decides which
+reason a photo gets when several apply: the most fundamental first.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -89,3 +93,39 @@ def check(
             f"Parts of the body are hidden or unclear (visibility {visibility:.2f}). Wear tight "
             "clothing, keep arms from covering the body, and use an even, uncluttered background.",
         )
+
+
+@dataclass(frozen=True)
+class Stance:
+    """How the person stands, from canonical landmarks (roll removed, facing +x; see `geometry`).
+
+    `stride_leg_share`: how far apart the two ankles are along the facing (walking) direction, over the
+    leg length (hip→knee→ankle, mean of both legs). `lift_leg_share`: how far the lowest point (heel or
+    toe) of one foot is above that of the other, over the same length. `still` is False when either
+    passes its limit in `rules.toml [stance]`: the person is mid-stride or on one foot, not standing.
+    """
+
+    stride_leg_share: float
+    lift_leg_share: float
+    still: bool
+
+
+def stance(canonical: np.ndarray) -> Stance:
+    """Whether the person stands still on both feet: `canonical` (33, ≥2) landmarks in the canonical
+    frame (pixels, y down, facing +x)."""
+    q = load_rules()["stance"]
+
+    def p(name: str) -> np.ndarray:
+        return canonical[INDEX[name], :2].astype(np.float64)
+
+    legs = [
+        float(np.hypot(*(p(f"{s}_hip") - p(f"{s}_knee"))) + np.hypot(*(p(f"{s}_knee") - p(f"{s}_ankle"))))
+        for s in ("left", "right")
+    ]
+    leg = max(float(np.mean(legs)), 1e-6)
+    stride = abs(float(p("left_ankle")[0] - p("right_ankle")[0])) / leg
+    # Image y grows downward: a foot's lowest point is its larger y.
+    lowest = [max(p(f"{s}_heel")[1], p(f"{s}_foot_index")[1]) for s in ("left", "right")]
+    lift = abs(lowest[0] - lowest[1]) / leg
+    still = stride <= q["max_stride_leg_share"] and lift <= q["max_foot_lift_leg_share"]
+    return Stance(stride_leg_share=stride, lift_leg_share=lift, still=bool(still))

@@ -54,6 +54,20 @@ class CameraLevel(_Frozen):
     confidence: float = Field(
         0.0, description="0..1: how sure the estimate is (1 for a given or device roll)."
     )
+    applied_roll_deg: float | None = Field(
+        None,
+        description="The roll removed before measuring: the analysis's `camera_roll_deg`. It differs from "
+        "`roll_deg` only for an estimate (`background`, `floor`) whose confidence is below the rules' "
+        "`full_confidence`: such an estimate is applied in part (`applied_share`), so that two copies of "
+        "one photo whose confidences straddle a threshold get nearly the same correction. Null in "
+        "analyses made before it was recorded.",
+    )
+    applied_share: float | None = Field(
+        None,
+        description="0..1: the share of `roll_deg` applied (`applied_roll_deg` = share × `roll_deg`): 1 for "
+        "a given or device roll and a confident estimate, (confidence − min) / (full − min) between the "
+        "rules' `min_confidence` and `full_confidence`, 0 when nothing is applied. Null in older analyses.",
+    )
 
 
 class Versions(_Frozen):

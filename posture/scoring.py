@@ -46,15 +46,24 @@ def score_value(value: float, good: tuple[float, float], mild: tuple[float, floa
     return MeasureScore(score, band, direction)  # type: ignore[arg-type]
 
 
-def score_all(measures: dict[str, Measurement], mode: str = "standing") -> Scores:
-    """Area scores, bands, `overall` and the findings text for one photo's measures."""
+def score_all(
+    measures: dict[str, Measurement], mode: str = "standing", *, not_standing: bool = False
+) -> Scores:
+    """Area scores, bands, `overall` and the findings text for one photo's measures.
+
+    `not_standing`: the person is mid-stride or on one foot (`quality.stance`): the areas of
+    `rules.toml [stance] withheld_areas` and the overall score are not given, and the findings say why.
+    """
     rules = load_rules()
     table = rules["scores"][mode]
+    withheld = set(rules["stance"]["withheld_areas"]) if not_standing else set()
     scores: dict[str, int] = {}
     bands: dict[str, Band] = {}
-    findings: list[str] = []
+    findings: list[str] = [rules["findings"]["not_standing_still"]] if not_standing else []
     weighted, weights = 0.0, 0.0
     for area, per_measure in table.items():
+        if area in withheld:
+            continue
         worst: tuple[MeasureScore, str, float] | None = None
         for name, rule in per_measure.items():
             m = measures.get(name)
@@ -73,7 +82,7 @@ def score_all(measures: dict[str, Measurement], mode: str = "standing") -> Score
         weights += weight
         if result.direction is not None:
             findings.append(finding_text(mode, name, result.direction, value))
-    if weights:
+    if weights and not withheld:
         overall = weighted / weights
         scores["overall"] = round(overall)
         bands["overall"] = overall_band(overall)

@@ -14,6 +14,7 @@ from posture.intake import load_photo
 from posture.level import decide_level, mask_in_frame, rotate_inscribed
 from posture.overlay import PANEL_Y, render_overlay
 from posture.pose import find_subject
+from posture.result import Analysis, CameraLevel, Versions
 
 from .conftest import SAMPLES
 from .synthetic_room import Room, render_room
@@ -98,7 +99,13 @@ def test_a_device_roll_is_applied_as_given_and_recorded_as_device(scenes, model)
     device = posture.AnalysisOptions(camera_roll_deg=roll, camera_roll_source="device")
     agreeing = posture.analyze(image, device, model=model)
     assert agreeing.ok and agreeing.camera_roll_deg == roll
-    assert agreeing.to_dict()["camera_level"] == {"roll_deg": roll, "source": "device", "confidence": 1.0}
+    assert agreeing.to_dict()["camera_level"] == {
+        "roll_deg": roll,
+        "source": "device",
+        "confidence": 1.0,
+        "applied_roll_deg": roll,
+        "applied_share": 1.0,
+    }
     assert "camera_level_disagrees" not in agreeing.warnings
     off = posture.AnalysisOptions(camera_roll_deg=0.0, camera_roll_source="device")
     contradicted = posture.analyze(image, off, model=model)
@@ -124,7 +131,13 @@ def test_level_off_trusts_the_frame_without_a_warning(scenes, model):
     result = posture.analyze(image, posture.AnalysisOptions(level="off"), model=model)
     assert result.camera_roll_deg == 0.0 and result.camera_level.source == "none"
     assert not {"camera_level_unknown", "camera_level_disagrees"} & set(result.warnings)
-    assert result.to_dict()["camera_level"] == {"roll_deg": None, "source": "none", "confidence": 0.0}
+    assert result.to_dict()["camera_level"] == {
+        "roll_deg": None,
+        "source": "none",
+        "confidence": 0.0,
+        "applied_roll_deg": 0.0,
+        "applied_share": 0.0,
+    }
 
 
 def test_an_invalid_level_option_is_refused():
@@ -182,6 +195,13 @@ def test_the_contract_of_decide_level(given, mode, estimate, applied, source, wa
     decision = decide_level(given, mode, estimate, min_confidence=0.5, full_confidence=0.8, disagree_deg=2.0)  # type: ignore[arg-type]
     assert decision.applied_roll_deg == pytest.approx(applied)
     assert decision.level["source"] == source
+    # One answer: the level reports the roll removed, and the share of the estimate it is.
+    assert decision.level["applied_roll_deg"] == pytest.approx(applied, abs=0.005)
+    roll = decision.level["roll_deg"]
+    if roll:
+        assert decision.level["applied_share"] * roll == pytest.approx(applied, abs=0.02)  # type: ignore[operator]
+    else:
+        assert decision.level["applied_share"] == 0.0
     assert decision.warnings == warnings
     if given is not None:  # the phone's sensor: the same contract, recorded as `device`
         device = decide_level(
@@ -223,6 +243,72 @@ def test_the_cli_records_a_device_roll(capsys):
     photo = str(SAMPLES / "walk_side_f0128.jpg")
     assert main(["analyze", photo, "--json", "--camera-roll", "1.2", "--camera-roll-source", "device"]) == 0
     level = json.loads(capsys.readouterr().out)["camera_level"]
-    assert level == {"roll_deg": 1.2, "source": "device", "confidence": 1.0}
+    assert level == {
+        "roll_deg": 1.2,
+        "source": "device",
+        "confidence": 1.0,
+        "applied_roll_deg": 1.2,
+        "applied_share": 1.0,
+    }
     assert main(["analyze", photo, "--camera-roll-source", "device"]) == 2
     assert "needs --camera-roll" in capsys.readouterr().err
+
+
+def _partial(share: float | None) -> Analysis:
+    """An analysis whose roll −0.95° was read from the room at confidence 0.62 and applied in part."""
+    applied = -0.95 if share is None else round(-0.95 * share, 2)
+    return Analysis(
+        status="ok",
+        versions=Versions(package="0", model_sha256=None, rules="0"),
+        camera_roll_deg=applied,
+        camera_level=CameraLevel(
+            roll_deg=-0.95,
+            source="background",
+            confidence=0.62,
+            applied_roll_deg=None if share is None else applied,
+            applied_share=share,
+        ),
+    )
+
+
+def test_a_partial_correction_is_told_with_both_figures_in_the_overlay():
+    from posture.overlay import _level_note
+
+    note = _level_note(_partial(0.39), 12)
+    assert "-0.9°" in note and "-0.4° of it corrected" in note
+    # In full (or an older analysis without the share): one figure, as before.
+    assert _level_note(_partial(1.0), 12) == "Level: camera roll -0.9° read from 12 room lines (blue)"
+    assert _level_note(_partial(None), 12) == "Level: camera roll -0.9° read from 12 room lines (blue)"
+
+
+def test_a_partial_correction_is_told_with_both_figures_on_the_page():
+    import json
+    import subprocess
+
+    from .conftest import ROOT, node_executable
+
+    script = (
+        "const m = await import(process.argv[1]);"
+        "const out = JSON.parse(process.argv[2]).map((a) => m.cameraLevelText(a).text);"
+        "console.log(JSON.stringify(out));"
+    )
+    docs = [_partial(0.39).to_dict(), _partial(1.0).to_dict()]
+    done = subprocess.run(
+        [
+            node_executable(),
+            "--input-type=module",
+            "-e",
+            script,
+            (ROOT / "app" / "static" / "js" / "labels.js").as_uri(),
+            json.dumps(docs),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    partial, full = json.loads(done.stdout)
+    assert "−0.9°" in partial or "-0.9°" in partial, partial
+    assert "0.4° of it (39 %) corrected" in partial and "applied in part" in partial
+    assert "of it" not in full and "corrected before measuring" in full

@@ -265,3 +265,19 @@ def test_the_room_person_on_a_plain_wall_gives_none(room_estimates):
         composite = np.clip(alpha * rgb + (1 - alpha) * wall[:, :, None], 0, 255).astype(np.uint8)
         est = estimate_camera_level(composite, mask)
         assert est.roll_deg is None and est.source == "none", (name, turn)
+
+
+def test_converging_verticals_agreeing_on_the_roll_are_no_rival(room_estimates):
+    """Issue 25: the lines that the other model (fan or parallel) explains at the same roll are not a
+    rival family. Leaving them out of the rival can only raise the confidence, never move the roll; on
+    the real room frames (a camera looking down by 18–25°) it does not lower any copy's confidence."""
+    from dataclasses import replace
+
+    from posture.level import DEFAULT_PARAMS
+
+    before = replace(DEFAULT_PARAMS, convergence_is_no_rival=False)
+    for (name, turn), (_, rgb, mask, _) in room_estimates.items():
+        old = estimate_camera_level(rgb, mask, params=before)
+        new = estimate_camera_level(rgb, mask)
+        assert new.cues["vertical_roll_deg"] == pytest.approx(old.cues["vertical_roll_deg"], abs=1e-9)
+        assert new.cues["vertical_confidence"] >= old.cues["vertical_confidence"] - 1e-9, (name, turn)

@@ -17,7 +17,13 @@ def test_a_device_roll_is_stored_as_device(real_api: Api):
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["camera_level"] == {"roll_deg": 0.7, "source": "device", "confidence": 1.0}
+    assert body["camera_level"] == {
+        "roll_deg": 0.7,
+        "source": "device",
+        "confidence": 1.0,
+        "applied_roll_deg": 0.7,
+        "applied_share": 1.0,
+    }
     assert body["camera_roll_deg"] == 0.7
     # Read back from the history: the same document.
     stored = real_api.get(f"/api/v1/analyses/{body['id']}").json()

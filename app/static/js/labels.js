@@ -130,6 +130,8 @@ export const WARNINGS = {
     "The camera roll you entered disagrees with the tilt read from the photo: check the phone's level.",
   clip_truncated: "The clip could not be decoded to its end (damaged or cut short); the frames before the break were analysed.",
   rotation_ignored: "The clip's rotation metadata is not a quarter turn; it was ignored and the frames analysed as stored.",
+  not_standing_still:
+    "The person is not standing still on both feet (mid-stride or on one foot): pelvis, lumbar curve and alignment are measured but not scored. Stand still, weight on both feet, feet side by side.",
   frames_failed: "Some frames of the clip could not be measured (listed with the result); the others were.",
   heel_lifted:
     "The front heel left the floor in some frames: those frames do not count for the lunge's peak shin angle.",
@@ -143,6 +145,9 @@ export const WARNINGS = {
   mixed_versions:
     "These photos were analysed by different versions of the method: re-analyse the history (posture history reanalyze) before reading differences as change.",
 };
+
+/** The areas a photo taken mid-stride is not scored on (`not_standing_still`): rules.toml [stance] withheld_areas. */
+export const NOT_STANDING_AREAS = ["pelvic_tilt", "lumbar_curve", "alignment"];
 
 /** How the camera's level was found (`camera_level.source`); `hint_deg` is rules.toml [camera_level]. */
 export const CAMERA_LEVEL = {
@@ -169,7 +174,15 @@ export function cameraLevelText(a) {
   } else {
     const how = CAMERA_LEVEL.sources[level.source] || level.source;
     const sure = level.source === "given" || level.source === "device" ? "" : ` (confidence ${level.confidence.toFixed(2)})`;
-    text = `Camera level: roll ${signed(roll, 1)}° ${how}${sure}, corrected before measuring.`;
+    const share = level.applied_share === null || level.applied_share === undefined ? 1 : level.applied_share;
+    if (share < 1 && level.roll_deg !== null && level.roll_deg !== undefined) {
+      // One answer: the estimate and the part of it applied, and why they differ.
+      text =
+        `Camera level: roll ${signed(level.roll_deg, 1)}° ${how}${sure}; ${signed(roll, 1)}° of it ` +
+        `(${Math.round(share * 100)} %) corrected before measuring: an estimate this unsure is applied in part.`;
+    } else {
+      text = `Camera level: roll ${signed(roll, 1)}° ${how}${sure}, corrected before measuring.`;
+    }
   }
   const off = level.roll_deg === null || level.roll_deg === undefined ? 0 : Math.abs(level.roll_deg);
   const hint =

@@ -4,7 +4,7 @@
 import { imageUrl } from "../../api.js";
 import { scoreRing } from "../../charts.js";
 import { formatDate, formatTime, h, icon } from "../../dom.js";
-import { AREAS, BANDS, cameraLevelText, formatMeasure, MEASURE_GROUPS, MEASURES, NOT_MEASURED, WARNINGS } from "../../labels.js";
+import { AREAS, BANDS, cameraLevelText, NOT_STANDING_AREAS, formatMeasure, MEASURE_GROUPS, MEASURES, NOT_MEASURED, WARNINGS } from "../../labels.js";
 import { bandChip, errorAlert, estimateTag, noteAlert, spinner } from "../../ui.js";
 
 function describePhoto(a) {
@@ -74,7 +74,10 @@ function scoresBlock(a) {
     const band = a.bands[area];
     const name = h("span", { class: "area-name" }, meta.label, meta.estimate ? estimateTag() : null);
     if (score === undefined) {
-      return h("li", { class: "area-row" }, name, h("span", { class: "area-none" }, "not scored (not measured)"));
+      // A photo taken mid-stride is measured, but these areas are not scored (rules.toml [stance]).
+      const stride = (a.warnings || []).includes("not_standing_still") && NOT_STANDING_AREAS.includes(area);
+      const why = stride ? "not scored (not standing still)" : "not scored (not measured)";
+      return h("li", { class: "area-row" }, name, h("span", { class: "area-none" }, why));
     }
     return h(
       "li",
