@@ -17,8 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -245,3 +247,50 @@ def sign_in_fast(page, server: Server, path: str) -> None:
     page.evaluate("([k, v]) => sessionStorage.setItem(k, v)", [KEY_STORAGE, server.key])
     page.goto(server.base + path)
     page.reload()  # a change of the hash alone would not reload the page
+
+
+# A synthetic knee-to-wall lunge: no licensed lunge clip exists (docs/accuracy.md), and a walk is refused
+# as not the test, so the pages that show an accepted movement store this one.
+KNEE_TO_WALL_REPS = 3
+KNEE_TO_WALL_SHIN_DEG = 40.0
+
+
+def store_knee_to_wall(server: Server, subject: str, clip_path: Path, taken_at: datetime) -> None:
+    """The library's analysis of a synthetic knee-to-wall lunge (tests/synthetic_clip.py: a fake pose
+    model on real decoded frames), stored in the server's history as `posture batch --store` stores one."""
+    from app.core.db import Database
+    from app.core.settings import Settings
+    from app.storage.files import open_store
+    from app.storage.movements import add_movement
+    from posture import ClipOptions, analyze_clip
+
+    from ..synthetic_clip import FakeVideoModel, Movement, write_clip
+
+    movement = Movement(
+        lunge=True,
+        shin_peak_deg=KNEE_TO_WALL_SHIN_DEG,
+        thigh_peak_deg=30.0,
+        trunk_peak_deg=5.0,
+        reps=KNEE_TO_WALL_REPS,
+    )
+    path = write_clip(clip_path, movement)
+    options = ClipOptions(test="lunge", overlay=True, level="off")
+    result = analyze_clip(path, options, model=FakeVideoModel(movement))
+    assert result.ok, result.error
+    settings = Settings(data_dir=server.data_dir)
+    database = Database(settings.sqlalchemy_url)
+    try:
+        with database.session() as session:
+            stored = add_movement(
+                session,
+                open_store(settings.storage_location),
+                uuid.UUID(subject),
+                result.to_dict(),
+                clip=None,
+                deepest_png=result.deepest_png,
+                source=clip_path.name,
+                taken_at=taken_at,
+            )
+            assert stored is not None
+    finally:
+        database.dispose()

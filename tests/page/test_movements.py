@@ -12,21 +12,15 @@ Screenshots are written to test-artifacts/page/.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from playwright.sync_api import expect
 
-from posture import ClipOptions, analyze_clip
 from posture.movement.measures import MOVEMENT_MEASURE_NAMES, SERIES_NAMES
 
-from ..synthetic_clip import FakeVideoModel, Movement, write_clip
-from .conftest import SAMPLES, Server, Tab, sign_in_fast
+from .conftest import SAMPLES, Server, Tab, sign_in_fast, store_knee_to_wall
 
 CLIP = SAMPLES / "clips" / "walk_side.mp4"
-KNEE_TO_WALL = Movement(lunge=True, shin_peak_deg=40.0, thigh_peak_deg=30.0, trunk_peak_deg=5.0, reps=3)
 
 # Records the progress bar's values and the status texts as they change.
 WATCH_PROGRESS = """() => {
@@ -41,36 +35,6 @@ IMAGE_LOADED = """(selector) => {
   const img = document.querySelector(selector);
   return img !== null && img.complete && img.naturalWidth > 0;
 }"""
-
-
-def _store_knee_to_wall(server: Server, subject: str, tmp_path: Path) -> None:
-    """The library's analysis of a synthetic knee-to-wall lunge, stored in the server's history."""
-    from app.core.db import Database
-    from app.core.settings import Settings
-    from app.storage.files import open_store
-    from app.storage.movements import add_movement
-
-    m = replace(KNEE_TO_WALL)
-    path = write_clip(tmp_path / "knee_to_wall.mp4", m)
-    result = analyze_clip(path, ClipOptions(test="lunge", overlay=True, level="off"), model=FakeVideoModel(m))
-    assert result.ok, result.error
-    settings = Settings(data_dir=server.data_dir)
-    database = Database(settings.sqlalchemy_url)
-    try:
-        with database.session() as session:
-            stored = add_movement(
-                session,
-                open_store(settings.storage_location),
-                uuid.UUID(subject),
-                result.to_dict(),
-                clip=None,
-                deepest_png=result.deepest_png,
-                source="knee_to_wall.mp4",
-                taken_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
-            )
-            assert stored is not None
-    finally:
-        database.dispose()
 
 
 def test_a_clip_is_uploaded_followed_refused_and_a_lunge_shown(tab: Tab, server: Server, artifacts, tmp_path):
@@ -100,7 +64,7 @@ def test_a_clip_is_uploaded_followed_refused_and_a_lunge_shown(tab: Tab, server:
     expect(page.locator("#movements")).to_contain_text("No movement tests yet")
 
     # An accepted knee-to-wall lunge in the history: shown with its frame, curve, numbers and trend.
-    _store_knee_to_wall(server, subject, tmp_path)
+    store_knee_to_wall(server, subject, tmp_path / "knee_to_wall.mp4", datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     page.reload()
     view = page.locator(".movement-view")
     expect(view).to_have_attribute("data-test", "lunge", timeout=30_000)
