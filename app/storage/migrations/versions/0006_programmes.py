@@ -66,6 +66,7 @@ def downgrade() -> None:
     op.drop_table("programme_ticks")
     op.drop_table("programme_exercises")
     op.drop_table("programmes")
-    with op.batch_alter_table("subjects") as batch:
-        batch.drop_column("calendar_token_sha256")
-        batch.drop_column("photo_interval_days")
+    # Plain DROP COLUMN (SQLite ≥ 3.35), not a batch rebuild: rebuilding `subjects` would drop the old
+    # table, and with foreign keys on that deletes every row referencing it (0004 does the same).
+    op.drop_column("subjects", "calendar_token_sha256")
+    op.drop_column("subjects", "photo_interval_days")
