@@ -54,7 +54,13 @@ sys.path.insert(0, str(ROOT))
 
 from posture.intake import load_photo  # noqa: E402
 from posture.landmarks import INDEX  # noqa: E402
-from posture.level import LevelEstimate, estimate_camera_level, mask_in_frame  # noqa: E402
+from posture.level import (  # noqa: E402
+    DEFAULT_PARAMS,
+    LevelEstimate,
+    LevelParams,
+    estimate_camera_level,
+    mask_in_frame,
+)
 
 PACKAGE = "pose2sim==0.10.49"
 WHEEL = "pose2sim-0.10.49-py3-none-any.whl"
@@ -259,10 +265,10 @@ def summary(label: str, errs: list[float], applied: int, total: int) -> str:
     )
 
 
-def evaluate(all_shots: list[Shot], show: bool) -> dict[str, object]:
+def evaluate(all_shots: list[Shot], show: bool, params: LevelParams = DEFAULT_PARAMS) -> dict[str, object]:
     rows: list[tuple[Shot, LevelEstimate]] = []
     for shot in all_shots:
-        rows.append((shot, estimate_camera_level(shot.rgb, shot.mask, shot.feet)))
+        rows.append((shot, estimate_camera_level(shot.rgb, shot.mask, shot.feet, params=params)))
     if show:
         print(f"{'scene':<13}{'cam':<6}{'frame':>5} {'kind':<10}{'truth':>7}{'est':>8}{'conf':>6}{'best':>8}")
         for shot, est in rows:
@@ -295,7 +301,10 @@ def evaluate(all_shots: list[Shot], show: bool) -> dict[str, object]:
         f"cam04 as filmed (−26°, out of range): {out_range[1]} of {out_range[2]} applied"
         + (f", |error| max {max(wrong):.2f}°" if wrong else "")
     )
-    plain = [estimate_camera_level(on_plain_wall(s, i), s.mask, s.feet) for i, (s, _) in enumerate(rows)]
+    plain = [
+        estimate_camera_level(on_plain_wall(s, i), s.mask, s.feet, params=params)
+        for i, (s, _) in enumerate(rows)
+    ]
     given = [abs(e.roll_deg) for e in plain if e.roll_deg is not None]
     print(
         f"cut out onto a plain wall: {len(plain) - len(given)} of {len(plain)} none"
@@ -345,6 +354,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse the cached subject search results")
     parser.add_argument("--show", action="store_true", help="print every photo's estimate")
     parser.add_argument("--write-samples", type=Path, metavar="DIR", help="write the unit tests' frames")
+    parser.add_argument("--compare", action="store_true", help="first the estimator as before issue 25")
     args = parser.parse_args()
     demo = extract(wheel_path(args.wheel, args.cache), args.cache)
     if args.write_samples:
@@ -353,7 +363,14 @@ def main() -> None:
     for name, cam in cameras(demo).items():
         print(f"{name}: roll {cam.roll_deg():+.2f}°, looking down {cam.pitch_down_deg():.1f}°")
     print()
-    evaluate(shots(demo, args.cache, args.reuse), args.show)
+    photos = shots(demo, args.cache, args.reuse)
+    if args.compare:
+        from dataclasses import replace
+
+        print("before issue 25 (converging verticals counted as a rival):")
+        evaluate(photos, args.show, replace(DEFAULT_PARAMS, convergence_is_no_rival=False))
+        print("\nafter:")
+    evaluate(photos, args.show)
 
 
 if __name__ == "__main__":

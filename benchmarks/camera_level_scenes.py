@@ -13,8 +13,8 @@ padding edge). A person, where the pipeline finds one, is masked out as in `anal
 true roll is not known, so the error is (estimate on the turned copy − estimate on the original) − the
 turn, counted where both are applied, as in `benchmarks/camera_level.py`.
 
-Run: `python benchmarks/camera_level_scenes.py [--deb PATH] [--compare]`; `--compare` also runs the
-estimator with `convergence_is_no_rival` off (the estimator before issue 25).
+Run: `python benchmarks/camera_level_scenes.py [--deb PATH] [--compare]`; `--compare` first runs the
+estimator with `convergence_is_no_rival` off (as before issue 25).
 """
 
 from __future__ import annotations
