@@ -99,6 +99,8 @@ class MeasureSeries:
     """The overall score: the areas every plotted overall is over (like for like)."""
     areas_missing: list[list[str]] | None = None
     """The overall score, per point: the areas it lacks (left out of the chart)."""
+    rescored: int = 0
+    """The overall score: points that scored more areas, re-scored over `areas`."""
 
 
 @dataclass(frozen=True)
@@ -419,6 +421,11 @@ def _series(trends: dict[str, Any]) -> list[MeasureSeries]:
                 latest_at=_time(m["latest_at"]) if m.get("latest_at") else None,
                 areas=m.get("areas"),
                 areas_missing=m.get("areas_missing"),
+                rescored=sum(
+                    1
+                    for v, scored in zip(m["values"], m.get("values_as_scored") or [], strict=False)
+                    if v is not None and scored is not None and v != scored
+                ),
             )
         )
     # The overall score first, as on the page.

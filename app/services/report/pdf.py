@@ -547,11 +547,13 @@ def _caption(s: MeasureSeries, times: list) -> str:  # type: ignore[type-arg]
     days = s.span_days if s.span_days is not None else (present[-1] - present[0]).total_seconds() / 86400
     change = format_change(s.name, s.change)
     over = f"over {format_duration(days)}"
-    if s.areas_missing and any(s.areas_missing):
-        left = sum(1 for m in s.areas_missing if m)
+    left = sum(1 for m in s.areas_missing or [] if m)
+    if left or s.rescored:
+        done = [f"{_count(left, 'visit')} without all of them left out"] if left else []
+        done += [f"{_count(s.rescored, 'visit')} that scored more re-scored over them"] if s.rescored else []
         band += (
             f" Like for like: the overall over the same areas ({_areas_text(s.areas or [])}); "
-            f"{_count(left, 'visit')} without all of them left out."
+            f"{'; '.join(done)}."
         )
     if s.beyond_noise:
         return (

@@ -89,7 +89,8 @@ function onScrollToast() {
 }
 
 // A warning may appear after the toast (an upload's invitation, a refused shot): placed again then.
-const pageChanges = new MutationObserver(onScrollToast);
+// Made on first use, so that the module also loads where there is no DOM (the tests' Node runs).
+let pageChanges = null;
 
 function clearToast() {
   const box = document.getElementById("toast");
@@ -97,7 +98,7 @@ function clearToast() {
   box.classList.remove("at-top");
   window.removeEventListener("scroll", onScrollToast);
   window.removeEventListener("resize", onScrollToast);
-  pageChanges.disconnect();
+  if (pageChanges) pageChanges.disconnect();
 }
 
 /** A short status message at the foot of the screen (announced politely), or at its top when a warning
@@ -111,7 +112,10 @@ export function toast(message, { tone = "ok" } = {}) {
   window.addEventListener("scroll", onScrollToast, { passive: true });
   window.addEventListener("resize", onScrollToast, { passive: true });
   const main = document.getElementById("main");
-  if (main) pageChanges.observe(main, { childList: true, subtree: true });
+  if (main) {
+    pageChanges ??= new MutationObserver(onScrollToast);
+    pageChanges.observe(main, { childList: true, subtree: true });
+  }
   clearTimeout(toastTimer);
   toastTimer = setTimeout(clearToast, 5000);
 }

@@ -6,7 +6,7 @@
 import { get, imageUrl, request, uploadClip } from "../../api.js";
 import { mountChart, sharedRange, trendChart, trendFit } from "../../charts.js";
 import { programmePeriods } from "../../periods.js";
-import { formatDate, h, icon, plain, s, signed, todayIso } from "../../dom.js";
+import { formatDate, formatDuration, h, icon, plain, s, signed, todayIso } from "../../dom.js";
 import { JOB_ERROR_TITLES, MEASURES, MOVEMENT_MEASURES, MOVEMENT_SERIES, MOVEMENT_TESTS, WARNINGS } from "../../labels.js";
 import { confirmDialog, emptyState, errorAlert, estimateTag, noteAlert, spinner, toast } from "../../ui.js";
 
@@ -172,9 +172,11 @@ function trendView(trends) {
   };
   mounts.push(() => mountChart(box, (width) => trendChart(spec, width)));
   const change =
-    m.change === null || m.change === undefined
-      ? "One clip so far: the next one shows a trend."
-      : `${signed(m.change, 1)}° on the trend line (${m.beyond_noise ? "beyond" : "within"} the noise of ${noiseText}).`;
+    m.n > 1 && (m.days || 0) < 2
+      ? `All ${m.n} clips fall within one day: they count as one point (their median), and a trend needs clips on two separate days.`
+      : m.change === null || m.change === undefined
+        ? "One clip so far: the next one shows a trend."
+        : `${signed(m.change, 1)}° over ${formatDuration(m.span_days)} on the trend line (${m.beyond_noise ? "beyond" : "within"} the noise of ${noiseText}).`;
   const cards = [
     h("figure", { class: "trend-card", "data-measure": name }, h("div", { class: "trend-head" }, h("h4", {}, `${meta.label}, ${test.label.toLowerCase()}`)), box, h("figcaption", { class: "trend-caption" }, change)),
   ];
