@@ -89,6 +89,11 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sample-fps", type=float, default=15.0)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the single-pass analysis, its passes and the mirror pass (a loaded machine)",
+    )
     args = parser.parse_args()
     max_side = int(load_rules()["movement"]["clip"]["max_side_px"])
     lines = Path("/proc/cpuinfo").read_text().splitlines()
@@ -102,6 +107,10 @@ def main() -> None:
         options = ClipOptions(test="lunge", sample_fps=args.sample_fps)
         first = analyze_clip(clip10, options, model=model)  # warm-up
         print(f"result: {first.status} {first.error.code if first.error else ''}, reps {len(first.reps)}")
+        if args.quick:
+            quick(model, clip10, args, max_side)
+            model.close()
+            return
         ends, ends_overlay, ends_squat, ends_mirror, passes, passes_full = [], [], [], [], [], []
         n = 0
         for _ in range(args.repeat):
@@ -158,6 +167,32 @@ def main() -> None:
             print(f"peak Python-side allocation, {label} clip with overlay: {peak / 1e6:.1f} MB")
         print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         model.close()
+
+
+def quick(model: VideoPoseModel, clip: Path, args: argparse.Namespace, max_side: int) -> None:
+    """Each repeat back to back: the analysis, the raw passes, the analysis with the mirror pass."""
+    rows = []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        analyze_clip(clip, ClipOptions(test="lunge", sample_fps=args.sample_fps), model=model)
+        end = time.perf_counter() - t
+        raw, n = raw_passes(model, clip, args.sample_fps, max_side)
+        t = time.perf_counter()
+        fused = ClipOptions(test="lunge", sample_fps=args.sample_fps, mirror_pass=True)
+        analyze_clip(clip, fused, model=model)
+        mirror = time.perf_counter() - t
+        rows.append((end, raw, mirror, n))
+        print(
+            f"frames {n}: end to end {end:.2f} s, passes {raw:.2f} s ({1000 * raw / n:.1f} ms each), "
+            f"ratio {end / raw:.2f}; mirror pass {mirror:.2f} s, "
+            f"ratio to 2 × passes {mirror / (2 * raw):.2f}; "
+            f"load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    print(
+        f"median paired ratios: single {statistics.median(r[0] / r[1] for r in rows):.2f}, "
+        f"mirror {statistics.median(r[2] / (2 * r[1]) for r in rows):.2f} (targets ≤ 1.3)"
+    )
 
 
 if __name__ == "__main__":

@@ -206,3 +206,29 @@ def test_the_overlay_shows_the_headline_s_numbers(tmp_path: Path, monkeypatch: p
     m = replace(KNEE_TO_WALL, reps=3)
     result = _run(tmp_path, m, "lunge", overlay=True)
     assert result.ok and seen["measures"] == result.measures
+
+
+def test_dips_without_the_knee_to_wall_shape_are_left_out_and_counted() -> None:
+    """Two dips: one drives the front shin 0 → 30° over a still foot, one keeps it near vertical."""
+    from types import SimpleNamespace
+
+    from posture.movement.analysis import _knee_to_wall_reps
+    from posture.movement.reps import RepSpan
+
+    n = 40
+    t = np.arange(n)
+    shin = np.where(t < 20, 30 * np.sin(np.pi * t / 20) ** 2, 4 * np.sin(np.pi * (t - 20) / 20) ** 2)
+    s = {
+        "ankle_left_x": np.zeros(n),
+        "ankle_right_x": np.full(n, 100.0) + 0.5 * np.sin(t),  # the front foot, still (landmark jitter)
+        "shin_right_deg": shin,
+        "shin_left_deg": np.full(n, -20.0),
+    }
+    raw = SimpleNamespace(series={"foot_len_right": np.full(n, 70.0), "foot_len_left": np.full(n, 70.0)})
+    spans = [RepSpan(0, 10, 19), RepSpan(20, 30, 39)]
+    rules = load_rules()["movement"]["lunge"]
+    kept, left_out = _knee_to_wall_reps(s, raw, spans, rules)
+    assert kept == [spans[0]] and left_out == 1
+    with pytest.raises(Exception, match="No rep has the knee-to-wall lunge's shape") as refused:
+        _knee_to_wall_reps(s, raw, [spans[1]], rules)
+    assert refused.value.code == ErrorCode.NOT_THE_TEST

@@ -185,15 +185,12 @@ def tick(
 
 
 def slope_per_30d(times: np.ndarray, values: np.ndarray) -> float | None:
-    """The trend of one side's visits (datetime64 times in order, values with NaN for missing), per 30
-    days; None below two values. The one place the effect calls the library's trend fit, so that a
-    change of fit there (e.g. pooling a day's retakes) reaches the before/after table too."""
-    present = np.isfinite(values)
-    if present.sum() < 2:
-        return None
-    table = stats.trend_table(times[present], values[present][:, None], noise={"v": None}, names=("v",))
-    slope = table["v"]["slope_per_30d"]
-    return float(slope) if isinstance(slope, int | float) else None
+    """The trend of one side's visits (datetime64 times, values with NaN for missing), per 30 days, by
+    the library's trend fit (`posture.trends.fit_trend`: a day's retakes pooled, the line held in the
+    data); None below values on two separate days."""
+    days = (times - times.min()) / np.timedelta64(1, "D") if len(times) else np.zeros(0)
+    fit = stats.fit_trend(np.asarray(days, dtype=float), values)
+    return round(fit.slope_per_30d, 3) if fit is not None else None
 
 
 def _day_start(day: date) -> np.datetime64:

@@ -26,6 +26,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from posture.movement.result import MovementAnalysis
+
+from ..synthetic_clip import Movement
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_images"
 ARTIFACTS = ROOT / "test-artifacts" / "page"
@@ -255,9 +259,12 @@ KNEE_TO_WALL_REPS = 3
 KNEE_TO_WALL_SHIN_DEG = 40.0
 
 
-def store_knee_to_wall(server: Server, subject: str, clip_path: Path, taken_at: datetime) -> None:
+def store_knee_to_wall(
+    server: Server, subject: str, clip_path: Path, taken_at: datetime, movement: Movement | None = None
+) -> MovementAnalysis:
     """The library's analysis of a synthetic knee-to-wall lunge (tests/synthetic_clip.py: a fake pose
-    model on real decoded frames), stored in the server's history as `posture batch --store` stores one."""
+    model on real decoded frames), stored in the server's history as `posture batch --store` stores one;
+    returned."""
     from app.core.db import Database
     from app.core.settings import Settings
     from app.storage.files import open_store
@@ -294,3 +301,4 @@ def store_knee_to_wall(server: Server, subject: str, clip_path: Path, taken_at: 
             assert stored is not None
     finally:
         database.dispose()
+    return result

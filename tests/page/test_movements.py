@@ -21,6 +21,10 @@ from posture.movement.measures import MOVEMENT_MEASURE_NAMES, SERIES_NAMES
 from .conftest import SAMPLES, Server, Tab, sign_in_fast, store_knee_to_wall
 
 CLIP = SAMPLES / "clips" / "walk_side.mp4"
+# Its front heel rises near each bottom (20 % of foot length): those frames are marked on the curve.
+KNEE_TO_WALL = Movement(
+    lunge=True, shin_peak_deg=40.0, thigh_peak_deg=30.0, trunk_peak_deg=5.0, reps=3, heel_rise_px=14.0
+)
 
 # Records the progress bar's values and the status texts as they change.
 WATCH_PROGRESS = """() => {
@@ -64,7 +68,9 @@ def test_a_clip_is_uploaded_followed_refused_and_a_lunge_shown(tab: Tab, server:
     expect(page.locator("#movements")).to_contain_text("No movement tests yet")
 
     # An accepted knee-to-wall lunge in the history: shown with its frame, curve, numbers and trend.
-    store_knee_to_wall(server, subject, tmp_path / "knee_to_wall.mp4", datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    stored = store_knee_to_wall(
+        server, subject, tmp_path / "knee_to_wall.mp4", datetime(2026, 3, 2, 9, 0, tzinfo=UTC), KNEE_TO_WALL
+    )
     page.reload()
     view = page.locator(".movement-view")
     expect(view).to_have_attribute("data-test", "lunge", timeout=30_000)
@@ -74,9 +80,15 @@ def test_a_clip_is_uploaded_followed_refused_and_a_lunge_shown(tab: Tab, server:
     expect(curve).to_have_count(1)
     assert len(curve.get_attribute("d")) > 100  # one point per sampled frame
     expect(page.locator("#movement-curve svg line.rep-bottom")).to_have_count(3)
+    # Each rep's bottom is a numbered dot on the curve; each heel-up frame a red tick.
+    expect(page.locator("#movement-curve svg g.rep-dot")).to_have_count(3)
+    assert page.locator("#movement-curve svg g.rep-dot text").all_text_contents() == ["1", "2", "3"]
+    lifted = sum(len(r.heel_lifted_frames) for r in stored.reps)
+    assert lifted > 0
+    expect(page.locator("#movement-curve svg line.heel-up")).to_have_count(lifted)
     measures = page.locator("#movement-measures")
     peak = measures.locator("[data-measure=lunge_shin_peak_deg] .m-value").inner_text()
-    assert peak.endswith("°") and abs(float(peak[:-1]) - 40.0) <= 1.0, peak  # the drawn 40°
+    assert peak == f"{stored.measures['lunge_shin_peak_deg']:.1f}°", peak
     trend = page.locator("#movement-trend")
     expect(trend.locator("[data-measure=lunge_shin_peak_deg] svg.chart")).to_have_count(1)
     page.locator("#movements").screenshot(path=artifacts / "movements-lunge.png")

@@ -25,8 +25,12 @@ function jobError(job) {
   return errorAlert(error, { title: JOB_ERROR_TITLES[error.code] });
 }
 
-/** The curve of one per-frame series over the clip's time, with each rep's bottom and the deepest frame. */
-function seriesChart({ times, values, bottoms, deepest, label, unit }, width) {
+/**
+ * The curve of one per-frame series over the clip's time, with each rep's bottom (a numbered dot on the
+ * curve and a line) and the deepest frame, and the frames whose front heel was up (a red tick on the time
+ * axis each: they do not count for the lunge's peak).
+ */
+function seriesChart({ times, values, bottoms, deepest, heelUp = [], label, unit }, width) {
   const height = 200;
   const margin = { left: 46, right: 16, top: 14, bottom: 30 };
   const plotW = width - margin.left - margin.right;
@@ -55,6 +59,7 @@ function seriesChart({ times, values, bottoms, deepest, label, unit }, width) {
   svg.append(grid);
   const marks = s("g", { class: "rep-marks" });
   for (const b of bottoms) marks.append(s("line", { class: "rep-bottom", x1: x(b), x2: x(b), y1: margin.top, y2: margin.top + plotH }, s("title", {}, `Rep bottom at ${b.toFixed(2)} s`)));
+  for (const t of heelUp) marks.append(s("line", { class: "heel-up", x1: x(t), x2: x(t), y1: margin.top + plotH - 8, y2: margin.top + plotH }, s("title", {}, `Front heel up at ${t.toFixed(2)} s`)));
   if (deepest !== null && deepest !== undefined) {
     marks.append(s("line", { class: "deepest", x1: x(deepest), x2: x(deepest), y1: margin.top, y2: margin.top + plotH }, s("title", {}, `Deepest frame at ${deepest.toFixed(2)} s`)));
   }
@@ -72,6 +77,15 @@ function seriesChart({ times, values, bottoms, deepest, label, unit }, width) {
     pen = true;
   });
   svg.append(s("path", { class: "series", d }));
+  // each rep's bottom on the curve, numbered, so it reads as a rep and not as a grid line
+  bottoms.forEach((b, k) => {
+    const i = times.findIndex((t) => Math.abs(t - b) < 1e-6);
+    const v = i >= 0 ? values[i] : null;
+    if (v === null || v === undefined) return;
+    const dot = s("g", { class: "rep-dot" }, s("circle", { cx: x(b), cy: y(v), r: 4 }), s("text", { x: x(b) + 7, y: Math.max(y(v) - 6, margin.top + 4), "text-anchor": "start" }, String(k + 1)));
+    dot.append(s("title", {}, `Rep ${k + 1} bottom at ${b.toFixed(2)} s`));
+    svg.append(dot);
+  });
   return svg;
 }
 
@@ -109,6 +123,7 @@ function movementView(movement, { onDelete }) {
         times: series.time_s,
         values: series.shin_deg,
         bottoms: (a.reps || []).map((r) => r.bottom_s),
+        heelUp: (a.reps || []).flatMap((r) => (r.heel_lifted_frames || []).map((i) => series.time_s[i])).filter((t) => typeof t === "number"),
         deepest: a.deepest_frame ? a.deepest_frame.time_s : null,
         label: MOVEMENT_SERIES.shin_deg.label,
         unit: "°",
@@ -136,7 +151,7 @@ function movementView(movement, { onDelete }) {
         "div",
         { class: "movement-numbers" },
         table,
-        hasCurve ? h("figure", { class: "movement-curve" }, h("h4", {}, "Shin angle over the clip"), chartBox, h("figcaption", { class: "muted small" }, "Shin from vertical, each sampled frame; the thin lines mark each rep's bottom, the dashed one the deepest frame.")) : null,
+        hasCurve ? h("figure", { class: "movement-curve" }, h("h4", {}, "Shin angle over the clip"), chartBox, h("figcaption", { class: "muted small" }, "Shin from vertical, each sampled frame; the numbered dots mark each rep's bottom, the dashed line the frame drawn above, red ticks the frames with the front heel up (not counted in the peak).")) : null,
       ),
     ),
     warnings.length ? h("div", { class: "warnings" }, warnings) : null,
