@@ -148,7 +148,7 @@ class InferencePool:
     # --- lanes ---
 
     def _new_lane(self, number: int) -> _Lane:
-        config = WorkerConfig(model=self.model_options)
+        config = WorkerConfig(model=self.model_options, photos=self.name != "clip")
         context = get_context("spawn")
         progress: Any = queue.SimpleQueue() if self.kind == "thread" else context.Queue()
         threading.Thread(

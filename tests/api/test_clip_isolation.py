@@ -54,7 +54,12 @@ def slow_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return long_clip(tmp_path_factory.mktemp("clips") / "long_walk.mp4", loops=12)  # 780 frames, 26 s
 
 
-def test_a_worker_killed_mid_clip_fails_only_that_clip(slow_clip: Path) -> None:
+@pytest.fixture(scope="module")
+def medium_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return long_clip(tmp_path_factory.mktemp("clips") / "walk.mp4", loops=4)  # 260 frames, 8.7 s
+
+
+def test_a_worker_killed_mid_clip_fails_only_that_clip(medium_clip: Path) -> None:
     """Two workers, three clips: the worker running the first is killed with SIGKILL (as the kernel's
     out-of-memory killer would). That clip fails `analysis_unavailable`; the second (on the other
     worker) and the third (queued, then given a worker) end with an analysis."""
@@ -65,11 +70,11 @@ def test_a_worker_killed_mid_clip_fails_only_that_clip(slow_clip: Path) -> None:
         while len(pool.worker_pids) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(pool.worker_pids) == 2, (pool.state, pool.detail)
-        options = ClipOptions(test="lunge", sample_fps=30)
+        options = ClipOptions(test="lunge", sample_fps=15)
         seen: dict[str, int] = {}
 
         async def scenario() -> list[Any]:
-            jobs = [ClipJob(slow_clip, options, f"clip-{k}.mp4", key=f"k{k}") for k in range(3)]
+            jobs = [ClipJob(medium_clip, options, f"clip-{k}.mp4", key=f"k{k}") for k in range(3)]
             tasks = [
                 asyncio.ensure_future(pool.run_clip(job, lambda d, t, k=job.key: seen.__setitem__(k, d)))
                 for job in jobs
