@@ -141,6 +141,7 @@ def test_photos_answer_while_clips_run_and_sigterm_ends_a_running_clip_promptly(
             jobs.append(response.json()["job"]["id"])
         _wait_running(url, auth, jobs[0])
 
+        photo_started = time.monotonic()
         photo = httpx.post(
             f"{url}/api/v1/subjects/{subject}/analyses",
             files={"photo": ("side.jpg", sample("walk_side_crop_f0128.jpg"), "image/jpeg")},
@@ -148,6 +149,7 @@ def test_photos_answer_while_clips_run_and_sigterm_ends_a_running_clip_promptly(
             timeout=120,
         )
         assert photo.status_code == 201, photo.text
+        print(f"photo answered in {time.monotonic() - photo_started:.1f} s with two clips in the server")
         states = [_job(url, auth, j)["status"] for j in jobs]
         assert states == ["running", "queued"], states  # the photo did not wait for the clips
 
@@ -155,6 +157,7 @@ def test_photos_answer_while_clips_run_and_sigterm_ends_a_running_clip_promptly(
         server.process.send_signal(signal.SIGTERM)
         server.process.wait(timeout=60)
         stopped_s = time.monotonic() - started
+        print(f"SIGTERM to exit with a clip running: {stopped_s:.1f} s")
         assert stopped_s < 15, f"the server took {stopped_s:.1f} s to stop with a clip running"
 
     with sqlite3.connect(data_dir / "posture.db") as conn:
