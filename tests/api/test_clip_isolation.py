@@ -166,3 +166,44 @@ def test_photos_answer_while_clips_run_and_sigterm_ends_a_running_clip_promptly(
             [j.replace("-", "") for j in jobs],
         ).fetchall()
     assert sorted(rows) == [("failed", "job_interrupted")] * 2, rows
+
+
+def test_jobs_cancelled_while_waiting_leave_every_worker_usable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two thread workers, twelve jobs, every third after the first two cancelled while queued (a client
+    that hung up): the others all finish, in turn, and both workers are free again at the end. A stub stands
+    in for the model: what is tested is the pool's queue."""
+    from posture import worker
+
+    monkeypatch.setattr(worker, "_build_model", lambda config: None)
+
+    def run(self: Any, job: Any) -> Any:
+        time.sleep(0.05)
+        return job.index
+
+    monkeypatch.setattr(worker.Worker, "run", run)
+    pool = InferencePool(2, kind="thread", max_queued=20)
+    pool.start()
+    try:
+
+        async def scenario() -> list[Any]:
+            from posture.worker import Job
+
+            tasks = [asyncio.ensure_future(pool.run(Job(b"", index=k))) for k in range(12)]
+            await asyncio.sleep(0.07)
+            for task in tasks[3::3]:  # queued (the first two ran at once and are done by now)
+                task.cancel()
+            done = await asyncio.gather(*tasks, return_exceptions=True)
+            late = await asyncio.gather(*(pool.run(Job(b"", index=100 + k)) for k in range(4)))
+            return [*done, *late]
+
+        results = asyncio.run(asyncio.wait_for(scenario(), 60))
+        kept = [r for k, r in enumerate(results[:12]) if k % 3 or k == 0]
+        assert kept == [k for k in range(12) if k % 3 or k == 0]
+        assert all(isinstance(r, asyncio.CancelledError) for r in results[3:12:3])
+        assert results[12:] == [100, 101, 102, 103]
+        deadline = time.monotonic() + 5
+        while len(pool._free) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(pool._free) == 2 and not pool._waiters
+    finally:
+        pool.close()
