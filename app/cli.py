@@ -63,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "default: one per CPU)",
     )
     serve.add_argument(
+        "--clip-workers",
+        type=int,
+        metavar="N",
+        help="movement clips analysed in parallel, on workers apart from the photos' (POSTURE_CLIP_WORKERS; "
+        "default 1)",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     serve.add_argument(
@@ -126,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     try:
-        settings = _settings(args, inference_workers=args.workers)
+        settings = _settings(args, inference_workers=args.workers, clip_workers=args.clip_workers)
     except ValidationError as exc:
         print(
             f"posture serve: invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}",

@@ -606,6 +606,9 @@ class SubjectExport(BaseModel):
     subject: SubjectOut
     analyses: list[StoredAnalysis]
     visits: list[Visit] = Field(default_factory=list, description="The visits, in time order.")
+    movements: list[StoredMovement] = Field(
+        default_factory=list, description="The movement tests (squat, lunge clips), in `taken_at` order."
+    )
     programmes: list[ProgrammeOut] = Field(
         default_factory=list, description="The programme log, latest first."
     )

@@ -12,6 +12,12 @@ pixel limit; JPEG decodes at a reduced DCT scale) and a 12-megapixel HEIC (a pho
 the per-format limits of the formats decoded at full size: PNG and HEIC at 25 MP, WebP at 12 MP.
 
 Run: `python benchmarks/worker_memory.py` (about two minutes, most of it encoding the HEIC files).
+
+`--clips` measures movement clips instead (issue 23): the repository's walking clip enlarged to the
+clip frame limits of rules.toml `[movement.clip]` (4K landscape and portrait, and 4096×2304, the
+largest accepted frame), analysed as the service's clip jobs are (a lunge, with the deepest frame's
+overlay), after a warm-up clip; and an 8000×8000 clip, which must be refused from its container before
+any frame is decoded (`clip_frame_too_large`) at the worker's steady memory.
 """
 
 from __future__ import annotations
@@ -84,6 +90,56 @@ def child(path: Path) -> dict[str, object]:
     }
 
 
+WALK = ROOT / "sample_images" / "clips" / "walk_side.mp4"
+# (file name, width, height, frames): the walking clip (65 frames) enlarged; the last is refused.
+CLIPS = (
+    ("4k_landscape.mp4", 3840, 2160, 65),
+    ("4k_portrait.mp4", 2160, 3840, 65),
+    ("4096x2304.mp4", 4096, 2304, 65),
+    ("8000x8000.mp4", 8000, 8000, 3),
+)
+
+
+def make_clip(path: Path, width: int, height: int, frames: int) -> None:
+    import cv2
+
+    cap = cv2.VideoCapture(str(WALK))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
+    for _ in range(frames):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        writer.write(cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR))
+    writer.release()
+    cap.release()
+
+
+def child_clip(path: Path) -> dict[str, object]:
+    """In a fresh process: one worker, a warm-up clip, then the measured clip job."""
+    from posture.movement.options import ClipOptions
+    from posture.worker import ClipJob, Worker, WorkerConfig, peak_rss_mb
+
+    worker = Worker(WorkerConfig(photos=False))  # as the service's clip workers are
+    options = ClipOptions(test="lunge", overlay=True)
+    warm = worker.run_clip(ClipJob(WALK, options, WALK.name))
+    assert warm.analysis is not None and warm.analysis.status == "ok", warm
+    steady_mb = peak_rss_mb()
+    started = time.perf_counter()
+    result = worker.run_clip(ClipJob(path, options, path.name))
+    analysis = result.analysis
+    return {
+        "photo": path.name,
+        "file_mb": path.stat().st_size / 1e6,
+        "size": [analysis.clip.width, analysis.clip.height] if analysis and analysis.clip.width else None,
+        "status": analysis.status if analysis else "error",
+        "error": analysis.error.code if analysis and analysis.error else None,
+        "stored_size": None,
+        "steady_mb": steady_mb,
+        "peak_mb": peak_rss_mb(),
+        "seconds": time.perf_counter() - started,
+    }
+
+
 def _size_of(jpeg: bytes | None) -> list[int] | None:
     if jpeg is None:
         return None
@@ -98,19 +154,28 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-clip", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--clips", action="store_true", help="measure movement clips instead of photos")
     args = parser.parse_args()
     if args.child is not None:
         print(json.dumps(child(args.child)))
+        return
+    if args.child_clip is not None:
+        print(json.dumps(child_clip(args.child_clip)))
         return
 
     env = {**os.environ, "GLOG_minloglevel": "2"}
     rows = []
     with tempfile.TemporaryDirectory(prefix="worker-memory-") as tmp:
-        for name, fmt, megapixels in PHOTOS:
+        inputs = CLIPS if args.clips else PHOTOS
+        for name, *spec in inputs:
             path = Path(tmp) / name
-            make_photo(path, fmt, megapixels)
+            if args.clips:
+                make_clip(path, *spec)  # type: ignore[arg-type]
+            else:
+                make_photo(path, *spec)  # type: ignore[arg-type]
             done = subprocess.run(
-                [sys.executable, __file__, "--child", str(path)],
+                [sys.executable, __file__, "--child-clip" if args.clips else "--child", str(path)],
                 capture_output=True,
                 text=True,
                 env=env,
@@ -123,7 +188,8 @@ def main() -> None:
 
     cpu = platform.processor() or platform.machine()
     print(f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    print("| photo | file | pixels | result | stored copy | worker before | **peak** |")
+    what = "clip" if args.clips else "photo"
+    print(f"| {what} | file | pixels | result | stored copy | worker before | **peak** |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         width, height = row["size"] or (0, 0)

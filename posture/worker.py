@@ -80,6 +80,9 @@ class WorkerConfig:
     model: PoseModelOptions = field(default_factory=PoseModelOptions)
     model_bytes: bytes | None = field(default=None, repr=False)
     mute_native_startup: bool = False
+    # A worker kept for clips (the service's clip pool) loads the video model at warm-up and the photo
+    # model only if a photo ever comes: a model is ~100 MB of a worker's memory (docs/benchmarks.md).
+    photos: bool = True
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,22 @@ class Worker:
         self.config = config
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._muted = _NativeStderrMute() if config.mute_native_startup else None
-        self.model = _build_model(config)
+        self._model: PoseModel | None = _build_model(config) if config.photos else None
         self._video_model: Any = None
+
+    @property
+    def model(self) -> PoseModel:
+        """The photo model (loaded here on first use by a clip worker)."""
+        if self._model is None:
+            self._model = _build_model(self.config)
+        return self._model
+
+    def warm(self) -> None:
+        """Load the model this worker's jobs need: the photos', or for a clip worker the video model."""
+        if self.config.photos:
+            _ = self.model
+        elif self._video_model is None:
+            self._video_model = _build_video_model(self.config)
 
     def run(self, job: Job) -> JobResult:
         source = job.data if job.data is not None else job.path
@@ -203,7 +220,8 @@ class Worker:
         return ClipResult(job.key, analysis, deepest, worker=self.name, peak_rss_mb=peak_rss_mb())
 
     def close(self) -> None:
-        self.model.close()
+        if self._model is not None:
+            self._model.close()
         if self._video_model is not None:
             self._video_model.close()
 
@@ -312,7 +330,7 @@ def _current() -> Worker:
 
 def warm_up() -> int:
     """Load this worker's model (raises `ModelIntegrityError`); returns the process id."""
-    _current()
+    _current().warm()
     return os.getpid()
 
 

@@ -23,11 +23,15 @@ from app.core.errors import ApiError
 from app.schemas import AnalysisRef, Comparison, MeasureDifference, MeasureTrend, SubjectExport, Trends
 from app.services import programmes, visits
 from app.services.cache import VersionedCache
+from app.services.movements import movement_out
 from app.services.records import stored_analysis, subject_or_404, subject_out
+from app.storage import movements as movement_storage
 from app.storage import repository
-from app.storage.models import Subject, User
+from app.storage.models import Movement, Subject, User
 from posture import trends as stats
 from posture.errors import WarningCode
+from posture.movement.result import MovementAnalysis
+from posture.movement.rows import CLIP_CSV_COLUMNS, flatten_clip
 from posture.result import Mode
 from posture.rows import CSV_COLUMNS as ROW_COLUMNS
 from posture.rows import csv_cell, flatten_analysis
@@ -327,5 +331,30 @@ def export_json(db: Session, subject: Subject) -> SubjectExport:
         subject=subject_out(repository.summarize(db, subject)),
         analyses=analyses,
         visits=visits.all_visits(db, subject.id),
+        movements=[movement_out(m) for m in _all_movements(db, subject.id)],
         programmes=programmes.all_of(db, subject.id),
     )
+
+
+MOVEMENT_CSV_COLUMNS = ("id", "subject_id", "taken_at", *CLIP_CSV_COLUMNS)
+
+
+def export_movements_csv(db: Session, subject: Subject) -> str:
+    """The subject's movements as CSV, one row per movement in `taken_at` order: the ids and time, then
+    the layout of `posture batch`'s `.clips.csv` (`posture.movement.rows`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(MOVEMENT_CSV_COLUMNS)
+    for movement in _all_movements(db, subject.id):
+        analysis = MovementAnalysis.model_validate(movement.result or {})
+        row = flatten_clip(analysis, sha256=movement.clip_sha256, subject=subject.name)
+        row["source"] = movement.source
+        taken_at = movement_out(movement).model_dump(mode="json", include={"taken_at"})["taken_at"]
+        ids = (str(movement.id), str(movement.subject_id), taken_at)
+        writer.writerow([csv_cell(v) for v in (*ids, *row.values())])
+    return out.getvalue()
+
+
+def _all_movements(db: Session, subject_id: uuid.UUID) -> list[Movement]:
+    rows, _ = movement_storage.list_movements(db, subject_id, limit=1_000_000, offset=0)
+    return list(rows)

@@ -148,7 +148,7 @@ class InferencePool:
     # --- lanes ---
 
     def _new_lane(self, number: int) -> _Lane:
-        config = WorkerConfig(model=self.model_options)
+        config = WorkerConfig(model=self.model_options, photos=self.name != "clip")
         context = get_context("spawn")
         progress: Any = queue.SimpleQueue() if self.kind == "thread" else context.Queue()
         threading.Thread(
@@ -267,7 +267,7 @@ class InferencePool:
                 if waiter.done():
                     continue
                 try:
-                    loop.call_soon_threadsafe(_give, waiter, lane)
+                    loop.call_soon_threadsafe(self._give, waiter, lane)
                     return
                 except RuntimeError:  # that loop is closed
                     continue
@@ -277,6 +277,13 @@ class InferencePool:
         """The process id of the worker running the clip job `key` (None: not running, or threads)."""
         with self._lock:
             return next((lane.pid for lane in self._lanes if key and lane.key == key), None)
+
+    def _give(self, waiter: asyncio.Future[_Lane], lane: _Lane) -> None:
+        """In the waiter's loop: hand it `lane`, or, cancelled meanwhile, pass the lane on."""
+        if waiter.done():
+            self._release(lane)
+        else:
+            waiter.set_result(lane)
 
     # --- jobs ---
 
@@ -362,12 +369,6 @@ class InferencePool:
         if processes:
             _reap(processes, STOP_GRACE_S)
         self.worker_pids.clear()
-
-
-def _give(waiter: asyncio.Future[_Lane], lane: _Lane) -> None:
-    if waiter.done():  # cancelled meanwhile: the lane goes to the next
-        return
-    waiter.set_result(lane)
 
 
 def _fail_waiter(waiter: asyncio.Future[_Lane]) -> None:

@@ -254,7 +254,9 @@ def _open_video(
 ) -> Clip:
     if not path.is_file():
         raise _unreadable(f"No clip file at {path.name}.")
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    # One decoding thread: FFmpeg's frame threads each hold frames at full size, so its default (one per
+    # core) would make a worker's memory grow with the machine's cores; parallelism comes from workers.
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     if not cap.isOpened():
         cap.release()
         raise _unreadable("The clip could not be opened as a video. Send an MP4, MOV or WebM file.")

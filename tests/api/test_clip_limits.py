@@ -5,6 +5,8 @@ the last test runs the real worker pool on clips made at test time."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from .conftest import Api
+from .conftest import Api, new_account
 from .movement_fakes import FakeClipAnalyzer, fake_clip
 
 
@@ -190,3 +192,25 @@ def test_real_clips_no_path_leaks_and_limits_are_job_errors(real_api: Api, tmp_p
     for name, (data, code) in cases.items():
         failed = _wait(real_api, _upload(real_api, subject, data, filename=name).json()["job"]["id"])
         assert failed["status"] == "failed" and failed["error"]["code"] == code, (name, failed)
+
+
+def test_the_subject_export_holds_its_movements(api: Api, fake: FakeClipAnalyzer):
+    subject = api.subject()
+    job = _wait(
+        api, _upload(api, subject, fake_clip(6), filename="lunge.mp4", test="lunge").json()["job"]["id"]
+    )
+    assert job["status"] == "done", job
+    exported = api.get(f"/api/v1/subjects/{subject}/export.json").json()
+    (movement,) = exported["movements"]
+    assert movement["id"] == job["movement_id"] and movement["test"] == "lunge"
+    assert movement["measures"] == api.get(f"/api/v1/movements/{job['movement_id']}").json()["measures"]
+    table = api.get(f"/api/v1/subjects/{subject}/movements/export.csv")
+    assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+    header, row = csv.reader(io.StringIO(table.text))
+    record = dict(zip(header, row, strict=True))
+    assert record["id"] == job["movement_id"] and record["source"] == "lunge.mp4"
+    assert record["test"] == "lunge" and record["status"] == "ok"
+    assert any(record[name] for name in movement["measures"] if movement["measures"][name] is not None)
+    stranger = {"Authorization": f"Bearer {new_account(api.database)}"}
+    refused = api.client.get(f"/api/v1/subjects/{subject}/movements/export.csv", headers=stranger)
+    assert refused.status_code == 404

@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from posture.movement.measures import MOVEMENT_MEASURE_NAMES, SERIES_NAMES
 
+from ..synthetic_clip import Movement
 from .conftest import SAMPLES, Server, Tab, sign_in_fast, store_knee_to_wall
 
 CLIP = SAMPLES / "clips" / "walk_side.mp4"

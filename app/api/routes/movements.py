@@ -27,7 +27,7 @@ from app.schemas import (
     Page,
     StoredMovement,
 )
-from app.services import movements
+from app.services import history, movements
 from app.services.records import subject_or_404
 from app.services.uploads import check_taken_at, source_name
 from app.storage.files import FileKind
@@ -165,6 +165,21 @@ def list_movements(
     rows, total = movements.storage.list_movements(db, subject_id, limit, offset, test)
     return Page[StoredMovement](
         items=[movements.movement_out(m) for m in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/subjects/{subject_id}/movements/export.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The movements as CSV."}, **responses(404)},
+)
+def export_movements_csv(subject_id: SubjectId, user: CurrentUser, db: DbSession) -> Response:
+    """The subject's movements as CSV, one row per movement (`export.json` has them in full)."""
+    subject = subject_or_404(db, user, subject_id)
+    return Response(
+        history.export_movements_csv(db, subject),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="movements-{subject_id}.csv"'},
     )
 
 

@@ -325,6 +325,7 @@ export const ERROR_TITLES = {
   busy: "The server is busy",
   model_unavailable: "The analysis is unavailable",
   analysis_unavailable: "The analysis is unavailable",
+  job_interrupted: "The server stopped during the analysis",
   database_unavailable: "The database is unavailable",
   internal_error: "Something went wrong on the server",
   // Made by the page itself.
