@@ -181,6 +181,18 @@ WARNINGS: dict[str, str] = {
     "camera_level_disagrees": (
         "The camera roll you entered disagrees with the tilt read from the photo: check the phone's level."
     ),
+    "clip_truncated": (
+        "The clip could not be decoded to its end (damaged or cut short); "
+        "the frames before the break were analysed."
+    ),
+    "rotation_ignored": (
+        "The clip's rotation metadata is not a quarter turn; "
+        "it was ignored and the frames analysed as stored."
+    ),
+    "not_standing_still": (
+        "The person is not standing still on both feet (mid-stride or on one foot): pelvis, lumbar curve and "
+        "alignment are measured but not scored. Stand still, weight on both feet, feet side by side."
+    ),
     "frames_failed": (
         "Some frames of the clip could not be measured (listed with the result); the others were."
     ),
