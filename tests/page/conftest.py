@@ -271,15 +271,16 @@ def store_knee_to_wall(
     from app.storage.movements import add_movement
     from posture import ClipOptions, analyze_clip
 
-    from ..synthetic_clip import FakeVideoModel, Movement, write_clip
+    from ..synthetic_clip import FakeVideoModel, write_clip
 
-    movement = Movement(
-        lunge=True,
-        shin_peak_deg=KNEE_TO_WALL_SHIN_DEG,
-        thigh_peak_deg=30.0,
-        trunk_peak_deg=5.0,
-        reps=KNEE_TO_WALL_REPS,
-    )
+    if movement is None:
+        movement = Movement(
+            lunge=True,
+            shin_peak_deg=KNEE_TO_WALL_SHIN_DEG,
+            thigh_peak_deg=30.0,
+            trunk_peak_deg=5.0,
+            reps=KNEE_TO_WALL_REPS,
+        )
     path = write_clip(clip_path, movement)
     options = ClipOptions(test="lunge", overlay=True, level="off")
     result = analyze_clip(path, options, model=FakeVideoModel(movement))
