@@ -19,6 +19,9 @@ import pytest
 from .conftest import Api, new_account
 from .movement_fakes import FakeClipAnalyzer, fake_clip
 
+# Clips of a seed range of their own (500+): the history database is shared by the session's tests, and
+# a clip stored here with the same bytes as test_movements.py's would keep that test's deleted files.
+
 
 @pytest.fixture
 def fake() -> FakeClipAnalyzer:
@@ -63,7 +66,7 @@ def _multipart(
 def test_a_body_without_its_closing_boundary_is_malformed(api: Api, fake: FakeClipAnalyzer, route: str):
     subject = api.subject()
     field = "clip" if route == "movements" else "photo"
-    body = _multipart("XyZ", {"test": "lunge"}, field, fake_clip(1))
+    body = _multipart("XyZ", {"test": "lunge"}, field, fake_clip(501))
     headers = {"Content-Type": "multipart/form-data; boundary=XyZ"}
     cut = body[: body.rindex(b"--XyZ--")]  # the last field is whole; only the closing boundary is missing
     response = api.post(f"/api/v1/subjects/{subject}/{route}", content=cut, headers=headers)
@@ -90,7 +93,7 @@ def test_every_clip_option_is_applied(api: Api, fake: FakeClipAnalyzer):
     response = _upload(
         api,
         subject,
-        fake_clip(2),
+        fake_clip(502),
         sample_fps=30,
         level="off",
         camera_roll_deg=2.5,
@@ -103,7 +106,7 @@ def test_every_clip_option_is_applied(api: Api, fake: FakeClipAnalyzer):
     (options,) = fake.clip_options
     assert (options.sample_fps, options.level, options.camera_roll_source) == (30.0, "off", "device")
     assert (options.camera_roll_deg, options.mirror_pass, options.facing) == (2.5, True, "left")
-    default = _upload(api, subject, fake_clip(3))
+    default = _upload(api, subject, fake_clip(503))
     _wait(api, default.json()["job"]["id"])
     assert (fake.clip_options[-1].sample_fps, fake.clip_options[-1].level) == (15.0, "auto")
 
@@ -120,7 +123,7 @@ def test_every_clip_option_is_applied(api: Api, fake: FakeClipAnalyzer):
     ],
 )
 def test_an_option_the_route_cannot_apply_is_refused(api: Api, fake: FakeClipAnalyzer, form: dict[str, str]):
-    response = _upload(api, api.subject(), fake_clip(4), **form)
+    response = _upload(api, api.subject(), fake_clip(504), **form)
     assert response.status_code == 422, response.text
     assert fake.clip_calls == 0 and not [f for f in api.stored_files() if "/clip/" in f"/{f}"]
 
@@ -135,7 +138,7 @@ def test_an_option_the_route_cannot_apply_is_refused(api: Api, fake: FakeClipAna
     ],
 )
 def test_clip_file_names_are_cleaned(api: Api, fake: FakeClipAnalyzer, sent: str, kept: str):
-    response = _upload(api, api.subject(), fake_clip(5), filename=sent)
+    response = _upload(api, api.subject(), fake_clip(505), filename=sent)
     assert response.status_code == 202, response.text
     assert response.json()["job"]["source"] == kept
 
@@ -197,7 +200,7 @@ def test_real_clips_no_path_leaks_and_limits_are_job_errors(real_api: Api, tmp_p
 def test_the_subject_export_holds_its_movements(api: Api, fake: FakeClipAnalyzer):
     subject = api.subject()
     job = _wait(
-        api, _upload(api, subject, fake_clip(6), filename="lunge.mp4", test="lunge").json()["job"]["id"]
+        api, _upload(api, subject, fake_clip(506), filename="lunge.mp4", test="lunge").json()["job"]["id"]
     )
     assert job["status"] == "done", job
     exported = api.get(f"/api/v1/subjects/{subject}/export.json").json()
