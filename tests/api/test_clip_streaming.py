@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.datastructures import UploadFile
 
 from app.core.db import Database
 from app.storage.files import CHUNK_BYTES, FileKind, FileStore, LocalFileStore, SpooledFile
 
-from .conftest import Api, running_api
+from .conftest import Api, make_jpeg, running_api
 from .movement_fakes import FakeClipAnalyzer
 from .test_clip_limits import _upload, _wait
 
@@ -141,3 +142,25 @@ def test_an_over_limit_clip_leaves_no_file_behind(
         accepted = _upload(api, subject, fits, filename="fits.mp4")
         assert accepted.status_code == 202 and _wait(api, accepted.json()["job"]["id"])["status"] == "done"
         assert _clip_files(api.store) == [hashlib.sha256(fits).hexdigest()]
+
+
+def test_the_clip_route_never_reads_the_part_whole(
+    api: Api, fake: FakeClipAnalyzer, monkeypatch: pytest.MonkeyPatch
+):
+    """A regression guard for the memory bound: `UploadFile.read` (one `bytes` of the whole part) is
+    not called on the clip route; a photo upload still reads its part whole, as documented."""
+    calls: list[str] = []
+    real_read = UploadFile.read
+
+    async def read(self: UploadFile, size: int = -1) -> bytes:
+        calls.append(self.filename or "")
+        return await real_read(self, size)
+
+    monkeypatch.setattr(UploadFile, "read", read)
+    data = _clip_bytes(3 * MiB, seed=9)
+    response = _upload(api, api.subject(), data, filename="guard.mp4")
+    assert response.status_code == 202 and _wait(api, response.json()["job"]["id"])["status"] == "done"
+    assert calls == []
+    assert api.store.read(FileKind.CLIP, hashlib.sha256(data).hexdigest()) == data
+    assert api.upload(api.subject("Photo"), make_jpeg(9)).status_code == 201
+    assert calls == ["photo.jpg"]
