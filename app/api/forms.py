@@ -12,7 +12,8 @@ would otherwise keep the parts it finished and silently drop the last, unfinishe
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -47,8 +48,19 @@ async def read_form(
     file_field: str = PHOTO_FIELD,
     read: Callable[[UploadFile], Awaitable[bytes]] = read_photo,
 ) -> tuple[PhotoPart, F]:
-    """The file part (`photo`, or `file_field`: a movement's `clip`) and the other fields of a multipart
-    upload, validated by `model`; `read` checks the part's declared type and reads it."""
+    """The file part (`photo` or `file_field`) read whole and the other fields of a multipart upload,
+    validated by `model`; `read` checks the part's declared type and reads it."""
+    async with open_form(request, model, file_field=file_field) as (part, fields):
+        return PhotoPart(await read(part), part.filename), fields
+
+
+@asynccontextmanager
+async def open_form(
+    request: Request, model: type[F], *, file_field: str = PHOTO_FIELD
+) -> AsyncIterator[tuple[UploadFile, F]]:
+    """The file part (`photo`, or `file_field`: a movement's `clip`), unread, and the other fields of a
+    multipart upload, validated by `model`. The part's file (spooled to disk past 1 MB by the parser)
+    is open inside the block only: a clip is copied from it into the store there, a chunk at a time."""
     tail = _Tail()
     request = Request(request.scope, tail.wrap(request.receive))
     async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
@@ -74,15 +86,15 @@ async def read_form(
             fields = model.model_validate(values)
         except ValidationError as exc:
             errors.extend({**error, "loc": ("body", *error["loc"])} for error in exc.errors())
-        photo = form.get(file_field)
-        if photo is None:
+        part = form.get(file_field)
+        if part is None:
             errors.insert(0, {"type": "missing", "loc": ("body", file_field), "msg": "Field required"})
-        elif not isinstance(photo, UploadFile):
+        elif not isinstance(part, UploadFile):
             errors.insert(0, {"type": "file", "loc": ("body", file_field), "msg": "Expected a file part"})
         if errors:
             raise RequestValidationError(errors)
-        assert isinstance(photo, UploadFile)
-        return PhotoPart(await read(photo), photo.filename), fields
+        assert isinstance(part, UploadFile)
+        yield part, fields
 
 
 class _Tail:

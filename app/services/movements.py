@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from fastapi import UploadFile
@@ -51,10 +51,10 @@ from app.schemas import (
 )
 from app.services.inference import Analyzer
 from app.services.records import subject_or_404
-from app.services.uploads import read_part
+from app.services.uploads import check_part_type
 from app.storage import movements as storage
 from app.storage import repository
-from app.storage.files import FileKind, FileStore
+from app.storage.files import FileKind, FileStore, SpooledFile
 from app.storage.models import Movement, MovementJob, User, utcnow
 from posture import trends as stats
 from posture.worker import ClipJob, ClipResult
@@ -312,8 +312,12 @@ def _local_copy(store: FileStore, digest: str | None) -> Iterator[Path | None]:
 # --- what the routes call ---------------------------------------------------------------------------
 
 
-async def read_clip(part: UploadFile) -> bytes:
-    return await read_part(part, ACCEPTED_CLIP_TYPES, "clip", "an MP4, MOV or WebM video")
+def clip_file(part: UploadFile) -> BinaryIO:
+    """The clip part's file (415 for a part declared as another type), left unread: the multipart parser
+    spooled it to a temporary file past 1 MB, and `create_job` copies it into the store a chunk at a
+    time, so a clip upload never sits whole in the server's memory. Valid while the form is open."""
+    check_part_type(part, ACCEPTED_CLIP_TYPES, "clip", "an MP4, MOV or WebM video")
+    return part.file
 
 
 def create_job(
@@ -321,7 +325,7 @@ def create_job(
     store: FileStore,
     runner: MovementJobs,
     subject_id: uuid.UUID,
-    clip: bytes,
+    clip: BinaryIO,
     *,
     test: str,
     facing: str | None,
@@ -333,13 +337,14 @@ def create_job(
     source: str | None,
     taken_at: datetime,
 ) -> MovementJob:
-    if not clip:
+    spooled = SpooledFile.measure(clip)  # its SHA-256 and size, a chunk at a time
+    if spooled.size == 0:
         raise ApiError(422, "clip_unreadable", "The clip is empty.")
     job = storage.create_job(
         db,
         store,
         subject_id,
-        clip,
+        spooled,
         test=test,
         options={
             "facing": facing,

@@ -62,14 +62,19 @@ def source_name(filename: str | None) -> str | None:
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
-async def read_part(part: UploadFile, accepted: tuple[str, ...], what: str, send: str) -> bytes:
-    """A file part's bytes; 415 for a part declared as another type than `accepted` (prefixes). An
-    undeclared or generic part is read: the bytes decide the format, so a mislabelled file still works."""
+def check_part_type(part: UploadFile, accepted: tuple[str, ...], what: str, send: str) -> None:
+    """415 for a part declared as another type than `accepted` (prefixes). An undeclared or generic
+    part is accepted: the bytes decide the format, so a mislabelled file still works."""
     declared = (part.content_type or "").lower()
     if declared and not declared.startswith(accepted):
         raise ApiError(
             415, "unsupported_media_type", f"The {what} part is declared as {declared[:80]!r}; send {send}."
         )
+
+
+async def read_part(part: UploadFile, accepted: tuple[str, ...], what: str, send: str) -> bytes:
+    """A file part's bytes, whole (photos: they are decoded whole anyway), after `check_part_type`."""
+    check_part_type(part, accepted, what, send)
     return await part.read()
 
 

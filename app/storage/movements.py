@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from app.storage.files import FileKind, FileStore
 from app.storage.models import Movement, MovementJob, Subject, User, utcnow
 from app.storage.repository import (
+    FileData,
     FileRef,
     _begin_write,
     _drain_now,
@@ -49,7 +50,7 @@ def create_job(
     session: Session,
     store: FileStore,
     subject_id: uuid.UUID,
-    clip: bytes,
+    clip: FileData,
     *,
     test: str,
     options: dict[str, Any],
@@ -57,8 +58,8 @@ def create_job(
     taken_at: datetime,
     owner: str,
 ) -> MovementJob | None:
-    """Store the clip, then a queued job referencing it; None (and nothing kept) if the subject was
-    deleted meanwhile."""
+    """Store the clip (bytes, or the upload spooled to disk, copied a chunk at a time), then a queued
+    job referencing it; None (and nothing kept) if the subject was deleted meanwhile."""
     with files_first(session, store, [(FileKind.CLIP, clip)]) as staged:
         if not _lock_subject(session, subject_id):
             staged.abandon()

@@ -42,7 +42,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.security import key_lookup, key_matches, new_api_key
 from app.storage import visits
-from app.storage.files import FileKind, FileStore, sha256_hex
+from app.storage.files import FileKind, FileStore, SpooledFile, sha256_hex
 from app.storage.models import (
     AnalysisDocument,
     AnalysisRecord,
@@ -733,13 +733,20 @@ def remove_unreferenced(
     return removed, failed
 
 
+FileData = bytes | SpooledFile
+"""A file to store: bytes, or an upload spooled to disk (a clip), copied a chunk at a time."""
+
+
 class StagedFiles:
     """Files put in the store ahead of the row that will reference them (`files_first`)."""
 
-    def __init__(self, session: Session, store: FileStore, files: Iterable[tuple[FileKind, bytes | None]]):
+    def __init__(self, session: Session, store: FileStore, files: Iterable[tuple[FileKind, FileData | None]]):
         self._session, self._store = session, store
         self.files = [(kind, data) for kind, data in files if data is not None]
-        self.digests: dict[FileKind, str] = {kind: sha256_hex(data) for kind, data in self.files}
+        self.digests: dict[FileKind, str] = {
+            kind: data.digest if isinstance(data, SpooledFile) else sha256_hex(data)
+            for kind, data in self.files
+        }
         self.written: set[FileRef] = set()
 
     def abandon(self) -> None:
@@ -752,14 +759,14 @@ class StagedFiles:
         """Under the locks: put back a file that a sweep removed since it was written."""
         for kind, data in self.files:
             if not self._store.exists(kind, self.digests[kind]):
-                self._store.put(kind, data)
+                self._store.put_any(kind, data)
 
 
 @contextmanager
 def files_first(
     session: Session,
     store: FileStore,
-    files: Iterable[tuple[FileKind, bytes | None]],
+    files: Iterable[tuple[FileKind, FileData | None]],
     *,
     also_lock: Iterable[str] = (),
 ) -> Iterator[StagedFiles]:
@@ -770,7 +777,7 @@ def files_first(
     staged = StagedFiles(session, store, files)
     try:
         for kind, data in staged.files:
-            store.put(kind, data)
+            store.put_any(kind, data)
             staged.written.add((kind, staged.digests[kind]))
     except BaseException:
         _discard(session, store, staged.written)

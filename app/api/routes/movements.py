@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CurrentUser, DbSession, Store, require_clip_multipart
-from app.api.forms import multipart_body, read_form
+from app.api.forms import multipart_body, open_form
 from app.api.routes.common import Limit, Offset, SubjectId, stored_file_response, utc_or_422
 from app.core.errors import ApiError, responses
 from app.schemas import (
@@ -55,7 +55,7 @@ Runner = Annotated[movements.MovementJobs, Depends(get_runner)]
 
 
 class MovementFields(BaseModel):
-    """The form fields of a clip upload besides `clip` (multipart, read by `app.api.forms.read_form`).
+    """The form fields of a clip upload besides `clip` (multipart, read by `app.api.forms.open_form`).
     Every field is applied; a field the route does not know is refused (422), never dropped unread."""
 
     model_config = ConfigDict(extra="forbid")
@@ -112,24 +112,25 @@ async def upload_movement(
     `no_movement`, `not_the_test`, `person_left_frame`, `not_side_on`...), and nothing else is kept."""
     await run_in_threadpool(_check_subject, db, user, subject_id)
     runner.check_capacity()
-    clip, form = await read_form(request, MovementFields, file_field="clip", read=movements.read_clip)
-    job = await run_in_threadpool(
-        movements.create_job,
-        db,
-        store,
-        runner,
-        subject_id,
-        clip.data,
-        test=form.test,
-        facing=form.facing,
-        camera_roll_deg=form.camera_roll_deg,
-        mirror_pass=form.mirror_pass,
-        sample_fps=form.sample_fps,
-        level=form.level,
-        camera_roll_source=form.camera_roll_source,
-        source=source_name(clip.filename),
-        taken_at=form.taken_at or utcnow(),
-    )
+    async with open_form(request, MovementFields, file_field="clip") as (part, form):
+        # Stored from the parser's spooled file while the form is open: never whole in memory.
+        job = await run_in_threadpool(
+            movements.create_job,
+            db,
+            store,
+            runner,
+            subject_id,
+            movements.clip_file(part),
+            test=form.test,
+            facing=form.facing,
+            camera_roll_deg=form.camera_roll_deg,
+            mirror_pass=form.mirror_pass,
+            sample_fps=form.sample_fps,
+            level=form.level,
+            camera_roll_source=form.camera_roll_source,
+            source=source_name(part.filename),
+            taken_at=form.taken_at or utcnow(),
+        )
     runner.submit(job)
     body = JobAccepted(job=movements.job_out(job))
     return JSONResponse(

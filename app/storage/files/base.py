@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 CHUNK_BYTES = 256 * 1024
@@ -39,6 +40,37 @@ class FileKind(StrEnum):
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class SpooledFile:
+    """Bytes to store that are in an open file (a clip upload, spooled to disk by the multipart
+    parser), never read whole: `measure` takes its size and SHA-256 a chunk at a time, and `chunks`
+    reads it again from the start, so storing it holds one chunk in memory, not the file."""
+
+    file: BinaryIO
+    size: int
+    digest: str
+
+    @classmethod
+    def measure(cls, file: BinaryIO) -> SpooledFile:
+        file.seek(0)
+        hasher, size = hashlib.sha256(), 0
+        while chunk := file.read(CHUNK_BYTES):
+            hasher.update(chunk)
+            size += len(chunk)
+        return cls(file, size, hasher.hexdigest())
+
+    def chunks(self) -> Iterator[bytes]:
+        """The bytes from the start, a chunk at a time; an error if the file changed since `measure`."""
+        self.file.seek(0)
+        remaining = self.size
+        while remaining > 0:
+            chunk = self.file.read(min(CHUNK_BYTES, remaining))
+            if not chunk:
+                raise ValueError("the spooled file is shorter than when it was measured")
+            remaining -= len(chunk)
+            yield chunk
 
 
 def check_digest(digest: str) -> str:
@@ -104,6 +136,14 @@ class FileStore(ABC):
     def put(self, kind: FileKind, data: bytes) -> str:
         """Store `data` under its SHA-256 and return the digest. Idempotent, and atomic: a reader (or a
         crash) sees the whole file or none of it."""
+
+    @abstractmethod
+    def put_file(self, kind: FileKind, source: SpooledFile) -> str:
+        """`put` for bytes in a file (`source.digest` names them), copied a chunk at a time: the
+        memory this takes is bounded by a chunk, whatever the file's size."""
+
+    def put_any(self, kind: FileKind, data: bytes | SpooledFile) -> str:
+        return self.put_file(kind, data) if isinstance(data, SpooledFile) else self.put(kind, data)
 
     @abstractmethod
     def exists(self, kind: FileKind, digest: str) -> bool: ...

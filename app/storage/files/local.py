@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from app.storage.files.base import (
     CHUNK_BYTES,
     Download,
     FileKind,
     FileStore,
+    SpooledFile,
     StoredFile,
     file_name,
     parse_name,
@@ -37,12 +39,24 @@ class LocalFileStore(FileStore):
 
     def put(self, kind: FileKind, data: bytes) -> str:
         digest = sha256_hex(data)
+        self._write(kind, digest, len(data), lambda handle: handle.write(data))
+        return digest
+
+    def put_file(self, kind: FileKind, source: SpooledFile) -> str:
+        def copy(handle: BinaryIO) -> None:
+            for chunk in source.chunks():
+                handle.write(chunk)
+
+        self._write(kind, source.digest, source.size, copy)
+        return source.digest
+
+    def _write(self, kind: FileKind, digest: str, size: int, write: Callable[[BinaryIO], object]) -> None:
         target = self.path(kind, digest)
         try:
-            if target.stat().st_size == len(data):
+            if target.stat().st_size == size:
                 # Already stored. A fresh time keeps the sweep's grace period counting from this write.
                 os.utime(target)
-                return digest
+                return
         except FileNotFoundError:
             pass
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -50,11 +64,11 @@ class LocalFileStore(FileStore):
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX, suffix=kind.extension)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
+                    write(handle)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp, target)
-                return digest
+                return
             except FileNotFoundError:
                 # A sweep with no grace period took the temporary file for a crashed write's: again.
                 continue
