@@ -823,15 +823,7 @@ def _print_effect(effect: Any) -> None:
     )
     print(f"{'measure':<36} {'before':>7} {'n':>3} {'since':>7} {'n':>3} {'diff':>7} {'noise':>6}  judged")
     for m in effect.measures:
-        judged = (
-            "too few visits"
-            if not m.enough
-            else "beyond noise"
-            if m.beyond_noise
-            else "within noise"
-            if m.beyond_noise is False
-            else "no band"
-        )
+        judged = m.reading
         before = "–" if m.before.median is None else f"{m.before.median:.1f}"
         since = "–" if m.since.median is None else f"{m.since.median:.1f}"
         noise = "–" if m.noise is None else f"±{m.noise:.1f}"

@@ -582,6 +582,15 @@ class MeasureEffect(BaseModel):
     beyond_noise: bool | None = Field(description="|difference| ≥ noise; null when not `enough`.")
     statement: str = Field(description="The row in words (rules.toml `[programme]`).")
 
+    @property
+    def reading(self) -> str:
+        """The verdict in a few words, as the command line and the PDF print it."""
+        if not self.enough:
+            return "too few visits"
+        if self.beyond_noise is None:
+            return "no band"
+        return "beyond noise" if self.beyond_noise else "within noise"
+
 
 class ProgrammeEffect(BaseModel):
     programme_id: uuid.UUID

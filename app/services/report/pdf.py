@@ -919,15 +919,7 @@ def _programme_table(pdf: _Document, effect: Any) -> None:
         if m.beyond_noise:
             pdf.set_fill_color(*BEYOND_ROW)
             pdf.rect(MARGIN, y - 0.3, pdf.content_w, row_h, style="F")
-        reading = (
-            "too few visits"
-            if not m.enough
-            else "beyond noise"
-            if m.beyond_noise
-            else "within noise"
-            if m.beyond_noise is False
-            else "no band"
-        )
+        reading = m.reading
         source = {"standing": "", "lunge": " (clip)", "squat": " (clip)"}[m.source]
         cells = [
             m.label[0].upper() + m.label[1:] + source,
