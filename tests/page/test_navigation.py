@@ -156,6 +156,8 @@ def test_every_section_is_one_tap_away_and_nothing_is_wider_than_the_screen(
     _open(page, server, subjects["many"], "Nav Fourteen Photos")
     bar = page.get_by_role("navigation", name="Sections of this page")
     expect(bar).to_be_visible()
+    # Every tab's label is whole and inside its own tab (a long one once spilled onto its neighbour).
+    assert page.evaluate(OVERFLOWING, ".section-tab, .section-tab > span") == []
     for section in SECTIONS:
         page.evaluate("() => window.scrollTo(0, 0)")
         page.locator(f"#tab-{section}").click()

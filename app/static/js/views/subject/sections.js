@@ -1,4 +1,4 @@
-// The section bar of a subject's page: Analysis · History · Trends · Movement · Add · Report,
+// The section bar of a subject's page: Analysis · History · Trends · Movement · Plan (the programme log) · Add · Report,
 // each one tap away. On a phone (the bar's media query in css/views/subject/sections.css) the page shows
 // one section at a time, as tabs: the page is as long as that section, not as all of them. On a wider
 // screen every section stays on the page and a tap scrolls to it. The choice is kept for the tab
@@ -11,7 +11,7 @@ export const SECTIONS = [
   { id: "history", label: "History", icon: "image" },
   { id: "trends", label: "Trends", icon: "trend" },
   { id: "movements", label: "Movement", icon: "arrow" },
-  { id: "programmes", label: "Programme", icon: "check" },
+  { id: "programmes", label: "Plan", icon: "check" },
   { id: "add", label: "Add", icon: "camera" },
   { id: "report", label: "Report", icon: "download" },
 ];
