@@ -23,7 +23,7 @@ from posture.result import ErrorInfo, Versions
 from posture.rules import rules_version
 from posture.worker import ClipJob, ClipResult
 
-from .conftest import FakeAnalyzer
+from .conftest import Api, FakeAnalyzer
 
 SQUAT_MEASURES = ("squat_depth_pct", "squat_shin_peak_deg", "squat_heel_lift_pct", "squat_trunk_lean_deg")
 LUNGE_MEASURES = ("lunge_shin_peak_deg", "lunge_heel_lift_pct")
@@ -119,3 +119,25 @@ def _png(data: bytes) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def upload(api: Api, subject_id: str, clip: bytes, filename: str = "squat.mp4", **form: Any) -> Any:
+    """POST a clip to the subject's movements, the form's other fields as strings."""
+    return api.post(
+        f"/api/v1/subjects/{subject_id}/movements",
+        files={"clip": (filename, clip, "video/mp4")},
+        data={k: str(v) for k, v in form.items()},
+    )
+
+
+def wait_job(api: Api, job_id: str, timeout_s: float = 20.0) -> dict[str, Any]:
+    """The job once it is done or failed (polled)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = api.get(f"/api/v1/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job = response.json()
+        if job["status"] in ("done", "failed"):
+            return job
+        assert time.monotonic() < deadline, f"job still {job['status']} after {timeout_s} s"
+        time.sleep(0.05)

@@ -8,16 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 from .conftest import Api, new_account
-from .movement_fakes import FakeClipAnalyzer, fake_clip
+from .movement_fakes import FakeClipAnalyzer, fake_clip, upload, wait_job
 
 # Clips of a seed range of their own (500+): the history database is shared by the session's tests, and
 # a clip stored here with the same bytes as test_movements.py's would keep that test's deleted files.
@@ -26,24 +24,6 @@ from .movement_fakes import FakeClipAnalyzer, fake_clip
 @pytest.fixture
 def fake() -> FakeClipAnalyzer:
     return FakeClipAnalyzer()
-
-
-def _upload(api: Api, subject: str, clip: bytes, filename: str = "squat.mp4", **form: Any) -> Any:
-    return api.post(
-        f"/api/v1/subjects/{subject}/movements",
-        files={"clip": (filename, clip, "video/mp4")},
-        data={k: str(v) for k, v in form.items()},
-    )
-
-
-def _wait(api: Api, job_id: str, timeout_s: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job = api.get(f"/api/v1/jobs/{job_id}").json()
-        if job["status"] in ("done", "failed"):
-            return job
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
 
 
 def _multipart(
@@ -90,7 +70,7 @@ def test_the_clip_route_speaks_of_clips(api: Api, fake: FakeClipAnalyzer):
 
 def test_every_clip_option_is_applied(api: Api, fake: FakeClipAnalyzer):
     subject = api.subject()
-    response = _upload(
+    response = upload(
         api,
         subject,
         fake_clip(502),
@@ -102,12 +82,12 @@ def test_every_clip_option_is_applied(api: Api, fake: FakeClipAnalyzer):
         facing="left",
     )
     assert response.status_code == 202, response.text
-    assert _wait(api, response.json()["job"]["id"])["status"] == "done"
+    assert wait_job(api, response.json()["job"]["id"], timeout_s=120)["status"] == "done"
     (options,) = fake.clip_options
     assert (options.sample_fps, options.level, options.camera_roll_source) == (30.0, "off", "device")
     assert (options.camera_roll_deg, options.mirror_pass, options.facing) == (2.5, True, "left")
-    default = _upload(api, subject, fake_clip(503))
-    _wait(api, default.json()["job"]["id"])
+    default = upload(api, subject, fake_clip(503))
+    wait_job(api, default.json()["job"]["id"], timeout_s=120)
     assert (fake.clip_options[-1].sample_fps, fake.clip_options[-1].level) == (15.0, "auto")
 
 
@@ -123,7 +103,7 @@ def test_every_clip_option_is_applied(api: Api, fake: FakeClipAnalyzer):
     ],
 )
 def test_an_option_the_route_cannot_apply_is_refused(api: Api, fake: FakeClipAnalyzer, form: dict[str, str]):
-    response = _upload(api, api.subject(), fake_clip(504), **form)
+    response = upload(api, api.subject(), fake_clip(504), **form)
     assert response.status_code == 422, response.text
     assert fake.clip_calls == 0 and not [f for f in api.stored_files() if "/clip/" in f"/{f}"]
 
@@ -138,7 +118,7 @@ def test_an_option_the_route_cannot_apply_is_refused(api: Api, fake: FakeClipAna
     ],
 )
 def test_clip_file_names_are_cleaned(api: Api, fake: FakeClipAnalyzer, sent: str, kept: str):
-    response = _upload(api, api.subject(), fake_clip(505), filename=sent)
+    response = upload(api, api.subject(), fake_clip(505), filename=sent)
     assert response.status_code == 202, response.text
     assert response.json()["job"]["source"] == kept
 
@@ -180,7 +160,7 @@ def test_real_clips_no_path_leaks_and_limits_are_job_errors(real_api: Api, tmp_p
     )
     assert response.status_code == 202, response.text
     assert response.json()["job"]["source"] is None
-    job = _wait(real_api, response.json()["job"]["id"])
+    job = wait_job(real_api, response.json()["job"]["id"], timeout_s=120)
     assert job["status"] == "failed" and job["error"]["code"] == "not_the_test", job
     assert job["source"] is None
     listing = real_api.get(f"/api/v1/subjects/{subject}/movements")
@@ -193,15 +173,16 @@ def test_real_clips_no_path_leaks_and_limits_are_job_errors(real_api: Api, tmp_p
         "fast.mp4": (_clip(tmp_path / "fast.mp4", 30, fps=1000), "clip_too_short"),
     }
     for name, (data, code) in cases.items():
-        failed = _wait(real_api, _upload(real_api, subject, data, filename=name).json()["job"]["id"])
+        failed = wait_job(
+            real_api, upload(real_api, subject, data, filename=name).json()["job"]["id"], timeout_s=120
+        )
         assert failed["status"] == "failed" and failed["error"]["code"] == code, (name, failed)
 
 
 def test_the_subject_export_holds_its_movements(api: Api, fake: FakeClipAnalyzer):
     subject = api.subject()
-    job = _wait(
-        api, _upload(api, subject, fake_clip(506), filename="lunge.mp4", test="lunge").json()["job"]["id"]
-    )
+    sent = upload(api, subject, fake_clip(506), filename="lunge.mp4", test="lunge")
+    job = wait_job(api, sent.json()["job"]["id"], timeout_s=120)
     assert job["status"] == "done", job
     exported = api.get(f"/api/v1/subjects/{subject}/export.json").json()
     (movement,) = exported["movements"]

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import Api
-from .movement_fakes import FakeClipAnalyzer, fake_clip
-from .test_movements import upload, wait_job
+from .movement_fakes import FakeClipAnalyzer, fake_clip, upload, wait_job
 
 
 @pytest.fixture

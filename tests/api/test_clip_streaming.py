@@ -18,8 +18,7 @@ from app.core.db import Database
 from app.storage.files import CHUNK_BYTES, FileKind, FileStore, LocalFileStore, SpooledFile
 
 from .conftest import Api, make_jpeg, running_api
-from .movement_fakes import FakeClipAnalyzer
-from .test_clip_limits import _upload, _wait
+from .movement_fakes import FakeClipAnalyzer, upload, wait_job
 
 MiB = 1024 * 1024
 
@@ -64,9 +63,9 @@ def test_a_large_clip_is_stored_byte_identical_under_its_sha256(
     data = _clip_bytes(9 * MiB + 12345, seed=23)  # well past the parser's 1 MB spool threshold
     digest = hashlib.sha256(data).hexdigest()
     subject = api.subject()
-    response = _upload(api, subject, data, filename="big.mp4", test="lunge")
+    response = upload(api, subject, data, filename="big.mp4", test="lunge")
     assert response.status_code == 202, response.text
-    job = _wait(api, response.json()["job"]["id"])
+    job = wait_job(api, response.json()["job"]["id"], timeout_s=120)
     assert job["status"] == "done", job
     assert _clip_files(api.store) == [digest]
     assert api.store.hash_of(FileKind.CLIP, digest) == digest
@@ -81,8 +80,11 @@ def test_a_large_clip_is_stored_byte_identical_under_its_sha256(
         assert not [p for p in api.stored_files() if p.name.startswith(".tmp-")]
 
     # The same clip again (another subject): stored once, still whole.
-    again = _upload(api, api.subject("Other"), data, filename="again.mp4")
-    assert again.status_code == 202 and _wait(api, again.json()["job"]["id"])["status"] == "done"
+    again = upload(api, api.subject("Other"), data, filename="again.mp4")
+    assert (
+        again.status_code == 202
+        and wait_job(api, again.json()["job"]["id"], timeout_s=120)["status"] == "done"
+    )
     assert _clip_files(api.store) == [digest] and api.store.hash_of(FileKind.CLIP, digest) == digest
 
 
@@ -131,7 +133,7 @@ def test_an_over_limit_clip_leaves_no_file_behind(
     with running_api(database, tmp_path / "data", analyzer, **limits) as api:
         subject = api.subject()
         # Past the spool threshold before the limit stops the body: the parser had a file on disk.
-        response = _upload(api, subject, _clip_bytes(3 * MiB, seed=3), filename="huge.mp4")
+        response = upload(api, subject, _clip_bytes(3 * MiB, seed=3), filename="huge.mp4")
         assert response.status_code == 413 and response.json()["code"] == "request_too_large"
         assert "clip" in response.json()["message"]
         assert analyzer.clip_calls == 0 and api.stored_files() == []
@@ -139,8 +141,11 @@ def test_an_over_limit_clip_leaves_no_file_behind(
         assert list(spool_dir.iterdir()) == []
         # Within the limit, the same server stores it whole.
         fits = _clip_bytes(2 * MiB - 4096, seed=4)
-        accepted = _upload(api, subject, fits, filename="fits.mp4")
-        assert accepted.status_code == 202 and _wait(api, accepted.json()["job"]["id"])["status"] == "done"
+        accepted = upload(api, subject, fits, filename="fits.mp4")
+        assert (
+            accepted.status_code == 202
+            and wait_job(api, accepted.json()["job"]["id"], timeout_s=120)["status"] == "done"
+        )
         assert _clip_files(api.store) == [hashlib.sha256(fits).hexdigest()]
 
 
@@ -158,8 +163,11 @@ def test_the_clip_route_never_reads_the_part_whole(
 
     monkeypatch.setattr(UploadFile, "read", read)
     data = _clip_bytes(3 * MiB, seed=9)
-    response = _upload(api, api.subject(), data, filename="guard.mp4")
-    assert response.status_code == 202 and _wait(api, response.json()["job"]["id"])["status"] == "done"
+    response = upload(api, api.subject(), data, filename="guard.mp4")
+    assert (
+        response.status_code == 202
+        and wait_job(api, response.json()["job"]["id"], timeout_s=120)["status"] == "done"
+    )
     assert calls == []
     assert api.store.read(FileKind.CLIP, hashlib.sha256(data).hexdigest()) == data
     assert api.upload(api.subject("Photo"), make_jpeg(9)).status_code == 201

@@ -28,35 +28,13 @@ from app.storage.files import FileKind
 from app.storage.models import Movement, MovementJob, utcnow
 
 from .conftest import Api, new_account, running_api, wait_until_healthy
-from .movement_fakes import FakeClipAnalyzer, fake_clip
+from .movement_fakes import FakeClipAnalyzer, fake_clip, upload, wait_job
 from .s3_server import free_port
-
-TERMINAL = {"done", "failed"}
 
 
 @pytest.fixture
 def fake() -> FakeClipAnalyzer:
     return FakeClipAnalyzer()
-
-
-def upload(api: Api, subject_id: str, clip: bytes, filename: str = "squat.mp4", **form: Any) -> Any:
-    return api.post(
-        f"/api/v1/subjects/{subject_id}/movements",
-        files={"clip": (filename, clip, "video/mp4")},
-        data={k: str(v) for k, v in form.items()},
-    )
-
-
-def wait_job(api: Api, job_id: str, timeout_s: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = api.get(f"/api/v1/jobs/{job_id}")
-        assert response.status_code == 200, response.text
-        job = response.json()
-        if job["status"] in TERMINAL:
-            return job
-        assert time.monotonic() < deadline, f"job still {job['status']} after {timeout_s} s"
-        time.sleep(0.05)
 
 
 def clip_files(api: Api) -> list[Any]:
