@@ -192,6 +192,59 @@ def test_an_implausible_peak_withholds_its_findings_and_says_why() -> None:
     assert "restricted ankle dorsiflexion" not in text and "beyond the test's measurement noise" not in text
 
 
+def test_a_withheld_side_is_said_once_with_its_side_named() -> None:
+    """Seen on a real clip (a one-leg balance filmed three-quarter, Pose2Sim's demo): the headline and
+    the side it came from each got a sentence, the second with the raw name "lunge shin peak right deg"."""
+    scored = score_movement(
+        "lunge",
+        {"lunge_shin_peak_deg": -4.5, "lunge_shin_peak_left_deg": None, "lunge_shin_peak_right_deg": -4.5},
+    )
+    said = [f for f in scored.findings if "outside what this test can give" in f]
+    assert said == [said[0]] and "lunge shin angle (right leg) was -4.5°" in said[0]
+    both = score_movement(
+        "lunge",
+        {"lunge_shin_peak_deg": -6.0, "lunge_shin_peak_left_deg": -6.0, "lunge_shin_peak_right_deg": 75.0},
+    )
+    text = " ".join(both.findings)
+    assert (
+        "lunge shin angle (left leg) was -6.0°" in text and "right leg's lunge shin angle was 75.0°" in text
+    )
+
+
+_ANGLE = st.one_of(st.none(), st.floats(-90, 120, allow_nan=False))
+
+
+@given(headline=_ANGLE, left=_ANGLE, right=_ANGLE, asym=_ANGLE)
+def test_every_withheld_value_is_said_once_in_words(
+    headline: float | None, left: float | None, right: float | None, asym: float | None
+) -> None:
+    """Whatever the values: each withheld value is named in exactly one sentence, by a label in words
+    (never a raw measure name), and nothing outside its range is scored or given its finding."""
+    measures = {
+        "lunge_shin_peak_deg": headline,
+        "lunge_shin_peak_left_deg": left,
+        "lunge_shin_peak_right_deg": right,
+        "lunge_asymmetry_deg": asym,
+        "lunge_heel_lift_pct": 2.0,
+    }
+    scored = score_movement("lunge", measures)
+    said = [f for f in scored.findings if "outside what this test can give" in f]
+    bounds = load_rules()["movement"]["plausible"]
+    out = {
+        n
+        for n, v in measures.items()
+        if v is not None and n in bounds and not bounds[n][0] <= v <= bounds[n][1]
+    }
+    assert out <= set(scored.withheld) and not out & set(scored.scores)
+    folded = {
+        n
+        for n in ("lunge_shin_peak_left_deg", "lunge_shin_peak_right_deg")
+        if n in out and "lunge_shin_peak_deg" in out and measures[n] == headline
+    }
+    assert len(said) == len(out - folded)
+    assert not any("_" in f or " deg " in f for f in scored.findings)
+
+
 def test_the_overlay_shows_the_headline_s_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from posture.movement import analysis
 

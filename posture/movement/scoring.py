@@ -37,11 +37,7 @@ def score_movement(test: str, measures: dict[str, float | None]) -> MovementScor
         bounds = plausible.get(name)
         if value is not None and bounds is not None and not (bounds[0] <= value <= bounds[1]):
             withheld.append(name)
-            findings.append(
-                rules["findings"]["implausible"].format(
-                    label=plausible_label(rules, test, name), value=value, low=bounds[0], high=bounds[1]
-                )
-            )
+    findings.extend(_implausible_sentences(rules, test, measures, withheld))
     if {"lunge_shin_peak_left_deg", "lunge_shin_peak_right_deg"} & set(withheld):
         withheld.append("lunge_asymmetry_deg")  # a difference with an implausible side says nothing
     for name, rule in rules["scores"][test].items():
@@ -65,8 +61,38 @@ def score_movement(test: str, measures: dict[str, float | None]) -> MovementScor
 
 
 def plausible_label(rules: dict, test: str, name: str) -> str:
-    """The measure's name in a sentence (its finding's label, else its own name)."""
-    return str(rules["findings"].get(test, {}).get(name, {}).get("label", name.replace("_", " ")))
+    """The measure's name in a sentence: its finding's label, else its `[movement.labels]` entry."""
+    label = rules["findings"].get(test, {}).get(name, {}).get("label") or rules["labels"].get(name)
+    return str(label or name.replace("_", " "))
+
+
+# The lunge's headline is one side's value (the lower): said once, with its side named.
+_SIDE_OF_HEADLINE = {"lunge_shin_peak_left_deg": "left", "lunge_shin_peak_right_deg": "right"}
+
+
+def _implausible_sentences(
+    rules: dict, test: str, measures: dict[str, float | None], withheld: list[str]
+) -> list[str]:
+    """One sentence per withheld value: a side whose value is the withheld headline's is named in the
+    headline's sentence rather than repeated in a sentence of its own."""
+    plausible = rules["plausible"]
+    template = rules["findings"]["implausible"]
+    headline = "lunge_shin_peak_deg"
+    sides = [
+        side
+        for name, side in _SIDE_OF_HEADLINE.items()
+        if headline in withheld and name in withheld and measures.get(name) == measures.get(headline)
+    ]
+    out = []
+    for name in withheld:
+        if _SIDE_OF_HEADLINE.get(name) in sides:
+            continue
+        label = plausible_label(rules, test, name)
+        if name == headline and sides:
+            label = rules["findings"]["of_side"].format(label=label, side=" and ".join(sides))
+        low, high = plausible[name]
+        out.append(template.format(label=label, value=measures[name], low=low, high=high))
+    return out
 
 
 def noise_bands(names: tuple[str, ...]) -> tuple[dict[str, float], dict[str, str]]:
