@@ -391,6 +391,7 @@ def _measure(
             measures,  # the headline's numbers, as every other form of the result shows them
             caption,
             camera_roll_deg=roll,  # type: ignore[arg-type]
+            withheld=scored.withheld,  # marked on the picture as the findings say: shown, not scored
         )
         result = result.model_copy(update={"deepest_png": png})
     return result
