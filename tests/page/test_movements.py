@@ -59,6 +59,7 @@ def test_a_clip_is_uploaded_followed_refused_and_a_lunge_shown(tab: Tab, server:
     expect(refusal).to_have_attribute("data-code", "not_the_test", timeout=120_000)
     expect(refusal).to_contain_text("The clip is not the test")
     expect(refusal).to_contain_text("walks across the picture")
+    expect(refusal.locator(".alert-note")).to_have_text("Nothing was stored from “walk_side.mp4”.")
     progress = page.evaluate("window.__movementProgress")
     texts = [text for _, text in progress]
     assert any(t.startswith("Uploading") for t in texts), texts
@@ -111,3 +112,34 @@ def test_every_movement_measure_and_curve_has_a_label(tab: Tab, server: Server):
     assert sorted(labels["measures"]) == sorted(MOVEMENT_MEASURE_NAMES)
     assert sorted(labels["series"]) == sorted(SERIES_NAMES)
     assert sorted(labels["tests"]) == ["lunge", "squat"]
+
+
+def test_on_a_phone_a_refused_clip_says_nothing_was_stored_above_an_earlier_result(
+    tab: Tab, server: Server, artifacts, tmp_path
+):
+    """At 390×844 the refusal sits right above the last stored result, whose title and date read as
+    this clip's result: the refusal says nothing was stored from the clip and that the result below is
+    an earlier one. It is on the screen after the tap and fits the screen's width."""
+    page = tab.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    subject = server.subject("Phone Refusal")
+    store_knee_to_wall(server, subject, tmp_path / "knee_to_wall.mp4", datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    sign_in_fast(page, server, f"/#/subjects/{subject}")
+    page.locator("#tab-movements").click()
+    expect(page.locator(".movement-view")).to_have_attribute("data-test", "lunge", timeout=30_000)
+    page.locator("details.movement-add > summary").click()  # folded once a result is shown
+    page.locator("#clip").set_input_files(CLIP)
+    page.locator("#movement-test").select_option("squat")
+    page.locator("#movement-upload").click()
+    refusal = page.locator(".movement-message .alert-error")
+    expect(refusal).to_have_attribute("data-code", "not_the_test", timeout=120_000)
+    expect(refusal.locator(".alert-note")).to_have_text(
+        "Nothing was stored from “walk_side.mp4”. The result below is from an earlier clip."
+    )
+    expect(refusal).to_be_in_viewport()
+    box = refusal.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    expect(page.locator(".movement-view")).to_have_count(1)  # the earlier result is still shown
+    refusal.screenshot(path=artifacts / "movements-phone-refused.png")
+    assert not tab.errors, tab.errors

@@ -20,9 +20,15 @@ function movementValue(name, value) {
   return number + (meta.unit === "%" ? "\u202f%" : meta.unit);
 }
 
-function jobError(job) {
+/**
+ * A clip's failed job. It says nothing was stored: on a phone the refusal sits right above the result of
+ * an earlier clip, which read as this clip's result.
+ */
+function jobError(job, { earlier = false } = {}) {
   const error = job.error || { code: "analysis_failed", message: "The analysis failed." };
-  return errorAlert(error, { title: JOB_ERROR_TITLES[error.code] });
+  const clip = job.source ? `“${job.source}”` : "this clip";
+  const note = `Nothing was stored from ${clip}.${earlier ? " The result below is from an earlier clip." : ""}`;
+  return errorAlert(error, { title: JOB_ERROR_TITLES[error.code], note });
 }
 
 /**
@@ -317,7 +323,7 @@ export function movementsSection({ subjectId, showError }) {
           setProgress(0, "Waiting for a worker…");
           const ended = await pollJob(job.id);
           if (ended.status === "failed") {
-            message.replaceChildren(jobError(ended));
+            message.replaceChildren(jobError(ended, { earlier: state.items.length > 0 }));
             return;
           }
           if (ended.status !== "done") return;
