@@ -369,6 +369,7 @@ def _measure(
         scores=scored.scores,
         bands=scored.bands,
         findings=scored.findings,
+        withheld=scored.withheld,
         failed_frames=run.failed,
         series=series,
         deepest_frame=deepest,
