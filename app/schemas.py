@@ -400,7 +400,12 @@ class StoredMovement(BaseModel):
 
 class MovementMeasureTrend(BaseModel):
     values: list[float | None] = Field(description="One per movement, aligned with `taken_at`.")
-    n: int = Field(description="Movements with a value of this measure.")
+    withheld: list[bool] = Field(
+        default_factory=list,
+        description="One per movement: its value lies outside what the test can give and was not "
+        "scored (`measure_implausible`); shown in `values`, left out of `n`, `days`, the line and `latest`.",
+    )
+    n: int = Field(description="Movements with a scored value of this measure.")
     days: int = Field(0, description="Separate days with a value (movements within a day are pooled).")
     slope_per_30d: float | None = Field(description="Per-day pooled Theil–Sen slope, units per 30 days.")
     fit_start: float | None = Field(None, description="Fitted line at `fit_start_at`.")

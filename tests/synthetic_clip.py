@@ -3,9 +3,9 @@ video model that "detects" the drawn figure's known joints at each frame's times
 
 The figure faces image-right (its right side is the near side) unless mirrored. Per rep the movement
 follows d(t) = (1 − cos 2πt/T) / 2 from standing (0) to the bottom (1) and back: shin inclination
-`shin_peak_deg`·d, thigh −`thigh_peak_deg`·d (hip behind the knee), trunk lean `trunk_peak_deg`·d and
-heel rise `heel_rise_px`·d. The decoded frames are real (the clip goes through FFmpeg); only the pose
-model is replaced.
+from `shin_start_deg` (0 unless set) to `shin_peak_deg`, thigh −`thigh_peak_deg`·d (hip behind the
+knee), trunk lean `trunk_peak_deg`·d and heel rise `heel_rise_px`·d. The decoded frames are real (the
+clip goes through FFmpeg); only the pose model is replaced.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ class Movement:
     reps: int = 3
     pause_s: float = 0.5  # standing before the first rep and after the last
     shin_peak_deg: float = 35.0
+    # The shin's inclination standing: below 0 a shin that leans back (a misplaced leg, as on a real
+    # three-quarter clip) can travel forward by the test's amount yet peak below what the test can give.
+    shin_start_deg: float = 0.0
     thigh_peak_deg: float = 80.0
     trunk_peak_deg: float = 30.0
     heel_rise_px: float = 0.0
@@ -68,7 +71,7 @@ class Movement:
         """(33, 5) landmarks in clip pixels at time `t`: x, y, z, visibility, presence."""
         d = self.depth(t)
         ankle = np.array([self.ankle_x + self.front_step_px * d, self.floor_y - 20.0])
-        knee = ankle + SHANK * _unit(self.shin_peak_deg * d)
+        knee = ankle + SHANK * _unit(self.shin_start_deg + (self.shin_peak_deg - self.shin_start_deg) * d)
         hip = knee + THIGH * _unit(-self.thigh_peak_deg * d)
         shoulder = hip + TRUNK * _unit(self.trunk_peak_deg * d)
         ear = shoulder + NECK * _unit(self.trunk_peak_deg * d + 5)

@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from posture import ClipOptions, analyze_clip
@@ -86,3 +88,79 @@ def test_the_overlay_is_right_on_a_clip_turned_by_rotation_metadata(tmp_path: Pa
     assert result.ok, result.error
     assert result.clip.rotation_deg in (90, 270) and (result.clip.width, result.clip.height) == (1080, 1920)
     assert_joints_on_landmarks(result.deepest_png, m.landmarks(result.deepest_frame.time_s), 1080)
+
+
+def _text_boxes(texts, font) -> list[tuple[float, float, float, float]]:
+    return [(t.x, t.y, t.x + font.getlength(t.text), t.y + 18) for t in texts]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    width=st.integers(160, 1280),
+    caption=st.text(st.sampled_from("abcdefghij ·%°()0123456789"), max_size=120),
+    values=st.lists(st.floats(-999, 999, allow_nan=False), min_size=0, max_size=6),
+)
+def test_the_panel_s_text_stays_inside_the_frame_and_no_line_covers_another(width, caption, values) -> None:
+    """At any frame width (a portrait phone clip's overlay is 360 px wide) the caption and the measure
+    rows are wrapped, never drawn past the right edge or over each other, and the panel holds them."""
+    from PIL import ImageFont
+
+    from posture.movement.overlay import FONT_PX, panel_layout, panel_rows
+
+    font = ImageFont.load_default(size=FONT_PX)
+    names = ("squat_shin_peak_deg", "squat_depth_pct", "squat_heel_lift_pct", "squat_trunk_lean_deg")
+    names += ("squat_pelvic_change_deg", "squat_knee_past_toe_pct")
+    rows = panel_rows("squat", dict(zip(names, values, strict=False)), withheld=names[:1])
+    texts, height = panel_layout(width, caption, rows, font)
+    boxes = _text_boxes(texts, font)
+    for x0, y0, x1, y1 in boxes:
+        assert x0 >= 0 and x1 <= width - 4, (width, x0, x1)
+        assert y0 >= 0 and y1 <= height, (height, y0, y1)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert abs(a[1] - b[1]) >= 18 or a[2] <= b[0] or b[2] <= a[0], (a, b)
+    # Wrapping moves words to the next line, never drops one: all the text is drawn, in order.
+    squeezed = "".join(t.text for t in texts).replace(" ", "")
+    assert squeezed.startswith("".join([caption, *rows]).replace(" ", ""))
+
+
+def test_a_portrait_clip_s_panel_is_readable_and_a_withheld_number_is_marked(tmp_path: Path) -> None:
+    """A 1080×1920 phone clip's overlay is 360 px wide: the caption and the lunge's numbers were drawn
+    past its right edge and over each other. Its text now wraps inside the frame (the panel's last
+    columns stay black), and a number outside what the test can give says it is not scored, as the
+    findings do."""
+    from posture.movement.overlay import render_deepest, thumbnail
+
+    m = _small(Movement(width=1080, height=1920, ankle_x=500.0, floor_y=1700.0, lunge=True))
+    path = write_clip(tmp_path / "lunge.mp4", m)
+    result = analyze_clip(path, ClipOptions(test="lunge", overlay=True, level="off"), model=FakeVideoModel(m))
+    assert result.ok, result.error
+    png = Image.open(io.BytesIO(result.deepest_png)).convert("RGB")
+    assert png.width == 360
+    frame_h = round(1920 * 360 / 1080)
+    panel = np.asarray(png).astype(int)[frame_h:]
+    assert panel.max() > 200  # the text is there
+    assert panel[:, -6:].max() < 60, "text drawn to the right edge of the panel"
+
+    # The same frame with the headline withheld (a negative shin angle, as on a real three-quarter clip).
+    jpeg, k = thumbnail(np.zeros((1920, 1080, 3), np.uint8), frame_scale=1.0)
+    lm = m.landmarks(result.deepest_frame.time_s)
+    caption = "lunge rep 1 of 1 · 1.27 s · numbers: the clip's (median of 1)"
+    measures = {"lunge_shin_peak_deg": -4.46, "lunge_heel_lift_pct": 27.2}
+    marked = render_deepest(
+        jpeg, k, lm, "right", "right", "lunge", measures, caption, withheld=["lunge_shin_peak_deg"]
+    )
+    plain = render_deepest(jpeg, k, lm, "right", "right", "lunge", measures, caption)
+    marked_px = np.asarray(Image.open(io.BytesIO(marked)).convert("RGB")).astype(int)
+    assert marked_px[frame_h:, -6:].max() < 60
+    assert Image.open(io.BytesIO(marked)).size == Image.open(io.BytesIO(plain)).size
+    assert not np.array_equal(marked_px, np.asarray(Image.open(io.BytesIO(plain)).convert("RGB")).astype(int))
+
+
+def test_the_withheld_mark_is_on_the_withheld_number_only() -> None:
+    from posture.movement.overlay import panel_rows
+
+    rows = panel_rows(
+        "lunge", {"lunge_shin_peak_deg": -4.46, "lunge_heel_lift_pct": 27.2}, withheld=["lunge_shin_peak_deg"]
+    )
+    assert rows == ["Peak shin (heel down): -4.5° (not scored)", "Heel lift: +27.2 %"]

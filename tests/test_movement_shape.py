@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posture import ClipOptions, analyze_clip
-from posture.errors import ErrorCode
+from posture.errors import ErrorCode, PostureError
 from posture.landmarks import INDEX, SWAP_LEFT_RIGHT
 from posture.model import PoseDetection
 from posture.movement.legs import assign_legs
@@ -285,3 +285,49 @@ def test_dips_without_the_knee_to_wall_shape_are_left_out_and_counted() -> None:
     with pytest.raises(Exception, match="No rep has the knee-to-wall lunge's shape") as refused:
         _knee_to_wall_reps(s, raw, [spans[1]], rules)
     assert refused.value.code == ErrorCode.NOT_THE_TEST
+
+
+STEPPED = "the front foot moved at least"
+SHIN_SHORT = "the front shin travelled forward by at most"
+
+
+@pytest.mark.parametrize(
+    ("shin_travel_deg", "foot_travel_px", "named", "not_named"),
+    [
+        (30.0, 220.0, [STEPPED, "moves the front foot"], [SHIN_SHORT]),  # a step, as cam02 of pose2sim
+        (4.0, 0.0, [f"{SHIN_SHORT} 4°", "keeps the front shin near vertical"], [STEPPED]),  # a forward lunge
+        (4.0, 220.0, [f"{SHIN_SHORT} 4°", STEPPED], []),  # both fell short: both named
+    ],
+)
+def test_a_refused_lunge_names_only_what_fell_short(
+    shin_travel_deg, foot_travel_px, named, not_named
+) -> None:
+    """A real three-quarter clip whose front foot stepped was refused with "the front shin travelled
+    forward by at most 23° (… ≥ 15°)": a figure inside its bound, read as a pass. The message names what
+    was outside the knee-to-wall shape, and only that."""
+    from types import SimpleNamespace
+
+    from posture.movement.analysis import _knee_to_wall_reps
+    from posture.movement.reps import RepSpan
+
+    n = 20
+    t = np.arange(n)
+    s = {
+        "ankle_left_x": np.zeros(n),
+        "ankle_right_x": 100.0 + foot_travel_px * t / (n - 1),  # the front foot, moving when it steps
+        "shin_right_deg": shin_travel_deg * np.sin(np.pi * t / (n - 1)) ** 2,
+        "shin_left_deg": np.full(n, -20.0),
+    }
+    raw = SimpleNamespace(series={"foot_len_right": np.full(n, 70.0), "foot_len_left": np.full(n, 70.0)})
+    rules = load_rules()["movement"]["lunge"]
+    with pytest.raises(
+        PostureError, match=r"No rep has the knee-to-wall lunge's shape\. Of 1 dip of"
+    ) as refused:
+        _knee_to_wall_reps(s, raw, [RepSpan(0, 10, n - 1)], rules)
+    assert refused.value.code == ErrorCode.NOT_THE_TEST
+    message = str(refused.value)
+    for part in named:
+        assert part in message, (part, message)
+    for part in not_named:
+        assert part not in message, (part, message)
+    assert message.endswith("the front foot fixed, the knee driven forward towards the wall and back.")

@@ -433,12 +433,15 @@ def trends(
     subject_or_404(db, user, subject_id)
     points = storage.movement_series(db, subject_id, test, since, until)
     names = sorted({name for p in points for name in p.measures})
-    matrix = np.array(
+    shown = np.array(
         [[stats.finite_or_none(p.measures.get(name)) for name in names] for p in points], dtype=float
     ).reshape(len(points), len(names))
+    withheld = np.array([[name in p.withheld for name in names] for p in points], dtype=bool).reshape(
+        shown.shape
+    )
     times = np.array([_naive(p.taken_at) for p in points], dtype="datetime64[us]")
     noise = _noise_of_latest(db, points)
-    table = stats.trend_table(times, matrix, noise=noise, names=names) if names else {}
+    table = scored_trend_table(times, shown, withheld, noise, names)
     for entry in table.values():
         for index, at in (
             ("fit_start_index", "fit_start_at"),
@@ -463,6 +466,26 @@ def trends(
         standing=_standing(db, subject_id, since, until),
         warnings=[str(w) for w in stats.versions_warnings(p.method for p in points)],
     )
+
+
+def scored_trend_table(
+    times: np.ndarray,
+    shown: np.ndarray,
+    withheld: np.ndarray,
+    noise: dict[str, float],
+    names: list[str],
+) -> dict[str, dict[str, object]]:
+    """`posture.trends.trend_table` over the scored values only: a value the library withheld as outside
+    what the test can give (`withheld`, same shape as `shown`) is not fitted, counted or given as the
+    latest (a −4.5° lunge peak would otherwise bend the line), but stays in `values`, flagged in
+    `withheld`, for the page to show as not scored."""
+    if not names:
+        return {}
+    table = stats.trend_table(times, np.where(withheld, np.nan, shown), noise=noise, names=names)
+    for k, name in enumerate(names):
+        table[name]["values"] = shown[:, k].tolist()
+        table[name]["withheld"] = [bool(w) for w in withheld[:, k]]
+    return table
 
 
 def _noise_of_latest(db: Session, points: list[storage.MovementPoint]) -> dict[str, float]:

@@ -279,8 +279,12 @@ def _movement_visits(db: Session, subject_id: uuid.UUID, test: str, names: Seque
     times = np.array(
         [p.taken_at.astimezone(UTC).replace(tzinfo=None) for p in points], dtype="datetime64[us]"
     )
+    # A value withheld as implausible was not scored: it counts neither for a median nor for a trend.
     columns = {
-        name: np.array([stats.finite_or_none(p.measures.get(name)) for p in points], dtype=float)
+        name: np.array(
+            [None if name in p.withheld else stats.finite_or_none(p.measures.get(name)) for p in points],
+            dtype=float,
+        )
         for name in names
     }
     return _Visits(times, columns, [p.method for p in points])

@@ -314,6 +314,8 @@ class MovementPoint:
     taken_at: datetime
     measures: dict[str, Any]
     method: str
+    withheld: frozenset[str] = frozenset()
+    """The measures the library withheld (`MovementAnalysis.withheld`): shown, not scored, not fitted."""
 
 
 def movement_series(
@@ -323,19 +325,27 @@ def movement_series(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[MovementPoint]:
-    """The subject's movements of one test in time order: their headline measures, not the documents."""
+    """The subject's movements of one test in time order: their headline measures and the names of the
+    ones withheld as implausible, not the documents (a result stored before `withheld` existed has none)."""
     where = [Movement.subject_id == subject_id, Movement.test == test]
     if since is not None:
         where.append(Movement.taken_at >= since)
     if until is not None:
         where.append(Movement.taken_at <= until)
     rows = session.execute(
-        select(Movement.id, Movement.taken_at, Movement.measures, Movement.method)
+        select(
+            Movement.id, Movement.taken_at, Movement.measures, Movement.method, Movement.result["withheld"]
+        )
         .where(*where)
         .order_by(Movement.taken_at, Movement.id)
     ).all()
     session.rollback()
-    return [MovementPoint(*row) for row in rows]
+    return [MovementPoint(*row[:4], withheld=_names(row[4])) for row in rows]
+
+
+def _names(value: Any) -> frozenset[str]:
+    """A stored list of measure names (anything else, e.g. a missing key, is none)."""
+    return frozenset(v for v in value if isinstance(v, str)) if isinstance(value, list) else frozenset()
 
 
 def delete_movement(session: Session, store: FileStore, movement: Movement) -> bool:

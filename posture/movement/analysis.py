@@ -369,6 +369,7 @@ def _measure(
         scores=scored.scores,
         bands=scored.bands,
         findings=scored.findings,
+        withheld=scored.withheld,
         failed_frames=run.failed,
         series=series,
         deepest_frame=deepest,
@@ -391,6 +392,7 @@ def _measure(
             measures,  # the headline's numbers, as every other form of the result shows them
             caption,
             camera_roll_deg=roll,  # type: ignore[arg-type]
+            withheld=scored.withheld,  # marked on the picture as the findings say: shown, not scored
         )
         result = result.model_copy(update={"deepest_png": png})
     return result
@@ -475,14 +477,33 @@ def _knee_to_wall_reps(s: dict[str, np.ndarray], raw: object, spans: list, rules
         return kept, len(spans) - len(kept)
     shin = max((sh.shin_travel_deg for sh in shapes if np.isfinite(sh.shin_travel_deg)), default=0.0)
     foot = min((sh.foot_travel_pct for sh in shapes if np.isfinite(sh.foot_travel_pct)), default=0.0)
+    # Name only what fell short: a message saying the shin travelled 23° against a bound of ≥ 15° reads
+    # as a pass (a real three-quarter clip whose foot stepped was refused so).
+    short = []
+    if shin < min_shin:
+        short.append(
+            f"the front shin travelled forward by at most {shin:.0f}° (a knee-to-wall rep drives the knee "
+            f"over the foot, ≥ {min_shin:.0f}°)"
+        )
+    if foot > max_foot:
+        short.append(
+            f"the front foot moved at least {foot:.0f} % of its length (it stays put, ≤ {max_foot:.0f} %)"
+        )
+    if not short:  # each dip fell short on one of the two, none on neither
+        short.append(
+            f"none had both the front shin driven forward by ≥ {min_shin:.0f}° and the front foot kept in "
+            f"place (≤ {max_foot:.0f} % of its length)"
+        )
+    if shin < min_shin:
+        why = "A forward lunge or a split squat keeps the front shin near vertical and is not this test"
+    else:
+        why = "A step, a walk or a forward lunge moves the front foot and is not this test"
     raise PostureError(
         ErrorCode.NOT_THE_TEST,
-        f"No rep has the knee-to-wall lunge's shape. Of {len(spans)} dips of the hip, the front shin "
-        f"travelled forward by at most {shin:.0f}° (a knee-to-wall rep drives the knee over the foot, "
-        f"≥ {min_shin:.0f}°) and the front foot moved at least {foot:.0f} % of its length (it stays put, "
-        f"≤ {max_foot:.0f} %). A forward lunge or a split squat keeps the front shin near vertical and "
-        "is not this test: film the knee-to-wall lunge, the front foot fixed, the knee driven forward "
-        "towards the wall and back.",
+        f"No rep has the knee-to-wall lunge's shape. Of {len(spans)} {'dip' if len(spans) == 1 else 'dips'} "
+        f"of the hip, "
+        f"{' and '.join(short)}. {why}: film the knee-to-wall lunge, the front foot fixed, the knee driven "
+        "forward towards the wall and back.",
     )
 
 

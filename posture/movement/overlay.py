@@ -1,11 +1,14 @@
 """The deepest frame of a movement clip, drawn: the frame with the measured leg, shin and trunk lines and
 the rep's numbers in a panel below it (the photo overlay's colours, `posture.overlay`). Small: the
-frame at most `MAX_SIDE_PX` on its long side.
+frame at most `MAX_SIDE_PX` on its long side, so a portrait phone clip's frame is only 360 px wide: the
+panel's text is wrapped to the frame's width and the panel grows to hold it (`panel_layout`).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -15,7 +18,12 @@ from ..geometry import rotate_clockwise
 from ..landmarks import Side, side_index
 
 MAX_SIDE_PX = 640
-PANEL_PX = 120
+PANEL_PX = 120  # the panel's least height; it grows when its text wraps
+FONT_PX = 16
+_MARGIN_PX, _LINE_PX, _ROW_PX, _COLUMN_GAP_PX = 10, 20, 22, 12
+_FOOTER = "+ = forward · estimates, not a diagnosis"
+_NOT_SCORED = " (not scored)"  # a number outside what the test can give (`score_movement`'s withheld)
+_CAPTION, _ROW, _NOTE = (255, 255, 255), (220, 220, 220), (180, 180, 180)
 _WHITE, _JOINT, _SHIN, _TRUNK = (255, 255, 255), (0, 200, 255), (0, 200, 255), (255, 130, 255)
 _CHAIN = ("shoulder", "hip", "knee", "ankle", "heel", "foot_index", "ankle")
 _LABELS = {
@@ -32,6 +40,82 @@ _LABELS = {
         ("lunge_heel_lift_pct", "Heel lift", " %"),
     ),
 }
+
+
+@dataclass(frozen=True)
+class PanelText:
+    """One line of the panel's text, at (`x`, `y`) pixels from the panel's top left."""
+
+    x: float
+    y: float
+    text: str
+    fill: tuple[int, int, int]
+
+
+def panel_rows(test: str, measures: dict[str, float | None], withheld: Collection[str] = ()) -> list[str]:
+    """The panel's line per measure of `test` that has a value; one in `withheld` says it is not scored."""
+    return [
+        f"{title}: {measures[key]:+.1f}{unit}{_NOT_SCORED if key in withheld else ''}"
+        for key, title, unit in _LABELS.get(test, ())
+        if measures.get(key) is not None
+    ]
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont, width_px: float) -> list[str]:
+    """`text` in lines no longer than `width_px`, broken between words (a word longer than the line, by
+    characters)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if font.getlength(candidate) <= width_px:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        while len(word) > 1 and font.getlength(word) > width_px:
+            cut = 1
+            while cut < len(word) - 1 and font.getlength(word[: cut + 1]) <= width_px:
+                cut += 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    if line:
+        lines.append(line)
+    return lines
+
+
+def panel_layout(
+    width_px: int, caption: str, rows: list[str], font: ImageFont.FreeTypeFont
+) -> tuple[list[PanelText], int]:
+    """Where the panel's text goes on a frame `width_px` wide, and the panel's height: the caption, then
+    the measure rows two to a line when each fits half the width (else one to a line, wrapped), then the
+    footer; nothing drawn past the right edge, no line over another."""
+    avail = max(1.0, width_px - 2 * _MARGIN_PX)
+    texts: list[PanelText] = []
+    y = 8.0
+    for line in _wrap(caption, font, avail):
+        texts.append(PanelText(_MARGIN_PX, y, line, _CAPTION))
+        y += _LINE_PX
+    y = max(y, 32.0) if texts else y
+    half = (avail - _COLUMN_GAP_PX) / 2
+    if rows and all(font.getlength(r) <= half for r in rows):
+        for i, row in enumerate(rows):
+            texts.append(
+                PanelText(_MARGIN_PX + (half + _COLUMN_GAP_PX) * (i % 2), y + _ROW_PX * (i // 2), row, _ROW)
+            )
+        y += _ROW_PX * ((len(rows) + 1) // 2)
+    else:
+        for row in rows:
+            for line in _wrap(row, font, avail):
+                texts.append(PanelText(_MARGIN_PX, y, line, _ROW))
+                y += _ROW_PX
+    footer = _wrap(_FOOTER, font, avail)
+    height = max(PANEL_PX, round(y + 8 + _LINE_PX * len(footer)))
+    for k, line in enumerate(footer):
+        texts.append(PanelText(_MARGIN_PX, height - _LINE_PX * (len(footer) - k), line, _NOTE))
+    return texts, height
 
 
 def thumbnail(rgb: np.ndarray, frame_scale: float = 1.0) -> tuple[bytes, float]:
@@ -64,13 +148,17 @@ def render_deepest(
     measures: dict[str, float | None],
     caption: str,
     camera_roll_deg: float = 0.0,
+    withheld: Collection[str] = (),
 ) -> bytes:
     """PNG bytes: the thumbnail `jpeg` (clip pixels × `scale`, as `thumbnail()` gives it) with `side`'s
     leg and `trunk_side`'s trunk (the near side) drawn from `landmarks` (clip pixels), the true
     vertical the angles are measured from (the frame's vertical turned by `camera_roll_deg`, sign of
-    `posture.geometry.to_canonical`), and the clip's `measures` below."""
+    `posture.geometry.to_canonical`), and the clip's `measures` below, those in `withheld` (outside
+    what the test can give) marked as not scored, as the findings say."""
     frame = Image.open(io.BytesIO(jpeg)).convert("RGB")
-    canvas = Image.new("RGB", (frame.width, frame.height + PANEL_PX), (0, 0, 0))
+    font = ImageFont.load_default(size=FONT_PX)
+    texts, panel_px = panel_layout(frame.width, caption, panel_rows(test, measures, withheld), font)
+    canvas = Image.new("RGB", (frame.width, frame.height + panel_px), (0, 0, 0))
     canvas.paste(frame, (0, 0))
     draw = ImageDraw.Draw(canvas)
 
@@ -90,16 +178,8 @@ def render_deepest(
         draw.ellipse(
             (x - width - 2, y - width - 2, x + width + 2, y + width + 2), fill=_JOINT, outline=(0, 0, 0)
         )
-    font = ImageFont.load_default(size=16)
-    draw.text((10, frame.height + 8), caption, font=font, fill=_WHITE)
-    rows = [(t, measures.get(k), u) for k, t, u in _LABELS.get(test, ()) if measures.get(k) is not None]
-    col = canvas.width // 2
-    for i, (title, value, unit) in enumerate(rows):
-        x, y = 10 + col * (i % 2), frame.height + 32 + 22 * (i // 2)
-        draw.text((x, y), f"{title}: {value:+.1f}{unit}", font=font, fill=(220, 220, 220))
-    draw.text(
-        (10, canvas.height - 20), "+ = forward · estimates, not a diagnosis", font=font, fill=(180, 180, 180)
-    )
+    for text in texts:
+        draw.text((text.x, frame.height + text.y), text.text, font=font, fill=text.fill)
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -85,6 +85,12 @@ class MovementAnalysis(_Frozen):
     scores: dict[str, int] = Field(default_factory=dict)
     bands: dict[str, Band] = Field(default_factory=dict)
     findings: list[str] = Field(default_factory=list)
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="Measures outside what the test can give (rules.toml `[movement.plausible]`, and a "
+        "difference with such a side): shown in `measures`, neither scored nor given a finding, and left "
+        "out of trends (`measure_implausible`).",
+    )
     failed_frames: list[FailedFrame] = Field(default_factory=list)
     series: dict[str, list[float | None]] = Field(default_factory=dict)
     deepest_frame: DeepestFrame | None = None

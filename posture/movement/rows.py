@@ -35,6 +35,8 @@ CLIP_CSV_COLUMNS: tuple[str, ...] = (
     "package",
     "model_sha256",
     "rules",
+    # The measures shown but not scored (`MovementAnalysis.withheld`): last, so columns keep their place.
+    "withheld",
 )
 
 
@@ -73,4 +75,5 @@ def flatten_clip(analysis: MovementAnalysis, *, sha256: str | None, subject: str
     row["package"] = analysis.versions.package
     row["model_sha256"] = analysis.versions.model_sha256
     row["rules"] = analysis.versions.rules
+    row["withheld"] = LIST_SEPARATOR.join(analysis.withheld) or None
     return row

@@ -273,7 +273,10 @@ def _movements(db: Session, user: User, subject_id: uuid.UUID, options: ReportOp
         m = trends.measures.get(name)
         series = MeasureSeries(
             name=name,
-            values=list(m.values) if m else [None] * trends.n,
+            # A value withheld as implausible was not scored: the report's line leaves it out.
+            values=[None if w else v for v, w in zip(m.values, m.withheld, strict=True)]
+            if m
+            else [None] * trends.n,
             n=m.n if m else 0,
             fit_start=m.fit_start if m else None,
             fit_end=m.fit_end if m else None,

@@ -153,7 +153,9 @@ function segmentHitsBox(x1, y1, x2, y2, box, pad = 2) {
  *        xRange?: [t0, t1] (ms: a date range shared with the charts beside it),
  *        spread?: (number|null)[] and shots?: number[] (one point per visit: its median, the spread of
  *        its shots drawn as a bar of that length centred on it, and how many shots it has),
- *        periods?: [{name, start, end}] (ms: programme periods shaded, periods.js)}
+ *        periods?: [{name, start, end}] (ms: programme periods shaded, periods.js),
+ *        withheld?: boolean[] (a value outside what the test can give, not scored: drawn hollow, off
+ *        the point-to-point line; the fit given has left it out)}
  */
 export function trendChart(spec, width) {
   const height = spec.height || 180;
@@ -162,10 +164,11 @@ export function trendChart(spec, width) {
   const plotH = height - margin.top - margin.bottom;
   const times = spec.times.map((t) => +t);
   const points = times
-    .map((t, i) => ({ t, v: spec.values[i], i }))
+    .map((t, i) => ({ t, v: spec.values[i], i, withheld: Boolean(spec.withheld && spec.withheld[i]) }))
     .filter((p) => p.v !== null && p.v !== undefined);
+  const scored = points.filter((p) => !p.withheld);
   const hasFit = spec.fitStart !== null && spec.fitStart !== undefined && spec.fitEnd !== null;
-  const centre = hasFit ? spec.fitStart : points.length ? points[0].v : null;
+  const centre = hasFit ? spec.fitStart : scored.length ? scored[0].v : points.length ? points[0].v : null;
 
   // x: the photos' time span (or the range shared with the charts beside it), padded so points do not
   // sit on the plot's edge.
@@ -227,7 +230,7 @@ export function trendChart(spec, width) {
   // the fitted line's ends, in the plot (drawn after the band, but the band's label must avoid it)
   const fitFrom = spec.fitFrom ? +spec.fitFrom : times[0];
   const fitTo = spec.fitTo ? +spec.fitTo : times[times.length - 1];
-  const fitLine = hasFit && points.length > 1 ? { x1: x(fitFrom), y1: y(spec.fitStart), x2: x(fitTo), y2: y(spec.fitEnd) } : null;
+  const fitLine = hasFit && scored.length > 1 ? { x1: x(fitFrom), y1: y(spec.fitStart), x2: x(fitTo), y2: y(spec.fitEnd) } : null;
 
   // the noise band around the fit's start (or the only photo)
   if (centre !== null && spec.noise) {
@@ -268,8 +271,8 @@ export function trendChart(spec, width) {
   }
 
   // photo-to-photo line, fitted trend, points
-  if (points.length > 1) {
-    const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join("");
+  if (scored.length > 1) {
+    const d = scored.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join("");
     svg.append(s("path", { class: "series", d }));
   }
   if (fitLine) {
@@ -287,8 +290,16 @@ export function trendChart(spec, width) {
   }
   const dots = s("g", { class: "points" });
   const radius = points.length > 60 ? 2.5 : points.length > 25 ? 3.5 : 4.5;
-  points.forEach((p, i) => {
-    const last = i === points.length - 1;
+  const lastScored = scored.length ? scored[scored.length - 1] : null;
+  points.forEach((p) => {
+    if (p.withheld) {
+      dots.append(
+        s("circle", { class: "pt pt-withheld", cx: x(p.t), cy: clampY(p.v), r: radius },
+          s("title", {}, `${formatDate(p.t)}: ${spec.format(p.v)}, not scored (outside what the test can give; left out of the trend)`)),
+      );
+      return;
+    }
+    const last = p === lastScored;
     const shots = spec.shots ? spec.shots[p.i] : 1;
     const width = spec.spread ? spec.spread[p.i] : null;
     const detail =

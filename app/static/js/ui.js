@@ -5,7 +5,8 @@ import { h, icon } from "./dom.js";
 import { BANDS, ERROR_TITLES } from "./labels.js";
 
 /** An error box: title from the code, the API's message, and the code itself for reference. */
-export function errorAlert(error, { title } = {}) {
+/** The API's refusal: a title, its message, an optional `note` (what happened to the user's input), its code. */
+export function errorAlert(error, { title, note } = {}) {
   const code = error && error.code ? error.code : "error";
   const heading = title || ERROR_TITLES[code] || "Something went wrong";
   return h(
@@ -17,6 +18,7 @@ export function errorAlert(error, { title } = {}) {
       {},
       h("p", { class: "alert-title" }, heading),
       h("p", {}, error && error.message ? error.message : String(error)),
+      note ? h("p", { class: "alert-note" }, note) : null,
       h("p", { class: "alert-code" }, "Code: ", h("code", {}, code)),
     ),
   );

@@ -20,9 +20,35 @@ function movementValue(name, value) {
   return number + (meta.unit === "%" ? "\u202f%" : meta.unit);
 }
 
-function jobError(job) {
+// A number outside what the test can give (`withheld` in the result, warning `measure_implausible`): the
+// page shows it, as every other form of the result does, but says it was not scored.
+const NOT_SCORED = "not scored";
+const NOT_SCORED_WHY = "Outside what this test can give, so it was not scored, no finding was drawn from it and the trend leaves it out. The notes below say why.";
+const NOT_SCORED_DIFFERENCE = "A side's peak is outside what this test can give, so the difference says nothing: not scored, and the trend leaves it out.";
+
+/**
+ * The measures of a stored movement shown but not scored that have a number to mark (none in results
+ * stored before `withheld` existed): the asymmetry is withheld with an implausible side even when absent.
+ */
+function withheldOf(movement) {
+  const names = (movement.analysis || {}).withheld;
+  const measures = movement.measures || {};
+  return new Set((Array.isArray(names) ? names : []).filter((n) => measures[n] !== null && measures[n] !== undefined));
+}
+
+function notScoredWhy(name) {
+  return name === "lunge_asymmetry_deg" ? NOT_SCORED_DIFFERENCE : NOT_SCORED_WHY;
+}
+
+/**
+ * A clip's failed job. It says nothing was stored: on a phone the refusal sits right above the result of
+ * an earlier clip, which read as this clip's result.
+ */
+function jobError(job, { earlier = false } = {}) {
   const error = job.error || { code: "analysis_failed", message: "The analysis failed." };
-  return errorAlert(error, { title: JOB_ERROR_TITLES[error.code] });
+  const clip = job.source ? `“${job.source}”` : "this clip";
+  const note = `Nothing was stored from ${clip}.${earlier ? " The result below is from an earlier clip." : ""}`;
+  return errorAlert(error, { title: JOB_ERROR_TITLES[error.code], note });
 }
 
 /**
@@ -93,6 +119,7 @@ function movementView(movement, { onDelete }) {
   const a = movement.analysis || {};
   const test = MOVEMENT_TESTS[movement.test] || { label: movement.test };
   const names = Object.keys(MOVEMENT_MEASURES).filter((n) => n in movement.measures);
+  const withheld = withheldOf(movement);
   const figure = h("figure", { class: "movement-deepest" });
   if (movement.has_deepest_frame) {
     const img = h("img", { id: "movement-deepest", class: "overlay-img", alt: `The deepest frame of the ${test.label.toLowerCase()}, annotated` });
@@ -107,14 +134,35 @@ function movementView(movement, { onDelete }) {
     { class: "movement-measures", id: "movement-measures" },
     names.map((name) => {
       const meta = MOVEMENT_MEASURES[name];
+      const notScored = withheld.has(name);
       return h(
         "div",
-        { class: "movement-measure", "data-measure": name },
+        { class: `movement-measure${notScored ? " is-withheld" : ""}`, "data-measure": name, "data-withheld": notScored ? "true" : null },
         h("dt", {}, meta.label, meta.estimate ? estimateTag() : null),
-        h("dd", {}, h("span", { class: "m-value" }, movementValue(name, movement.measures[name])), h("span", { class: "m-hint" }, meta.hint)),
+        h(
+          "dd",
+          {},
+          h(
+            "span",
+            { class: "m-value", title: notScored ? notScoredWhy(name) : null },
+            movementValue(name, movement.measures[name]),
+            notScored ? h("span", { class: "m-withheld" }, NOT_SCORED) : null,
+          ),
+          h("span", { class: "m-hint" }, meta.hint),
+        ),
       );
     }),
   );
+  // The title is out of reach on a phone: the reason is said once, under the numbers.
+  const notScoredNote = withheld.size
+    ? h(
+        "p",
+        { class: "muted small movement-not-scored", id: "movement-not-scored" },
+        h("span", { class: "m-withheld" }, NOT_SCORED),
+        " ",
+        withheld.size === 1 && withheld.has("lunge_asymmetry_deg") ? NOT_SCORED_DIFFERENCE : NOT_SCORED_WHY,
+      )
+    : null;
   const series = a.series || {};
   const chartBox = h("div", { class: "chart-box", id: "movement-curve", style: "height:200px" });
   const hasCurve = Array.isArray(series.time_s) && Array.isArray(series.shin_deg);
@@ -151,6 +199,7 @@ function movementView(movement, { onDelete }) {
         "div",
         { class: "movement-numbers" },
         table,
+        notScoredNote,
         hasCurve ? h("figure", { class: "movement-curve" }, h("h4", {}, "Shin angle over the clip"), chartBox, h("figcaption", { class: "muted small" }, "Shin from vertical, each sampled frame; the numbered dots mark each rep's bottom, the dashed line the frame drawn above, red ticks the frames with the front heel up (not counted in the peak).")) : null,
       ),
     ),
@@ -165,7 +214,8 @@ function trendView(trends) {
   const test = MOVEMENT_TESTS[trends.test];
   const name = test.headline;
   const m = trends.measures[name];
-  if (!m || m.n === 0) return { element: h("p", { class: "muted" }, `No ${test.label.toLowerCase()} measured yet.`), mount: () => {} };
+  const anyShown = m && (m.values || []).some((v) => v !== null && v !== undefined);
+  if (!m || (m.n === 0 && !anyShown)) return { element: h("p", { class: "muted" }, `No ${test.label.toLowerCase()} measured yet.`), mount: () => {} };
   const meta = MOVEMENT_MEASURES[name];
   const times = trends.taken_at.map((t) => new Date(t));
   const box = h("div", { class: "chart-box", style: "height:190px" });
@@ -174,26 +224,46 @@ function trendView(trends) {
   // The movement and the standing charts beside it share one date range, so a week is as wide in each.
   const standingSeries = (trends.standing || []).filter((st) => st.values.some((v) => v !== null));
   const xRange = sharedRange(times, ...standingSeries.map((st) => st.taken_at.map((t) => new Date(t))));
+  // Values withheld as implausible are drawn hollow, off the line; the server left them out of the fit.
+  const withheld = Array.isArray(m.withheld) ? m.withheld : [];
+  const nWithheld = withheld.filter(Boolean).length;
   const spec = {
     times,
     xRange,
     ...trendFit(m),
+    withheld,
     height: 190,
     label: meta.label,
     format: (v) => movementValue(name, v),
     noiseText,
-    ariaLabel: `${meta.label} of the ${test.label.toLowerCase()} over time, ${m.n} ${m.n === 1 ? "clip" : "clips"}`,
+    ariaLabel: `${meta.label} of the ${test.label.toLowerCase()} over time, ${m.n} ${m.n === 1 ? "clip" : "clips"}${nWithheld ? `, ${nWithheld} not scored` : ""}`,
     periods: programmePeriods(),
   };
   mounts.push(() => mountChart(box, (width) => trendChart(spec, width)));
   const change =
-    m.n > 1 && (m.days || 0) < 2
+    m.n === 0
+      ? "No scored clip yet: the trend starts with the first number inside what the test can give."
+      : m.n > 1 && (m.days || 0) < 2
       ? `All ${m.n} clips fall within one day: they count as one point (their median), and a trend needs clips on two separate days.`
       : m.change === null || m.change === undefined
         ? "One clip so far: the next one shows a trend."
         : `${signed(m.change, 1)}° over ${formatDuration(m.span_days)} on the trend line (${m.beyond_noise ? "beyond" : "within"} the noise of ${noiseText}).`;
   const cards = [
-    h("figure", { class: "trend-card", "data-measure": name }, h("div", { class: "trend-head" }, h("h4", {}, `${meta.label}, ${test.label.toLowerCase()}`)), box, h("figcaption", { class: "trend-caption" }, change)),
+    h(
+      "figure",
+      { class: "trend-card", "data-measure": name },
+      h("div", { class: "trend-head" }, h("h4", {}, `${meta.label}, ${test.label.toLowerCase()}`)),
+      box,
+      h("figcaption", { class: "trend-caption" }, change),
+      nWithheld
+        ? h(
+            "p",
+            { class: "trend-caption muted small trend-withheld", title: NOT_SCORED_WHY },
+            h("span", { class: "legend-hollow", "aria-hidden": "true" }),
+            `${nWithheld === 1 ? "1 clip’s value" : `${nWithheld} clips’ values`} outside what the test can give: drawn hollow, not scored, left out of the line and the trend.`,
+          )
+        : null,
+    ),
   ];
   for (const standing of standingSeries) {
     const label = (MEASURES[standing.measure] || { label: standing.measure }).label;
@@ -317,7 +387,7 @@ export function movementsSection({ subjectId, showError }) {
           setProgress(0, "Waiting for a worker…");
           const ended = await pollJob(job.id);
           if (ended.status === "failed") {
-            message.replaceChildren(jobError(ended));
+            message.replaceChildren(jobError(ended, { earlier: state.items.length > 0 }));
             return;
           }
           if (ended.status !== "done") return;
@@ -368,8 +438,10 @@ export function movementsSection({ subjectId, showError }) {
         ? h(
             "ul",
             { class: "movement-items", "aria-label": "Movements" },
-            [...state.items].reverse().map((m) =>
-              h(
+            [...state.items].reverse().map((m) => {
+              const headline = MOVEMENT_TESTS[m.test].headline;
+              const notScored = withheldOf(m).has(headline);
+              return h(
                 "li",
                 {},
                 h(
@@ -379,16 +451,19 @@ export function movementsSection({ subjectId, showError }) {
                     class: `btn btn-ghost btn-small${m.id === state.selectedId ? " is-current" : ""}`,
                     "aria-current": m.id === state.selectedId ? "true" : null,
                     "data-movement": m.id,
+                    "data-withheld": notScored ? "true" : null,
+                    title: notScored ? notScoredWhy(headline) : null,
                     onclick: () => {
                       state.selectedId = m.id;
                       renderList();
                       renderSelected();
                     },
                   },
-                  `${(MOVEMENT_TESTS[m.test] || { label: m.test }).label} · ${formatDate(m.taken_at)} · ${movementValue(MOVEMENT_TESTS[m.test].headline, m.measures[MOVEMENT_TESTS[m.test].headline])}`,
+                  `${(MOVEMENT_TESTS[m.test] || { label: m.test }).label} · ${formatDate(m.taken_at)} · ${movementValue(headline, m.measures[headline])}`,
+                  notScored ? h("span", { class: "m-withheld" }, NOT_SCORED) : null,
                 ),
-              ),
-            ),
+              );
+            }),
           )
         : emptyState({ title: "No movement tests yet", text: "Film a knee-to-wall lunge or a squat from the side and add the clip above: its reps, peak shin angle, heel lift and depth appear here.", art: "figure" }),
     );
