@@ -115,7 +115,7 @@ export async function subjectView(route) {
       h(
         "p",
         { class: "muted" },
-        `One PDF to hand to a coach or physiotherapist, of ${series}: the first and the latest visit side by side, each measure against its noise, a trend chart per measure and the latest findings.`,
+        `One PDF to hand to a coach or physiotherapist, of ${series}: the first and the latest visit side by side, each measure against its noise, a trend chart per measure and the latest findings; with clips, each movement test's peak shin angle over time; with a programme, its before and after.`,
       ),
       h(
         "div",
@@ -123,12 +123,14 @@ export async function subjectView(route) {
         h("button", { type: "button", class: "btn btn-primary", disabled: none, onclick: onReport, "data-action": "report" }, icon("download"), "Report (PDF)"),
       ),
       h("h3", { class: "report-sub" }, "The whole history"),
-      h("p", { class: "muted small" }, "Every photo with its measures and scores, for a spreadsheet (CSV) or a program (JSON)."),
+      h("p", { class: "muted small" }, "Every photo and every clip with its measures and scores: photos and clips as two CSV files for a spreadsheet, or everything (visits and programmes too) as one JSON file for a program."),
       h(
         "div",
         { class: "report-actions" },
-        h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: none, onclick: () => onExport("csv") }, icon("download"), "CSV"),
-        h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: none, onclick: () => onExport("json") }, icon("download"), "JSON"),
+        h("button", { type: "button", class: "btn btn-secondary btn-small", disabled: none, onclick: () => onExport("csv") }, icon("download"), "Photos (CSV)"),
+        // Clips are stored apart from photos: a subject may have clips, programmes and no photo yet.
+        h("button", { type: "button", class: "btn btn-secondary btn-small", onclick: onExportClips }, icon("download"), "Clips (CSV)"),
+        h("button", { type: "button", class: "btn btn-secondary btn-small", onclick: () => onExport("json") }, icon("download"), "Everything (JSON)"),
       ),
       ...(none ? [h("p", { class: "hint" }, "Add a first photo to make a report.")] : []),
     );
@@ -165,6 +167,13 @@ export async function subjectView(route) {
   async function onExport(kind) {
     try {
       await download(`/subjects/${subjectId}/export.${kind}`, `${slug(state.subject.name)}-posture.${kind}`);
+    } catch (error) {
+      showError(error);
+    }
+  }
+  async function onExportClips() {
+    try {
+      await download(`/subjects/${subjectId}/movements/export.csv`, `${slug(state.subject.name)}-clips.csv`);
     } catch (error) {
       showError(error);
     }
