@@ -154,6 +154,56 @@ def test_lunge_heel_up_frames_are_left_out_and_flagged(tmp_path: Path) -> None:
     assert any(f"was {peak:.0f}° with the heel down." in f for f in res_up.findings)
 
 
+def _assert_peaks_are_where_the_quoted_number_is(result, name: str) -> None:
+    """Each rep's `peak_s` lies in the rep, off its heel-up frames, at the largest value of the shown
+    shin curve among the rep's counted frames, and the rep's quoted peak is the mean of that frame and
+    its counted neighbours (`robust_peak`). Next to a heel-up frame that mean takes one neighbour only:
+    on a steep curve it sits up to ~2° under the centre frame's value, so the mark is at the quoted value,
+    not on the curve."""
+    times, shin = result.series["time_s"], result.series["shin_deg"]
+    for rep in result.reps:
+        assert rep.peak_s is not None, rep
+        assert rep.start_s <= rep.peak_s <= rep.end_s, rep
+        i = times.index(rep.peak_s)
+        counted = [
+            j
+            for j in range(times.index(rep.start_s), times.index(rep.end_s) + 1)
+            if j not in rep.heel_lifted_frames
+        ]
+        assert i in counted, (i, rep.heel_lifted_frames)
+        assert shin[i] == max(shin[j] for j in counted), (rep.index, shin[i])
+        near = [shin[j] for j in (i - 1, i, i + 1) if j in counted]
+        assert rep.measures[name] == pytest.approx(float(np.mean(near)), abs=0.02), (
+            rep.index,
+            near,
+            rep.measures,
+        )
+        assert shin[i] - rep.measures[name] < 2.5, (rep.index, shin[i], rep.measures)
+
+
+def test_each_rep_names_the_frame_its_quoted_shin_peak_is_centred_on(tmp_path: Path, squat_clip) -> None:
+    """The page marks it on the curve: the bottom (the hip's lowest frame) is not where the number is
+    when the heel rises there, so `peak_s` says where it is."""
+    m = Movement(lunge=True, shin_peak_deg=40.0, thigh_peak_deg=30.0, trunk_peak_deg=5.0, heel_rise_px=14.0)
+    lunge = analyze_clip(
+        write_clip(tmp_path / "up.mp4", m), ClipOptions(test="lunge", **OFF), model=FakeVideoModel(m)
+    )
+    assert lunge.ok and len(lunge.reps) == m.reps, lunge.error
+    assert all(r.heel_lifted_frames for r in lunge.reps)
+    _assert_peaks_are_where_the_quoted_number_is(lunge, "lunge_shin_peak_deg")
+    # The heel is up at the bottom, so the quoted peak is off it: the case a user could not read.
+    assert all(r.peak_s != r.bottom_s for r in lunge.reps)
+    path, sm = squat_clip
+    squat = analyze_clip(path, ClipOptions(test="squat", **OFF), model=FakeVideoModel(sm))
+    assert squat.ok, squat.error
+    _assert_peaks_are_where_the_quoted_number_is(squat, "squat_shin_peak_deg")
+    # The old results stored without it still load.
+    old = lunge.to_dict()
+    for rep in old["reps"]:
+        del rep["peak_s"]
+    assert all(r.peak_s is None for r in type(lunge).model_validate(old).reps)
+
+
 def test_a_webm_and_a_mov_clip_decode(tmp_path: Path, squat_clip) -> None:
     _, m = squat_clip
     for name, fourcc in (("c.webm", "VP80"), ("c.mov", "mp4v")):

@@ -347,6 +347,7 @@ def _measure(
             start_s=times[r.span.start],
             bottom_s=times[r.span.bottom],
             end_s=times[r.span.end],
+            peak_s=None if r.peak_frame is None else times[r.peak_frame],
             side=r.side,
             measures={name: _round(v) for name, v in r.values.items()},
             heel_lifted_frames=list(r.heel_lifted_frames),

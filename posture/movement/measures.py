@@ -141,6 +141,9 @@ class RepMeasures:
     values: dict[str, float | None]
     key_frame: int  # the deepest frame (squat) or the peak frame (lunge)
     heel_lifted_frames: tuple[int, ...] = ()
+    # The frame the quoted shin peak is centred on (`robust_peak`'s), None when there is none: the
+    # squat's deepest frame and the lunge's bottom are usually elsewhere.
+    peak_frame: int | None = None
 
 
 def _f(x: float) -> float | None:
@@ -178,7 +181,7 @@ def squat_rep(
     if height > 0:
         v["squat_depth_pct"] = _f(100.0 * (height - hip_h[b]) / height)
         v["squat_hip_below_knee_pct"] = _f(100.0 * (s["hip_y"][b] - s["knee_y"][b]) / height)
-    peak, _ = robust_peak(s["shin_deg"], np.arange(a, e + 1))
+    peak, peak_at = robust_peak(s["shin_deg"], np.arange(a, e + 1))
     v["squat_shin_peak_deg"] = _f(peak)
     if foot_len > 0:
         hot = s["heel_over_toe"]
@@ -191,7 +194,7 @@ def squat_rep(
     bottom = pelvic.get(b)
     if bottom is not None and tops_known:
         v["squat_pelvic_change_deg"] = float(bottom - np.mean(tops_known))
-    return RepMeasures(rep, None, v, b)
+    return RepMeasures(rep, None, v, b, peak_frame=peak_at)
 
 
 def front_side(s: dict[str, np.ndarray], frame: int) -> Side:
@@ -247,7 +250,7 @@ def lunge_rep(s: dict[str, np.ndarray], rep: RepSpan, foot_len: float, heel_lift
         "lunge_heel_lift_pct": _f(float(np.nanmax(rise[idx]))) if np.isfinite(rise[idx]).any() else None,
     }
     flagged = tuple(int(i) for i in idx[lifted[idx]])
-    return RepMeasures(rep, side, values, at if at is not None else rep.bottom, flagged)
+    return RepMeasures(rep, side, values, at if at is not None else rep.bottom, flagged, at)
 
 
 def _median(values: Sequence[float | None]) -> float | None:

@@ -45,6 +45,11 @@ class Rep(_Frozen):
     start_s: float
     bottom_s: float
     end_s: float
+    peak_s: float | None = Field(
+        None,
+        description="Time of the frame the rep's quoted shin peak (`squat_shin_peak_deg` or "
+        "`lunge_shin_peak_deg`) is centred on: the lunge's with the heel down; null when there is none.",
+    )
     side: Side | None = Field(None, description="Lunge: the front leg; squat: null.")
     measures: dict[str, float | None] = Field(default_factory=dict)
     heel_lifted_frames: list[int] = Field(
