@@ -223,3 +223,48 @@ def test_on_a_phone_a_number_not_scored_says_so_in_the_table_the_list_and_the_tr
     page.evaluate("() => window.scrollBy(0, -160)")
     page.screenshot(path=artifacts / "movements-phone-not-scored-list.png")
     assert not tab.errors, tab.errors
+
+
+def test_on_a_phone_the_curve_marks_where_each_rep_s_quoted_peak_was_taken(
+    tab: Tab, server: Server, artifacts, tmp_path
+):
+    """With the front heel up at each bottom, the peak a rep quotes (heel down) is half a second away from
+    its numbered bottom dot: at 390×844 a diamond per rep marks it at its time and number, and the caption
+    says what the dots and the diamonds are."""
+    page = tab.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    subject = server.subject("Peak Marks")
+    stored = store_knee_to_wall(
+        server, subject, tmp_path / "knee_to_wall.mp4", datetime(2026, 3, 2, 9, 0, tzinfo=UTC), KNEE_TO_WALL
+    )
+    assert all(r.peak_s is not None and r.peak_s != r.bottom_s for r in stored.reps)
+    sign_in_fast(page, server, f"/#/subjects/{subject}")
+    page.locator("#tab-movements").click()
+    expect(page.locator(".movement-view")).to_have_attribute("data-test", "lunge", timeout=30_000)
+    chart = page.locator("#movement-curve svg")
+    marks = chart.locator("path.rep-peak")
+    expect(marks).to_have_count(len(stored.reps))
+    assert [marks.nth(k).get_attribute("data-rep") for k in range(len(stored.reps))] == ["1", "2", "3"]
+    for k, rep in enumerate(stored.reps):
+        quoted = f"{rep.measures['lunge_shin_peak_deg']:+.1f}°".replace("-", "\u2212")
+        expect(marks.nth(k).locator("title")).to_have_text(
+            f"Rep {k + 1}: the peak it quotes, {quoted}, at {rep.peak_s:.2f} s (heel down)"
+        )
+    # Each diamond sits left or right of its rep's dot, by the time between them, and in its colour.
+    dots = chart.locator("g.rep-dot circle")
+    for k, rep in enumerate(stored.reps):
+        dot, diamond = dots.nth(k).bounding_box(), marks.nth(k).bounding_box()
+        centre = diamond["x"] + diamond["width"] / 2
+        assert (centre - (dot["x"] + dot["width"] / 2)) * (rep.peak_s - rep.bottom_s) > 0, (dot, diamond)
+        assert diamond["x"] >= 0 and diamond["x"] + diamond["width"] <= 390, diamond
+    colour = "(e) => getComputedStyle(e).{}"
+    assert marks.first.evaluate(colour.format("stroke")) == chart.locator("g.rep-dot text").first.evaluate(
+        colour.format("fill")
+    )
+    caption = page.locator("#movement-curve-caption")
+    expect(caption).to_contain_text("Numbered dots: each rep's bottom")
+    expect(caption).to_contain_text("diamonds: the peak each rep quotes, with the heel down")
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    page.locator(".movement-curve").scroll_into_view_if_needed()
+    page.locator(".movement-curve").screenshot(path=artifacts / "movements-phone-peak-marks.png")
+    assert not tab.errors, tab.errors

@@ -53,10 +53,12 @@ function jobError(job, { earlier = false } = {}) {
 
 /**
  * The curve of one per-frame series over the clip's time, with each rep's bottom (a numbered dot on the
- * curve and a line) and the deepest frame, and the frames whose front heel was up (a red tick on the time
- * axis each: they do not count for the lunge's peak).
+ * curve and a line) and the deepest frame, the frames whose front heel was up (a red tick on the time
+ * axis each: they do not count for the lunge's peak), and each rep's quoted peak (a hollow diamond at
+ * `{t, v, rep}`: the frame the peak is centred on and the rep's number, which is a mean of that frame and
+ * its counted neighbours, so it can sit a little off the curve).
  */
-function seriesChart({ times, values, bottoms, deepest, heelUp = [], label, unit }, width) {
+function seriesChart({ times, values, bottoms, deepest, heelUp = [], peaks = [], label, unit }, width) {
   const height = 200;
   const margin = { left: 46, right: 16, top: 14, bottom: 30 };
   const plotW = width - margin.left - margin.right;
@@ -65,8 +67,8 @@ function seriesChart({ times, values, bottoms, deepest, heelUp = [], label, unit
   const svg = s("svg", { class: "chart series-chart", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${label} over the clip` });
   if (!points.length) return svg;
   const t1 = Math.max(times[times.length - 1], 0.1);
-  let lo = Math.min(...points.map((p) => p.v));
-  let hi = Math.max(...points.map((p) => p.v));
+  let lo = Math.min(...points.map((p) => p.v), ...peaks.map((p) => p.v));
+  let hi = Math.max(...points.map((p) => p.v), ...peaks.map((p) => p.v));
   if (hi - lo < 10) [lo, hi] = [(lo + hi) / 2 - 5, (lo + hi) / 2 + 5];
   const step = hi - lo > 60 ? 20 : hi - lo > 25 ? 10 : 5;
   lo = Math.floor(lo / step) * step;
@@ -112,6 +114,15 @@ function seriesChart({ times, values, bottoms, deepest, heelUp = [], label, unit
     dot.append(s("title", {}, `Rep ${k + 1} bottom at ${b.toFixed(2)} s`));
     svg.append(dot);
   });
+  // Drawn after the dots and hollow: where the peak is the bottom (a squat) the diamond rings the dot.
+  const r = 6;
+  for (const p of peaks) {
+    const cx = x(p.t);
+    const cy = y(p.v);
+    const mark = s("path", { class: "rep-peak", "data-rep": p.rep, d: `M${cx.toFixed(1)},${(cy - r).toFixed(1)}l${r},${r}l${-r},${r}l${-r},${-r}z` });
+    mark.append(s("title", {}, `Rep ${p.rep}: the peak it quotes, ${signed(p.v, 1)}${unit}, at ${p.t.toFixed(2)} s${p.heelDown ? " (heel down)" : ""}`));
+    svg.append(mark);
+  }
   return svg;
 }
 
@@ -166,6 +177,17 @@ function movementView(movement, { onDelete }) {
   const series = a.series || {};
   const chartBox = h("div", { class: "chart-box", id: "movement-curve", style: "height:200px" });
   const hasCurve = Array.isArray(series.time_s) && Array.isArray(series.shin_deg);
+  // Each rep's quoted shin peak where it was taken (results stored before `peak_s` have none).
+  const lunge = movement.test === "lunge";
+  const peaks = (a.reps || [])
+    .map((r, k) => ({ t: r.peak_s, v: (r.measures || {})[test.headline], rep: k + 1, heelDown: lunge }))
+    .filter((p) => typeof p.t === "number" && typeof p.v === "number");
+  const caption = [
+    "Shin from vertical, each sampled frame. Numbered dots: each rep's bottom (the hip's lowest frame)",
+    peaks.length ? `; diamonds: the peak each rep quotes${lunge ? ", with the heel down" : ""}` : "",
+    "; dashed line: the frame drawn above",
+    lunge ? "; red ticks: frames with the front heel up (not counted in the peak)." : ".",
+  ].join("");
   const spec = hasCurve
     ? {
         times: series.time_s,
@@ -173,6 +195,7 @@ function movementView(movement, { onDelete }) {
         bottoms: (a.reps || []).map((r) => r.bottom_s),
         heelUp: (a.reps || []).flatMap((r) => (r.heel_lifted_frames || []).map((i) => series.time_s[i])).filter((t) => typeof t === "number"),
         deepest: a.deepest_frame ? a.deepest_frame.time_s : null,
+        peaks,
         label: MOVEMENT_SERIES.shin_deg.label,
         unit: "°",
       }
@@ -200,7 +223,7 @@ function movementView(movement, { onDelete }) {
         { class: "movement-numbers" },
         table,
         notScoredNote,
-        hasCurve ? h("figure", { class: "movement-curve" }, h("h4", {}, "Shin angle over the clip"), chartBox, h("figcaption", { class: "muted small" }, "Shin from vertical, each sampled frame; the numbered dots mark each rep's bottom, the dashed line the frame drawn above, red ticks the frames with the front heel up (not counted in the peak).")) : null,
+        hasCurve ? h("figure", { class: "movement-curve" }, h("h4", {}, "Shin angle over the clip"), chartBox, h("figcaption", { class: "muted small", id: "movement-curve-caption" }, caption)) : null,
       ),
     ),
     warnings.length ? h("div", { class: "warnings" }, warnings) : null,
