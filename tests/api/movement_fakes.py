@@ -81,7 +81,14 @@ class FakeClipAnalyzer(FakeAnalyzer):
             return ClipResult(job.key, analysis)
         measures = plan.get("measures") or _measures_from_hash(data, test)
         reps = [
-            Rep(index=i, start_s=2.0 * i, bottom_s=2.0 * i + 1, end_s=2.0 * i + 2, measures=measures)
+            Rep(
+                index=i,
+                start_s=2.0 * i,
+                bottom_s=2.0 * i + 1,
+                end_s=2.0 * i + 2,
+                peak_s=2.0 * i + 0.8,
+                measures=measures,
+            )
             for i in range(plan.get("reps", 3))
         ]
         series = {"time_s": [0.0, 0.5, 1.0, 1.5, 2.0]}
@@ -97,6 +104,7 @@ class FakeClipAnalyzer(FakeAnalyzer):
             ),
             reps=reps,
             measures=measures,
+            withheld=list(plan.get("withheld", [])),
             noise={k: v for k, v in NOISE.items() if k in measures},
             series=series,
             deepest_frame=DeepestFrame(index=15, time_s=1.0),

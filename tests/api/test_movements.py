@@ -522,6 +522,29 @@ def test_the_report_has_a_movement_section_when_the_subject_has_movements(api: A
     assert "Squat" not in movement  # no squat clips: no squat part
 
 
+def test_the_report_marks_a_withheld_number_and_where_each_rep_s_peak_was_taken(
+    api: Api, fake: FakeClipAnalyzer
+):
+    """The PDF says what the page says: a number outside what the test can give is "not scored", and
+    each rep's row gives the time its quoted peak was taken beside its bottom."""
+    from .test_report import pdf_text
+
+    subject = api.subject("Report Withheld")
+    start = utcnow() - timedelta(days=20)
+    assert api.upload(subject, _photo(60), taken_at=start.isoformat()).status_code == 201
+    for week, shin in enumerate([33.0, -4.5]):
+        plan = {"measures": {"lunge_shin_peak_deg": shin}, "reps": 2}
+        if shin < 0:
+            plan["withheld"] = ["lunge_shin_peak_deg"]
+        clip = fake.script_clip(fake_clip(330 + week), **plan)
+        taken = (start + timedelta(days=7 * week)).isoformat()
+        wait_job(api, upload(api, subject, clip, test="lunge", taken_at=taken).json()["job"]["id"])
+    pages = pdf_text(api.get(f"/api/v1/subjects/{subject}/report.pdf").content)
+    movement = next(page for page in pages if "Movement tests" in page)
+    assert "−4.5° (not scored)" in movement or "-4.5° (not scored)" in movement, movement
+    assert "Peak at" in movement and "0.80 s" in movement and "2.80 s" in movement, movement
+
+
 def test_the_report_mirror_holds_the_pages_movement_words():
     from app.services.report import labels as mirror
 

@@ -120,6 +120,7 @@ class MovementRep:
     bottom_s: float
     side: str | None
     measures: dict[str, float | None]
+    peak_s: float | None = None  # the frame the rep's quoted shin peak is centred on (older clips: none)
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class MovementPart:
     latest_measures: dict[str, float | None]
     latest_reps: list[MovementRep]
     latest_findings: list[str]
+    latest_withheld: list[str] = field(default_factory=list)  # shown, not scored (outside the test's range)
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,7 @@ def _movements(db: Session, user: User, subject_id: uuid.UUID, options: ReportOp
                 bottom_s=float(r.get("bottom_s") or 0.0),
                 side=r.get("side"),
                 measures=dict(r.get("measures") or {}),
+                peak_s=None if r.get("peak_s") is None else float(r["peak_s"]),
             )
             for i, r in enumerate(latest.analysis.get("reps") or [])  # type: ignore[union-attr]
         ]
@@ -311,6 +314,7 @@ def _movements(db: Session, user: User, subject_id: uuid.UUID, options: ReportOp
                 latest_measures=dict(latest.measures),
                 latest_reps=reps,
                 latest_findings=[str(f) for f in latest.analysis.get("findings") or []],  # type: ignore[union-attr]
+                latest_withheld=[str(n) for n in latest.analysis.get("withheld") or []],  # type: ignore[union-attr]
             )
         )
     return parts

@@ -666,6 +666,8 @@ def _chart_cell(pdf: _Document, box: charts.Box, s: MeasureSeries, times: list) 
     pdf.multi_cell(inner.w, 2.9, caption, align="L")
 
 
+# The page's words for a number outside what the test can give: shown, not scored (movements.js).
+NOT_SCORED = "not scored"
 MOVEMENT_INTRO = (
     "Movement tests filmed side on. The peak shin angle (the shin from vertical at the deepest point) is a "
     "proxy for ankle dorsiflexion; each clip's value is the median over its reps, and a change is judged "
@@ -725,7 +727,11 @@ def _movement_page(pdf: _Document) -> None:
         names = [n for n in MOVEMENT_MEASURES if n in part.latest_measures]
         pdf.set_font(FONT, "", 8)
         pdf.set_text_color(*INK)
-        line = "  ·  ".join(f"{measure_label(n)} {format_measure(n, part.latest_measures[n])}" for n in names)
+        line = "  ·  ".join(
+            f"{measure_label(n)} {format_measure(n, part.latest_measures[n])}"
+            + (f" ({NOT_SCORED})" if n in part.latest_withheld else "")
+            for n in names
+        )
         pdf.set_x(MARGIN)
         pdf.multi_cell(pdf.content_w, 4.0, line, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
@@ -741,6 +747,7 @@ def _reps_table(pdf: _Document, part: MovementPart) -> None:
     columns = [
         "Rep",
         "Bottom",
+        "Peak at",
         *(["Front leg"] if part.test == "lunge" else []),
         *map(measure_label, rep_names),
     ]
@@ -757,7 +764,11 @@ def _reps_table(pdf: _Document, part: MovementPart) -> None:
     pdf.set_text_color(*INK)
     for i, rep in enumerate(part.latest_reps):
         ry = y + 5.5 + i * 4.4
-        cells = [str(rep.index + 1), f"{rep.bottom_s:.2f} s"]
+        cells = [
+            str(rep.index + 1),
+            f"{rep.bottom_s:.2f} s",
+            "—" if rep.peak_s is None else f"{rep.peak_s:.2f} s",
+        ]
         if part.test == "lunge":
             cells.append(rep.side or "—")
         cells.extend(format_measure(n, rep.measures.get(n)) for n in rep_names)
