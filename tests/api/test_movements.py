@@ -543,6 +543,7 @@ def test_the_report_marks_a_withheld_number_and_where_each_rep_s_peak_was_taken(
     movement = next(page for page in pages if "Movement tests" in page)
     assert "−4.5° (not scored)" in movement or "-4.5° (not scored)" in movement, movement
     assert "Peak at" in movement and "0.80 s" in movement and "2.80 s" in movement, movement
+    assert "1 clip outside what the test can give is not scored and left out." in " ".join(movement.split())
 
 
 def test_the_report_mirror_holds_the_pages_movement_words():

@@ -679,15 +679,26 @@ MOVEMENT_INTRO = (
 def _movement_caption(part: MovementPart) -> str:
     s = part.series
     noise = format_noise(s.name, s.noise)
-    if s.n <= 1 or s.change is None:
-        return f"One clip so far: the band ({noise}) shows how far the next clip has to move to count."
+    left_out = part.n - s.n  # clips whose number is outside what the test can give: not on the line
+    note = (
+        f" {_count(left_out, 'clip')} outside what the test can give {'is' if left_out == 1 else 'are'} "
+        f"{NOT_SCORED} and left out."
+        if left_out > 0
+        else ""
+    )
+    if s.n == 0:
+        return (
+            "No scored clip yet: the trend starts with the first number inside what the test can give." + note
+        )
+    if s.n == 1 or s.change is None:
+        return f"One clip so far: the band ({noise}) shows how far the next clip has to move to count." + note
     present = [t for t, v in zip(part.times, s.values, strict=True) if v is not None]
     days = s.span_days if s.span_days is not None else (present[-1] - present[0]).total_seconds() / 86400
     change = format_change(s.name, s.change)
     verdict = "beyond" if s.beyond_noise else "within"
     return (
         f"Change {verdict} noise: {change} over {format_duration(days)} on the trend line "
-        f"({_count(s.n, 'clip')}; noise band {noise}, from the rules)."
+        f"({_count(s.n, 'clip')}; noise band {noise}, from the rules)." + note
     )
 
 
