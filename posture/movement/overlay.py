@@ -23,7 +23,7 @@ FONT_PX = 16
 _MARGIN_PX, _LINE_PX, _ROW_PX, _COLUMN_GAP_PX = 10, 20, 22, 12
 _FOOTER = "+ = forward · estimates, not a diagnosis"
 _NOT_SCORED = " (not scored)"  # a number outside what the test can give (`score_movement`'s withheld)
-_CAPTION, _ROW, _NOTE = (255, 255, 255), (220, 220, 220), (180, 180, 180)
+_ROW, _NOTE = (220, 220, 220), (180, 180, 180)
 _WHITE, _JOINT, _SHIN, _TRUNK = (255, 255, 255), (0, 200, 255), (0, 200, 255), (255, 130, 255)
 _CHAIN = ("shoulder", "hip", "knee", "ankle", "heel", "foot_index", "ankle")
 _LABELS = {
@@ -96,7 +96,7 @@ def panel_layout(
     texts: list[PanelText] = []
     y = 8.0
     for line in _wrap(caption, font, avail):
-        texts.append(PanelText(_MARGIN_PX, y, line, _CAPTION))
+        texts.append(PanelText(_MARGIN_PX, y, line, _WHITE))
         y += _LINE_PX
     y = max(y, 32.0) if texts else y
     half = (avail - _COLUMN_GAP_PX) / 2

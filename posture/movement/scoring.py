@@ -38,7 +38,7 @@ def score_movement(test: str, measures: dict[str, float | None]) -> MovementScor
         if value is not None and bounds is not None and not (bounds[0] <= value <= bounds[1]):
             withheld.append(name)
     findings.extend(_implausible_sentences(rules, test, measures, withheld))
-    if {"lunge_shin_peak_left_deg", "lunge_shin_peak_right_deg"} & set(withheld):
+    if set(_SIDE_OF_HEADLINE) & set(withheld):
         withheld.append("lunge_asymmetry_deg")  # a difference with an implausible side says nothing
     for name, rule in rules["scores"][test].items():
         value = measures.get(name)

@@ -171,7 +171,7 @@ function movementView(movement, { onDelete }) {
         { class: "muted small movement-not-scored", id: "movement-not-scored" },
         h("span", { class: "m-withheld" }, NOT_SCORED),
         " ",
-        withheld.size === 1 && withheld.has("lunge_asymmetry_deg") ? NOT_SCORED_DIFFERENCE : NOT_SCORED_WHY,
+        withheld.size === 1 ? notScoredWhy([...withheld][0]) : NOT_SCORED_WHY,
       )
     : null;
   const series = a.series || {};
